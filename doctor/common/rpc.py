@@ -1,0 +1,125 @@
+"""The bus: transports, RPC clients and servers, notifiers and listeners.
+
+The embedded default is oslo.messaging's in-process ``fake`` transport, so
+that ``doctor-all`` runs with no broker; production sets ``transport_url``
+to ``rabbit://...``. Every service uses the threading executor.
+"""
+
+import threading
+
+from oslo_config import cfg
+import oslo_messaging as messaging
+from oslo_messaging import opts as messaging_opts
+from oslo_messaging.rpc import dispatcher
+
+from doctor.common import context as doctor_context
+from doctor.objects import base as objects_base
+
+EMBEDDED_TRANSPORT_URL = 'fake:/'
+CONTROL_EXCHANGE = 'doctor'
+
+_lock = threading.Lock()
+_transports: dict[tuple[int, str], messaging.Transport] = {}
+
+
+def set_defaults(conf: cfg.ConfigOpts) -> None:
+    """Give oslo.messaging doctor's defaults: embedded bus, notifications on.
+
+    ``transport_url`` defaults to the in-process transport and notifications
+    go out through the ``messagingv2`` driver unless configured otherwise.
+    """
+    messaging.set_transport_defaults(CONTROL_EXCHANGE)
+    for group, opts in messaging_opts.list_opts():
+        conf.register_opts(opts, group=group)
+    conf.set_default('transport_url', EMBEDDED_TRANSPORT_URL)
+    conf.set_default('driver', ['messagingv2'],
+                     group='oslo_messaging_notifications')
+
+
+def _get_transport(conf: cfg.ConfigOpts, kind: str) -> messaging.Transport:
+    key = (id(conf), kind)
+    with _lock:
+        transport = _transports.get(key)
+        if transport is None:
+            if kind == 'rpc':
+                transport = messaging.get_rpc_transport(conf)
+            else:
+                transport = messaging.get_notification_transport(conf)
+            _transports[key] = transport
+        return transport
+
+
+def get_rpc_transport(conf: cfg.ConfigOpts) -> messaging.Transport:
+    """The process-wide RPC transport for ``conf``."""
+    return _get_transport(conf, 'rpc')
+
+
+def get_notification_transport(conf: cfg.ConfigOpts) -> messaging.Transport:
+    """The process-wide notification transport for ``conf``."""
+    return _get_transport(conf, 'notification')
+
+
+def cleanup() -> None:
+    """Close every transport opened by this process."""
+    with _lock:
+        for transport in _transports.values():
+            transport.cleanup()
+        _transports.clear()
+
+
+class RequestContextSerializer(messaging.Serializer):
+    """Carries doctor's request context and versioned objects on the bus."""
+
+    def __init__(self, base: messaging.Serializer | None = None) -> None:
+        self._base = base or objects_base.DoctorObjectSerializer()
+
+    def serialize_entity(self, ctxt, entity):
+        return self._base.serialize_entity(ctxt, entity)
+
+    def deserialize_entity(self, ctxt, entity):
+        return self._base.deserialize_entity(ctxt, entity)
+
+    def serialize_context(self, ctxt):
+        return ctxt.to_dict()
+
+    def deserialize_context(self, ctxt):
+        return doctor_context.RequestContext.from_dict(ctxt)
+
+
+def get_client(conf: cfg.ConfigOpts, topic: str,
+               version_cap: str | None = None) -> messaging.RPCClient:
+    """An RPC client for ``topic`` that sends at most ``version_cap``."""
+    target = messaging.Target(topic=topic)
+    return messaging.get_rpc_client(
+        get_rpc_transport(conf), target, version_cap=version_cap,
+        serializer=RequestContextSerializer())
+
+
+def get_server(conf: cfg.ConfigOpts, target: messaging.Target,
+               endpoints: list) -> messaging.MessageHandlingServer:
+    """An RPC server on ``target`` using the threading executor."""
+    return messaging.get_rpc_server(
+        get_rpc_transport(conf), target, endpoints, executor='threading',
+        serializer=RequestContextSerializer(),
+        access_policy=dispatcher.DefaultRPCAccessPolicy)
+
+
+def get_notifier(conf: cfg.ConfigOpts,
+                 publisher_id: str) -> messaging.Notifier:
+    """A notifier that publishes doctor's own notifications."""
+    return messaging.Notifier(get_notification_transport(conf),
+                              publisher_id=publisher_id)
+
+
+def get_notification_listener(conf: cfg.ConfigOpts,
+                              targets: list[messaging.Target],
+                              endpoints: list, pool: str | None = None
+                              ) -> messaging.MessageHandlingServer:
+    """A notification listener on ``targets`` with the threading executor.
+
+    Listeners sharing ``pool`` share the work: each notification reaches one
+    of them.
+    """
+    return messaging.get_notification_listener(
+        get_notification_transport(conf), targets, endpoints,
+        executor='threading', pool=pool, allow_requeue=False)

@@ -1,0 +1,36 @@
+"""What every doctor process does before it starts its services."""
+
+import sys
+
+from oslo_config import cfg
+from oslo_log import log
+from oslo_service import backend
+
+from doctor.common import rpc
+from doctor import conf as doctor_conf
+from doctor import objects
+from doctor import version
+
+LOG = log.getLogger(__name__)
+
+
+def prepare_service(argv: list[str] | None = None,
+                    conf: cfg.ConfigOpts | None = None,
+                    default_config_files: list[str] | None = None
+                    ) -> cfg.ConfigOpts:
+    """Select the threading backend, parse config, set up logging.
+
+    Doctor never uses eventlet: the threading backend of oslo.service is
+    selected here, before any service object exists.
+    """
+    backend.init_backend(backend.BackendType.THREADING)
+    conf = conf if conf is not None else doctor_conf.CONF
+    argv = sys.argv[1:] if argv is None else argv
+    doctor_conf.register_opts(conf)
+    log.register_options(conf)
+    rpc.set_defaults(conf)
+    conf(argv, project='doctor', version=version.version_info.
+         version_string(), default_config_files=default_config_files)
+    log.setup(conf, 'doctor')
+    objects.register_all()
+    return conf

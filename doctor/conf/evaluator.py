@@ -1,0 +1,55 @@
+"""Options of the ``[evaluator]`` group: the notification alarm evaluator."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup('evaluator', title='Notification alarm evaluator')
+
+opts = [
+    cfg.ListOpt('notification_topics',
+                default=['notifications', 'versioned_notifications'],
+                help='Topics the evaluator listens on for the '
+                     'notifications that alarms are evaluated against.'),
+    cfg.ListOpt('notification_exchanges',
+                default=['nova', 'neutron', 'doctor'],
+                help='Exchanges whose notification topics the evaluator '
+                     'listens on: those of Nova, Neutron and doctor itself '
+                     'by default.'),
+    cfg.StrOpt('notification_pool', default='doctor-evaluator',
+               help='Listener pool shared by all evaluator replicas: each '
+                    'notification is evaluated by exactly one of them.'),
+    cfg.StrOpt('event_definitions_file',
+               default='event_definitions.yaml',
+               help='YAML file of event definitions: which notification '
+                    'types become events and which traits they carry. A '
+                    'relative name is looked up beside the configuration '
+                    'files, then in the packaged default.'),
+    cfg.BoolOpt('allow_alarms_without_resource', default=False,
+                help='Allow notification alarms without a resource_id. '
+                     'Such an alarm is evaluated against every event of '
+                     'its project, so each one adds cost to every event '
+                     'of that project.'),
+    cfg.IntOpt('resync_interval', default=300, min=0,
+               help='Seconds between full reloads of the alarm index from '
+                    'the database, a safety net behind the alarm change '
+                    'messages that keep it current. 0 disables it.'),
+    cfg.FloatOpt('timeout_check_interval', default=1.0, min=0.1,
+                 help='Seconds between checks for alarms whose '
+                      'notification_rule timeout has passed with no '
+                      'matching event.'),
+    cfg.BoolOpt('inline_notifier', default=True,
+                help='Deliver fired alarms from the evaluator process '
+                     'itself instead of handing them to doctor-notifier '
+                     'over RPC. Inline delivery saves a hop; either way a '
+                     'delivery is stored first and survives a restart.'),
+    cfg.IntOpt('executor_threads', default=32, min=1,
+               help='Threads evaluating notifications concurrently.'),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)
+
+
+def list_opts():
+    return [(GROUP, opts)]

@@ -1,0 +1,26 @@
+"""Options of the ``[upgrade_levels]`` group: RPC version caps."""
+
+from oslo_config import cfg
+
+GROUP = cfg.OptGroup('upgrade_levels',
+                     title='RPC version caps for rolling upgrades')
+
+opts = [
+    cfg.StrOpt('evaluator',
+               help='Highest RPC API version sent to doctor-evaluator. Set '
+                    'it to the version of the oldest evaluator while an '
+                    'upgrade is under way; unset means the newest.'),
+    cfg.StrOpt('notifier',
+               help='Highest RPC API version sent to doctor-notifier. Set '
+                    'it to the version of the oldest notifier while an '
+                    'upgrade is under way; unset means the newest.'),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_group(GROUP)
+    conf.register_opts(opts, group=GROUP)
+
+
+def list_opts():
+    return [(GROUP, opts)]

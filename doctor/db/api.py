@@ -1,0 +1,147 @@
+"""The storage interface every doctor service talks to.
+
+Callers see :class:`Connection`; the SQLAlchemy implementation behind it is
+picked by ``[database] connection``. Alarms and history entries travel as
+plain dicts whose keys are the column names of
+:mod:`doctor.db.sqlalchemy.models`.
+"""
+
+import abc
+import datetime
+from collections.abc import Iterable
+
+from oslo_config import cfg
+
+ALARM_STATES = ('ok', 'alarm', 'insufficient data')
+
+CHANGE_CREATION = 'creation'
+CHANGE_RULE = 'rule change'
+CHANGE_STATE = 'state transition'
+CHANGE_DELETION = 'deletion'
+CHANGE_ACTION = 'action'
+CHANGE_TYPES = (CHANGE_CREATION, CHANGE_RULE, CHANGE_STATE,
+                CHANGE_DELETION, CHANGE_ACTION)
+
+
+class Connection(metaclass=abc.ABCMeta):
+    """Access to doctor's database."""
+
+    @abc.abstractmethod
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> str | None:
+        """The current migration revision, or None for an empty database."""
+
+    @abc.abstractmethod
+    def get_alarms(self, *, project_id: str | None = None,
+                   user_id: str | None = None,
+                   alarm_type: str | None = None,
+                   resource_id: str | None = None,
+                   state: str | None = None, name: str | None = None,
+                   enabled: bool | None = None,
+                   limit: int | None = None, marker: str | None = None,
+                   sort: list[tuple[str, str]] | None = None) -> list[dict]:
+        """Alarms matching every given filter, in ``sort`` order.
+
+        :param sort: ``(column, 'asc'|'desc')`` pairs; the alarm id is
+            always the last key so that ``marker`` paging is stable.
+        :param marker: id of the last alarm of the previous page.
+        :raises AlarmNotFound: if ``marker`` is not an alarm.
+        """
+
+    @abc.abstractmethod
+    def get_alarm(self, alarm_id: str) -> dict:
+        """One alarm. :raises AlarmNotFound: if there is none."""
+
+    @abc.abstractmethod
+    def iter_enabled_alarms(self, alarm_type: str,
+                            batch_size: int = 5000) -> Iterable[dict]:
+        """Every enabled alarm of ``alarm_type``, read in batches."""
+
+    @abc.abstractmethod
+    def count_alarms(self, *, project_id: str | None = None,
+                     user_id: str | None = None) -> int:
+        """How many alarms the project (or user) owns."""
+
+    @abc.abstractmethod
+    def create_alarm(self, alarm: dict, change: dict) -> dict:
+        """Store a new alarm and its ``creation`` history entry together."""
+
+    @abc.abstractmethod
+    def update_alarm(self, alarm_id: str, values: dict,
+                     changes: list[dict]) -> dict:
+        """Replace an alarm's values and record ``changes`` with them.
+
+        :raises AlarmNotFound: if the alarm is gone.
+        """
+
+    @abc.abstractmethod
+    def delete_alarm(self, alarm_id: str, change: dict) -> None:
+        """Delete an alarm and its pending deliveries; keep its history.
+
+        :raises AlarmNotFound: if the alarm is gone.
+        """
+
+    @abc.abstractmethod
+    def transition_state(self, alarm_id: str, expected_state: str,
+                         new_state: str, reason: str,
+                         timestamp: datetime.datetime,
+                         change: dict | None,
+                         deliveries: list[dict],
+                         deadline: datetime.datetime | None = None,
+                         expected_deadline: datetime.datetime | None = None
+                         ) -> bool:
+        """Compare-and-set an alarm's state.
+
+        The state changes only if it is still ``expected_state`` (and, when
+        ``expected_deadline`` is given, the deadline is still that one);
+        then ``change`` is recorded and ``deliveries`` stored, all in one
+        transaction. ``expected_state == new_state`` records a repeated
+        firing without a state change. Of two evaluators racing on the same
+        transition, exactly one gets True.
+        """
+
+    @abc.abstractmethod
+    def set_deadline(self, alarm_id: str,
+                     deadline: datetime.datetime | None) -> None:
+        """Move the insufficient-data deadline of an alarm."""
+
+    @abc.abstractmethod
+    def get_expired_alarms(self, now: datetime.datetime,
+                           limit: int = 1000) -> list[dict]:
+        """Enabled alarms whose deadline has passed and that are not yet in
+        'insufficient data'."""
+
+    @abc.abstractmethod
+    def record_change(self, change: dict) -> None:
+        """Add one history entry."""
+
+    @abc.abstractmethod
+    def get_alarm_changes(self, alarm_id: str, *, limit: int | None = None,
+                          marker: str | None = None) -> list[dict]:
+        """An alarm's history, newest first.
+
+        :raises NotFound: if ``marker`` is not an entry of this alarm.
+        """
+
+    @abc.abstractmethod
+    def claim_stale_deliveries(self, stale_before: datetime.datetime,
+                               now: datetime.datetime,
+                               limit: int = 100) -> list[dict]:
+        """Take over deliveries last claimed before ``stale_before``.
+
+        Each returned delivery has been claimed at ``now`` by this caller
+        alone (compare-and-set on ``claimed_at``).
+        """
+
+    @abc.abstractmethod
+    def delete_deliveries(self, delivery_ids: Iterable[str]) -> None:
+        """Forget deliveries that are done or given up."""
+
+
+def get_connection(conf: cfg.ConfigOpts) -> Connection:
+    """The storage connection configured by ``[database] connection``."""
+    from doctor.db.sqlalchemy import api as sqla_api
+    return sqla_api.Connection(conf)

@@ -1,0 +1,301 @@
+"""SQLAlchemy implementation of :class:`doctor.db.api.Connection`."""
+
+import os
+import threading
+from collections.abc import Iterable
+
+from oslo_config import cfg
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import enginefacade
+from oslo_db.sqlalchemy import utils as db_utils
+from oslo_log import log
+import sqlalchemy as sa
+
+from doctor.common import exception
+from doctor.db import api
+from doctor.db.sqlalchemy import migration
+from doctor.db.sqlalchemy import models
+
+LOG = log.getLogger(__name__)
+
+_retry_on_deadlock = oslo_db_api.wrap_db_retry(
+    max_retries=5, retry_on_deadlock=True, retry_interval=0.05,
+    inc_retry_interval=True)
+
+SORT_KEYS = ('alarm_id', 'name', 'type', 'enabled', 'severity', 'state',
+             'resource_id', 'project_id', 'user_id', 'state_timestamp',
+             'timestamp')
+
+_alarm = models.Alarm.__table__
+_change = models.AlarmChange.__table__
+_delivery = models.AlarmDelivery.__table__
+
+
+class _Context:
+    """A holder for enginefacade's per-call transaction state."""
+
+
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    # Several threads of one process share the embedded database: WAL lets
+    # readers run beside the writer and busy_timeout makes writers queue
+    # instead of failing with 'database is locked'.
+    cursor = dbapi_connection.cursor()
+    cursor.execute('PRAGMA journal_mode=WAL')
+    cursor.execute('PRAGMA busy_timeout=10000')
+    cursor.execute('PRAGMA synchronous=NORMAL')
+    cursor.close()
+
+
+class Connection(api.Connection):
+    """doctor's storage on SQLite, PostgreSQL or MySQL/MariaDB."""
+
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
+        self.conf = conf
+        url = conf.database.connection
+        if url.startswith('sqlite:///'):
+            path = url[len('sqlite:///'):]
+            directory = os.path.dirname(path)
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+        self._facade = enginefacade.transaction_context()
+        options = dict(conf.database.items())
+        options['sqlite_fk'] = False
+        self._facade.configure(**options)
+        self._engine_lock = threading.Lock()
+        self._engine_ready = False
+
+    @property
+    def engine(self) -> sa.engine.Engine:
+        engine = self._facade.writer.get_engine()
+        if not self._engine_ready:
+            with self._engine_lock:
+                if not self._engine_ready:
+                    if engine.dialect.name == 'sqlite':
+                        sa.event.listen(engine, 'connect', _sqlite_pragmas)
+                        engine.dispose()
+                    self._engine_ready = True
+        return engine
+
+    def _writer(self):
+        self.engine  # noqa: B018 - make sure the engine is set up first
+        return self._facade.writer.using(_Context())
+
+    def _reader(self):
+        self.engine  # noqa: B018
+        return self._facade.reader.using(_Context())
+
+    # schema
+
+    def upgrade(self) -> None:
+        migration.upgrade(self.engine)
+
+    def schema_version(self) -> str | None:
+        return migration.version(self.engine)
+
+    # alarms
+
+    def get_alarms(self, *, project_id=None, user_id=None, alarm_type=None,
+                   resource_id=None, state=None, name=None, enabled=None,
+                   limit=None, marker=None, sort=None):
+        with self._reader() as session:
+            query = session.query(models.Alarm)
+            for column, value in (('project_id', project_id),
+                                  ('user_id', user_id),
+                                  ('type', alarm_type),
+                                  ('resource_id', resource_id),
+                                  ('state', state), ('name', name),
+                                  ('enabled', enabled)):
+                if value is not None:
+                    query = query.filter(
+                        getattr(models.Alarm, column) == value)
+            sort = list(sort or [('timestamp', 'desc')])
+            if 'alarm_id' not in [key for key, _direction in sort]:
+                sort.append(('alarm_id', sort[0][1]))
+            marker_row = None
+            if marker is not None:
+                marker_row = session.get(models.Alarm, marker)
+                if marker_row is None:
+                    raise exception.AlarmNotFound(alarm_id=marker)
+            query = db_utils.paginate_query(
+                query, models.Alarm, limit,
+                [key for key, _direction in sort], marker=marker_row,
+                sort_dirs=[direction for _key, direction in sort])
+            return [row.as_dict() for row in query.all()]
+
+    def get_alarm(self, alarm_id):
+        with self._reader() as session:
+            row = session.execute(
+                sa.select(_alarm).where(_alarm.c.alarm_id == alarm_id)
+            ).mappings().first()
+        if row is None:
+            raise exception.AlarmNotFound(alarm_id=alarm_id)
+        return dict(row)
+
+    def iter_enabled_alarms(self, alarm_type, batch_size=5000):
+        last_id = ''
+        while True:
+            with self._reader() as session:
+                rows = session.execute(
+                    sa.select(_alarm)
+                    .where(_alarm.c.type == alarm_type,
+                           _alarm.c.enabled.is_(True),
+                           _alarm.c.alarm_id > last_id)
+                    .order_by(_alarm.c.alarm_id)
+                    .limit(batch_size)).mappings().all()
+            for row in rows:
+                yield dict(row)
+            if len(rows) < batch_size:
+                return
+            last_id = rows[-1]['alarm_id']
+
+    def count_alarms(self, *, project_id=None, user_id=None):
+        query = sa.select(sa.func.count()).select_from(_alarm)
+        if project_id is not None:
+            query = query.where(_alarm.c.project_id == project_id)
+        if user_id is not None:
+            query = query.where(_alarm.c.user_id == user_id)
+        with self._reader() as session:
+            return session.execute(query).scalar_one()
+
+    @_retry_on_deadlock
+    def create_alarm(self, alarm, change):
+        with self._writer() as session:
+            try:
+                session.execute(_alarm.insert().values(**alarm))
+            except db_exc.DBDuplicateEntry:
+                raise exception.Conflict(
+                    reason='alarm %s exists already' % alarm['alarm_id'])
+            session.execute(_change.insert().values(**change))
+        return dict(alarm)
+
+    @_retry_on_deadlock
+    def update_alarm(self, alarm_id, values, changes):
+        with self._writer() as session:
+            result = session.execute(
+                _alarm.update().where(_alarm.c.alarm_id == alarm_id)
+                .values(**values))
+            if result.rowcount == 0:
+                raise exception.AlarmNotFound(alarm_id=alarm_id)
+            for change in changes:
+                session.execute(_change.insert().values(**change))
+            row = session.execute(
+                sa.select(_alarm).where(_alarm.c.alarm_id == alarm_id)
+            ).mappings().one()
+        return dict(row)
+
+    @_retry_on_deadlock
+    def delete_alarm(self, alarm_id, change):
+        with self._writer() as session:
+            result = session.execute(
+                _alarm.delete().where(_alarm.c.alarm_id == alarm_id))
+            if result.rowcount == 0:
+                raise exception.AlarmNotFound(alarm_id=alarm_id)
+            session.execute(
+                _delivery.delete().where(_delivery.c.alarm_id == alarm_id))
+            session.execute(_change.insert().values(**change))
+
+    @_retry_on_deadlock
+    def transition_state(self, alarm_id, expected_state, new_state, reason,
+                         timestamp, change, deliveries, deadline=None,
+                         expected_deadline=None):
+        conditions = [_alarm.c.alarm_id == alarm_id,
+                      _alarm.c.state == expected_state,
+                      _alarm.c.enabled.is_(True)]
+        if expected_deadline is not None:
+            conditions.append(_alarm.c.deadline == expected_deadline)
+        values = {'state': new_state, 'state_reason': reason}
+        if new_state != expected_state:
+            values['state_timestamp'] = timestamp
+        if deadline is not None or expected_deadline is not None:
+            values['deadline'] = deadline
+        with self._writer() as session:
+            result = session.execute(
+                _alarm.update().where(*conditions).values(**values))
+            if result.rowcount != 1:
+                return False
+            if change is not None:
+                session.execute(_change.insert().values(**change))
+            if deliveries:
+                session.execute(_delivery.insert(), deliveries)
+        return True
+
+    @_retry_on_deadlock
+    def set_deadline(self, alarm_id, deadline):
+        with self._writer() as session:
+            session.execute(
+                _alarm.update().where(_alarm.c.alarm_id == alarm_id)
+                .values(deadline=deadline))
+
+    def get_expired_alarms(self, now, limit=1000):
+        with self._reader() as session:
+            rows = session.execute(
+                sa.select(_alarm)
+                .where(_alarm.c.deadline <= now,
+                       _alarm.c.enabled.is_(True),
+                       _alarm.c.state != 'insufficient data')
+                .order_by(_alarm.c.deadline).limit(limit)).mappings().all()
+        return [dict(row) for row in rows]
+
+    # history
+
+    @_retry_on_deadlock
+    def record_change(self, change):
+        with self._writer() as session:
+            session.execute(_change.insert().values(**change))
+
+    def get_alarm_changes(self, alarm_id, *, limit=None, marker=None):
+        query = (sa.select(_change).where(_change.c.alarm_id == alarm_id)
+                 .order_by(_change.c.timestamp.desc(),
+                           _change.c.event_id.desc()))
+        with self._reader() as session:
+            if marker is not None:
+                marker_row = session.execute(
+                    sa.select(_change).where(
+                        _change.c.event_id == marker,
+                        _change.c.alarm_id == alarm_id)).mappings().first()
+                if marker_row is None:
+                    raise exception.NotFound(
+                        'History entry %s of alarm %s not found.'
+                        % (marker, alarm_id))
+                query = query.where(sa.or_(
+                    _change.c.timestamp < marker_row['timestamp'],
+                    sa.and_(_change.c.timestamp == marker_row['timestamp'],
+                            _change.c.event_id < marker)))
+            if limit is not None:
+                query = query.limit(limit)
+            rows = session.execute(query).mappings().all()
+        return [dict(row) for row in rows]
+
+    # deliveries
+
+    def claim_stale_deliveries(self, stale_before, now, limit=100):
+        with self._reader() as session:
+            candidates = session.execute(
+                sa.select(_delivery)
+                .where(_delivery.c.claimed_at < stale_before)
+                .order_by(_delivery.c.claimed_at).limit(limit)
+            ).mappings().all()
+        claimed = []
+        for row in candidates:
+            with self._writer() as session:
+                result = session.execute(
+                    _delivery.update()
+                    .where(_delivery.c.delivery_id == row['delivery_id'],
+                           _delivery.c.claimed_at == row['claimed_at'])
+                    .values(claimed_at=now))
+            if result.rowcount == 1:
+                entry = dict(row)
+                entry['claimed_at'] = now
+                claimed.append(entry)
+        return claimed
+
+    @_retry_on_deadlock
+    def delete_deliveries(self, delivery_ids: Iterable[str]) -> None:
+        ids = list(delivery_ids)
+        if not ids:
+            return
+        with self._writer() as session:
+            session.execute(
+                _delivery.delete().where(_delivery.c.delivery_id.in_(ids)))
+

@@ -1,0 +1,109 @@
+"""SQLAlchemy models: the one definition of each stored concept."""
+
+import datetime
+
+from oslo_db.sqlalchemy import types as db_types
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy import orm
+
+
+def _precise_datetime() -> sa.types.TypeEngine:
+    # MySQL keeps whole seconds unless told otherwise; state changes and
+    # history must keep their order, so store microseconds everywhere.
+    return sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql')
+
+
+class Base(orm.DeclarativeBase):
+    """Base of doctor's models, with a dict view of a row."""
+
+    def as_dict(self) -> dict:
+        return {c.key: getattr(self, c.key)
+                for c in sa.inspect(self).mapper.column_attrs}
+
+
+class Alarm(Base):
+    """An alarm; ``rule`` is the type's rule (``notification_rule``)."""
+
+    __tablename__ = 'alarm'
+    __table_args__ = (
+        sa.Index('ix_alarm_project_id', 'project_id'),
+        sa.Index('ix_alarm_user_id', 'user_id'),
+        sa.Index('ix_alarm_resource_id', 'resource_id'),
+        sa.Index('ix_alarm_deadline', 'deadline'),
+    )
+
+    alarm_id: orm.Mapped[str] = orm.mapped_column(sa.String(36),
+                                                  primary_key=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    description: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    type: orm.Mapped[str] = orm.mapped_column(sa.String(50))
+    enabled: orm.Mapped[bool] = orm.mapped_column(sa.Boolean)
+    severity: orm.Mapped[str] = orm.mapped_column(sa.String(50))
+    project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(128))
+    user_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(128))
+    resource_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    rule: orm.Mapped[dict] = orm.mapped_column(db_types.JsonEncodedDict)
+    alarm_actions: orm.Mapped[list] = orm.mapped_column(
+        db_types.JsonEncodedList)
+    ok_actions: orm.Mapped[list] = orm.mapped_column(
+        db_types.JsonEncodedList)
+    insufficient_data_actions: orm.Mapped[list] = orm.mapped_column(
+        db_types.JsonEncodedList)
+    repeat_actions: orm.Mapped[bool] = orm.mapped_column(sa.Boolean)
+    state: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    state_reason: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    state_timestamp: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        _precise_datetime())
+    timestamp: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        _precise_datetime())
+    # When the notification rule has a timeout: the moment the alarm goes
+    # to 'insufficient data' unless a matching event moves it further.
+    deadline: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        _precise_datetime())
+
+
+class AlarmChange(Base):
+    """One entry of an alarm's history."""
+
+    __tablename__ = 'alarm_change'
+    __table_args__ = (
+        sa.Index('ix_alarm_change_alarm_id_timestamp', 'alarm_id',
+                 'timestamp'),
+    )
+
+    event_id: orm.Mapped[str] = orm.mapped_column(sa.String(36),
+                                                  primary_key=True)
+    alarm_id: orm.Mapped[str] = orm.mapped_column(sa.String(36))
+    on_behalf_of: orm.Mapped[str | None] = orm.mapped_column(sa.String(128))
+    project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(128))
+    user_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(128))
+    type: orm.Mapped[str] = orm.mapped_column(sa.String(32))
+    detail: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    severity: orm.Mapped[str | None] = orm.mapped_column(sa.String(50))
+    timestamp: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        _precise_datetime())
+
+
+class AlarmDelivery(Base):
+    """An alarm action owed to a URL, kept until it is delivered or given up.
+
+    Stored in the same transaction as the state change that fired it, so a
+    notifier that restarts before delivering loses nothing.
+    """
+
+    __tablename__ = 'alarm_delivery'
+    __table_args__ = (
+        sa.Index('ix_alarm_delivery_claimed_at', 'claimed_at'),
+    )
+
+    delivery_id: orm.Mapped[str] = orm.mapped_column(sa.String(36),
+                                                     primary_key=True)
+    alarm_id: orm.Mapped[str] = orm.mapped_column(sa.String(36))
+    action: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    # The AlarmFiring object, serialized, from which the body is rebuilt.
+    firing: orm.Mapped[dict] = orm.mapped_column(db_types.JsonEncodedDict)
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        _precise_datetime())
+    claimed_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        _precise_datetime())

@@ -1,0 +1,259 @@
+"""The notification alarm evaluator: events in, state changes and firings out.
+
+Each event is routed to one of a fixed set of worker threads by its resource
+id, so the events of one resource are evaluated in the order they arrived
+while different resources are evaluated in parallel. An alarm's state moves
+only through a compare-and-set in the database; the firing's deliveries are
+stored in the same transaction and then handed to the deliverer.
+"""
+
+import datetime
+import queue
+import threading
+import uuid
+import zlib
+from collections.abc import Callable
+
+from oslo_log import log
+from oslo_serialization import jsonutils
+from oslo_utils import timeutils
+
+from doctor.common import context as doctor_context
+from doctor.db import api as db_api
+from doctor.evaluator import index as index_mod
+from doctor.evaluator import transformer as transformer_mod
+from doctor.objects import firing as firing_obj
+
+LOG = log.getLogger(__name__)
+
+_STOP = object()
+
+
+class NotificationEvaluator:
+    """Evaluates notification alarms against the events of the bus."""
+
+    def __init__(self, conf, connection: db_api.Connection,
+                 index: index_mod.AlarmIndex,
+                 transformer: transformer_mod.Transformer,
+                 fire: Callable[[firing_obj.AlarmFiring], None],
+                 notifier=None,
+                 on_state_change: Callable[[str, str], None] | None = None
+                 ) -> None:
+        """
+        :param fire: hands a stored firing to delivery (inline deliverer or
+            the notifier RPC API).
+        :param notifier: oslo.messaging Notifier for ``alarm.*``
+            notifications, or None to emit none.
+        :param on_state_change: told ``(alarm_id, state)`` after each
+            transition this evaluator made, to keep peers' indexes current.
+        """
+        self.conf = conf
+        self._db = connection
+        self.index = index
+        self._transformer = transformer
+        self._fire = fire
+        self._notifier = notifier
+        self._on_state_change = on_state_change
+        self._queues = [queue.SimpleQueue()
+                        for _ in range(conf.evaluator.executor_threads)]
+        self._workers: list[threading.Thread] = []
+
+    # lifecycle
+
+    def start(self) -> None:
+        for number, work in enumerate(self._queues):
+            worker = threading.Thread(target=self._work, args=(work,),
+                                      name='doctor-evaluate-%d' % number,
+                                      daemon=True)
+            worker.start()
+            self._workers.append(worker)
+
+    def stop(self) -> None:
+        for work in self._queues:
+            work.put(_STOP)
+        for worker in self._workers:
+            worker.join(timeout=10)
+        self._workers = []
+
+    def load_index(self) -> int:
+        """(Re)build the index from the database; returns its size."""
+        return self.index.replace_all(
+            self._db.iter_enabled_alarms('notification'))
+
+    # intake
+
+    def submit(self, ctxt, publisher_id, event_type, payload,
+               metadata) -> None:
+        """Take one raw notification: transform it and queue its event.
+
+        A malformed notification is logged and dropped.
+        """
+        try:
+            event = self._transformer.transform(
+                publisher_id, event_type, payload, metadata, ctxt)
+        except Exception as e:
+            LOG.warning('Dropping malformed notification %s from %s: %s',
+                        (metadata or {}).get('message_id')
+                        if isinstance(metadata, dict) else None,
+                        publisher_id, e)
+            return
+        if event is None:
+            return
+        resource_id = event.resource_id
+        if resource_id is None and event.project_id is None:
+            return
+        if not isinstance(resource_id, str):
+            resource_id = str(resource_id)
+            event.traits['resource_id'] = resource_id
+        shard = zlib.crc32(resource_id.encode()) % len(self._queues)
+        self._queues[shard].put(event)
+
+    def _work(self, work: queue.SimpleQueue) -> None:
+        while True:
+            event = work.get()
+            if event is _STOP:
+                return
+            try:
+                self.evaluate(event)
+            except Exception:
+                LOG.exception('Evaluating event %s (%s) failed',
+                              event.message_id, event.event_type)
+
+    # evaluation
+
+    def evaluate(self, event: transformer_mod.Event) -> int:
+        """Evaluate every alarm that watches ``event``; returns firings."""
+        fired = 0
+        project_id = event.project_id
+        for alarm in self.index.candidates(event.resource_id, project_id):
+            if not alarm.rule.watches(event.event_type):
+                continue
+            if (project_id is not None and alarm.project_id is not None
+                    and alarm.project_id != project_id):
+                # A tenant's alarm never sees another tenant's resources.
+                continue
+            matched = alarm.rule.matches(event)
+            new_state = 'alarm' if matched else 'ok'
+            deadline = None
+            if alarm.rule.timeout:
+                deadline = timeutils.utcnow() + datetime.timedelta(
+                    seconds=alarm.rule.timeout)
+            if new_state == alarm.state and not (
+                    matched and alarm.repeat_actions):
+                if deadline is not None:
+                    self._db.set_deadline(alarm.alarm_id, deadline)
+                continue
+            verb = 'hits' if matched else 'does not hit'
+            reason = ('Event <id=%s,event_type=%s> %s the query <%s>.'
+                      % (event.message_id, event.event_type, verb,
+                         alarm.rule.describe()))
+            reason_data = {'type': 'event', 'event': event.as_dict()}
+            if self._transition(alarm, alarm.state, new_state, reason,
+                                reason_data, event.traits.get('fault_id'),
+                                event.traits.get('request_id'),
+                                deadline=deadline):
+                fired += 1
+        return fired
+
+    def check_timeouts(self) -> int:
+        """Move alarms whose expected event did not come to 'insufficient
+        data'; returns how many moved."""
+        moved = 0
+        for row in self._db.get_expired_alarms(timeutils.utcnow()):
+            alarm = self.index.get(row['alarm_id'])
+            if alarm is None:
+                self.index.put(row)
+                alarm = self.index.get(row['alarm_id'])
+                if alarm is None:
+                    continue
+            reason = ('No %s event for resource %s within %s seconds.'
+                      % (alarm.rule.event_type, alarm.resource_id,
+                         alarm.rule.timeout))
+            if self._transition(alarm, row['state'], 'insufficient data',
+                                reason, {'type': 'timeout',
+                                         'timeout': alarm.rule.timeout},
+                                None, None, deadline=None,
+                                expected_deadline=row['deadline']):
+                moved += 1
+        return moved
+
+    def _transition(self, alarm: index_mod.IndexedAlarm, previous: str,
+                    new_state: str, reason: str, reason_data: dict,
+                    fault_id: str | None, request_id: str | None,
+                    deadline: datetime.datetime | None = None,
+                    expected_deadline: datetime.datetime | None = None
+                    ) -> bool:
+        now = timeutils.utcnow()
+        firing = firing_obj.AlarmFiring(
+            alarm_id=alarm.alarm_id, alarm_name=alarm.name,
+            severity=alarm.severity, previous=previous, current=new_state,
+            reason=reason, reason_data=reason_data, deliveries={},
+            request_id=request_id if isinstance(request_id, str) else None,
+            fault_id=fault_id if isinstance(fault_id, str) else None)
+        actions = alarm.actions_for(new_state)
+        firing.deliveries = {str(uuid.uuid4()): action for action in actions}
+        deliveries = []
+        if actions:
+            primitive = firing.obj_to_primitive()
+            deliveries = [{'delivery_id': delivery_id,
+                           'alarm_id': alarm.alarm_id, 'action': action,
+                           'firing': primitive, 'created_at': now,
+                           'claimed_at': now}
+                          for delivery_id, action
+                          in firing.deliveries.items()]
+        change = None
+        if new_state != previous:
+            change = {
+                'event_id': str(uuid.uuid4()), 'alarm_id': alarm.alarm_id,
+                'type': db_api.CHANGE_STATE,
+                'detail': jsonutils.dumps({'state': new_state,
+                                           'previous': previous,
+                                           'transition_reason': reason}),
+                'severity': alarm.severity, 'on_behalf_of':
+                alarm.project_id, 'project_id': None, 'user_id': None,
+                'timestamp': now,
+            }
+        if not self._db.transition_state(
+                alarm.alarm_id, previous, new_state, reason, now, change,
+                deliveries, deadline=deadline,
+                expected_deadline=expected_deadline):
+            self._refresh(alarm.alarm_id)
+            return False
+        alarm.state = new_state
+        if deliveries:
+            try:
+                self._fire(firing)
+            except Exception:
+                LOG.exception('Handing alarm %s to delivery failed; the '
+                              'stored deliveries will be retried',
+                              alarm.alarm_id)
+        if change is not None:
+            self._announce(alarm, change)
+            if self._on_state_change is not None:
+                try:
+                    self._on_state_change(alarm.alarm_id, new_state)
+                except Exception:
+                    LOG.exception('Cannot tell peers of alarm %s',
+                                  alarm.alarm_id)
+        return True
+
+    def _refresh(self, alarm_id: str) -> None:
+        """Reload an alarm after losing a compare-and-set race."""
+        try:
+            self.index.put(self._db.get_alarm(alarm_id))
+        except Exception:
+            self.index.remove(alarm_id)
+
+    def _announce(self, alarm, change: dict) -> None:
+        if self._notifier is None:
+            return
+        payload = dict(change, project_id=alarm.project_id,
+                       user_id=alarm.user_id,
+                       detail=jsonutils.loads(change['detail']),
+                       timestamp=change['timestamp'].isoformat())
+        try:
+            self._notifier.info(doctor_context.get_admin_context(),
+                                'alarm.state_transition', payload)
+        except Exception:
+            LOG.exception('Cannot emit alarm.state_transition of %s',
+                          alarm.alarm_id)

@@ -1,0 +1,149 @@
+"""The in-memory alarm index of an evaluator.
+
+Alarms are found by the resource id of an event (and, when alarms without a
+resource are allowed, by the event's project), so the cost of an event does
+not grow with the number of alarms on other resources. The index is built
+from the database at start, kept current by the alarm change messages the
+API and other evaluators send, and reloaded periodically as a safety net.
+"""
+
+import datetime
+import threading
+
+from oslo_log import log
+
+from doctor.common import exception
+from doctor.evaluator import rule as rule_mod
+
+LOG = log.getLogger(__name__)
+
+
+class IndexedAlarm:
+    """What the evaluator keeps of one alarm: compact, rule compiled."""
+
+    __slots__ = ('alarm_id', 'name', 'severity', 'project_id', 'user_id',
+                 'resource_id', 'rule', 'alarm_actions', 'ok_actions',
+                 'insufficient_data_actions', 'repeat_actions', 'state',
+                 'timestamp')
+
+    def __init__(self, alarm: dict) -> None:
+        self.alarm_id: str = alarm['alarm_id']
+        self.name: str = alarm['name']
+        self.severity: str = alarm['severity']
+        self.project_id: str | None = alarm.get('project_id')
+        self.user_id: str | None = alarm.get('user_id')
+        self.resource_id: str | None = alarm.get('resource_id')
+        self.rule = rule_mod.compile_rule(alarm['rule'])
+        self.alarm_actions = tuple(alarm.get('alarm_actions') or ())
+        self.ok_actions = tuple(alarm.get('ok_actions') or ())
+        self.insufficient_data_actions = tuple(
+            alarm.get('insufficient_data_actions') or ())
+        self.repeat_actions: bool = bool(alarm.get('repeat_actions'))
+        self.state: str = alarm['state']
+        self.timestamp: datetime.datetime | None = alarm.get('timestamp')
+
+    def actions_for(self, state: str) -> tuple[str, ...]:
+        if state == 'alarm':
+            return self.alarm_actions
+        if state == 'ok':
+            return self.ok_actions
+        return self.insufficient_data_actions
+
+
+class AlarmIndex:
+    """Alarms by resource id (and by project for resource-less alarms)."""
+
+    def __init__(self, allow_without_resource: bool = False) -> None:
+        self._allow_without_resource = allow_without_resource
+        self._lock = threading.Lock()
+        self._by_id: dict[str, IndexedAlarm] = {}
+        self._by_resource: dict[str, dict[str, IndexedAlarm]] = {}
+        self._by_project: dict[str | None, dict[str, IndexedAlarm]] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def get(self, alarm_id: str) -> IndexedAlarm | None:
+        return self._by_id.get(alarm_id)
+
+    def candidates(self, resource_id: str | None,
+                   project_id: str | None) -> list[IndexedAlarm]:
+        """Alarms that may care about an event of this resource/project."""
+        found: list[IndexedAlarm] = []
+        if resource_id is not None:
+            bucket = self._by_resource.get(resource_id)
+            if bucket:
+                found.extend(bucket.values())
+        if self._by_project and project_id is not None:
+            bucket = self._by_project.get(project_id)
+            if bucket:
+                found.extend(bucket.values())
+        return found
+
+    def put(self, alarm: dict) -> None:
+        """Add or replace an alarm; a disabled one is removed instead.
+
+        An alarm older than the indexed copy (by ``timestamp``) is ignored,
+        so that change messages arriving out of order cannot undo a newer
+        change.
+        """
+        if not alarm.get('enabled', True) or (
+                alarm.get('type', 'notification') != 'notification'):
+            self.remove(alarm['alarm_id'])
+            return
+        try:
+            entry = IndexedAlarm(alarm)
+        except exception.Invalid as e:
+            LOG.warning('Alarm %s has an invalid rule and is not evaluated: '
+                        '%s', alarm.get('alarm_id'), e)
+            self.remove(alarm['alarm_id'])
+            return
+        with self._lock:
+            old = self._by_id.get(entry.alarm_id)
+            if (old is not None and old.timestamp and entry.timestamp
+                    and entry.timestamp < old.timestamp):
+                return
+            if old is not None:
+                self._unlink(old)
+            self._link(entry)
+
+    def remove(self, alarm_id: str) -> None:
+        with self._lock:
+            old = self._by_id.get(alarm_id)
+            if old is not None:
+                self._unlink(old)
+
+    def replace_all(self, alarms) -> int:
+        """Rebuild the index from ``alarms``, swapping it in at once."""
+        fresh = AlarmIndex(self._allow_without_resource)
+        for alarm in alarms:
+            fresh.put(alarm)
+        with self._lock:
+            self._by_id = fresh._by_id
+            self._by_resource = fresh._by_resource
+            self._by_project = fresh._by_project
+        return len(fresh)
+
+    def set_state(self, alarm_id: str, state: str) -> None:
+        entry = self._by_id.get(alarm_id)
+        if entry is not None:
+            entry.state = state
+
+    def _link(self, entry: IndexedAlarm) -> None:
+        self._by_id[entry.alarm_id] = entry
+        if entry.resource_id is not None:
+            self._by_resource.setdefault(
+                entry.resource_id, {})[entry.alarm_id] = entry
+        elif self._allow_without_resource:
+            self._by_project.setdefault(
+                entry.project_id, {})[entry.alarm_id] = entry
+
+    def _unlink(self, entry: IndexedAlarm) -> None:
+        self._by_id.pop(entry.alarm_id, None)
+        for table, key in ((self._by_resource, entry.resource_id),
+                           (self._by_project, entry.project_id)):
+            bucket = table.get(key)  # type: ignore[arg-type]
+            if bucket is not None:
+                bucket.pop(entry.alarm_id, None)
+                if not bucket:
+                    del table[key]  # type: ignore[arg-type]

@@ -1,0 +1,125 @@
+"""doctor-evaluator: the notification alarm evaluator service."""
+
+import oslo_messaging as messaging
+from oslo_log import log
+from oslo_service import loopingcall
+from oslo_service import service
+
+from doctor.common import context as doctor_context
+from doctor.common import rpc
+from doctor.db import api as db_api
+from doctor.evaluator import evaluator as evaluator_mod
+from doctor.evaluator import index as index_mod
+from doctor.evaluator import manager
+from doctor.evaluator import rpcapi
+from doctor.evaluator import transformer as transformer_mod
+from doctor.notifier import deliverer as deliverer_mod
+from doctor.notifier import rpcapi as notifier_rpcapi
+
+LOG = log.getLogger(__name__)
+
+
+class NotificationEndpoint:
+    """Receives notifications of every priority and queues their events."""
+
+    def __init__(self, engine: evaluator_mod.NotificationEvaluator) -> None:
+        self._engine = engine
+
+    def _handle(self, ctxt, publisher_id, event_type, payload, metadata):
+        self._engine.submit(ctxt, publisher_id, event_type, payload,
+                            metadata)
+        return messaging.NotificationResult.HANDLED
+
+    audit = critical = debug = error = info = sample = warn = _handle
+
+
+class EvaluatorService(service.Service):
+    """Listens to the bus and evaluates notification alarms."""
+
+    def __init__(self, conf) -> None:
+        super().__init__()
+        self.conf = conf
+        self.engine: evaluator_mod.NotificationEvaluator | None = None
+        self.deliverer: deliverer_mod.Deliverer | None = None
+        self._servers: list = []
+        self._timers: list = []
+
+    def start(self) -> None:
+        super().start()
+        conf = self.conf
+        connection = db_api.get_connection(conf)
+        transformer = transformer_mod.Transformer.from_file(
+            transformer_mod.find_definitions_file(conf))
+        index = index_mod.AlarmIndex(
+            conf.evaluator.allow_alarms_without_resource)
+        if conf.evaluator.inline_notifier:
+            self.deliverer = deliverer_mod.Deliverer(conf, connection)
+            fire = self.deliverer.deliver
+        else:
+            notifier_api = notifier_rpcapi.NotifierAPI(conf)
+            admin = doctor_context.get_admin_context()
+
+            def fire(firing):
+                notifier_api.deliver(admin, firing)
+        peers = rpcapi.EvaluatorAPI(conf)
+        admin_context = doctor_context.get_admin_context()
+
+        def on_state_change(alarm_id, state):
+            peers.alarm_state_changed(admin_context, alarm_id, state)
+
+        self.engine = evaluator_mod.NotificationEvaluator(
+            conf, connection, index, transformer, fire,
+            notifier=rpc.get_notifier(conf, 'doctor.evaluator.%s'
+                                      % conf.host),
+            on_state_change=on_state_change)
+        self.engine.start()
+        count = self.engine.load_index()
+        LOG.info('Alarm index loaded: %d notification alarms', count)
+
+        rpc_server = rpc.get_server(conf, rpcapi.get_target(conf),
+                                    [manager.EvaluatorManager(index)])
+        rpc_server.start()
+        self._servers.append(rpc_server)
+
+        targets = [messaging.Target(topic=topic, exchange=exchange)
+                   for topic in conf.evaluator.notification_topics
+                   for exchange in conf.evaluator.notification_exchanges]
+        listener = rpc.get_notification_listener(
+            conf, targets, [NotificationEndpoint(self.engine)],
+            pool=conf.evaluator.notification_pool)
+        listener.start()
+        self._servers.append(listener)
+
+        self._every(conf.evaluator.timeout_check_interval,
+                    self.engine.check_timeouts)
+        if conf.evaluator.resync_interval:
+            self._every(conf.evaluator.resync_interval,
+                        self.engine.load_index, initial_delay=True)
+        if self.deliverer is not None:
+            self._every(conf.notifier.redelivery_interval,
+                        self.deliverer.redeliver_stale)
+
+    def _every(self, interval, function, initial_delay=False) -> None:
+        def run():
+            try:
+                function()
+            except Exception:
+                LOG.exception('Periodic task %s failed', function.__name__)
+        timer = loopingcall.FixedIntervalLoopingCall(run)
+        timer.start(interval=interval,
+                    initial_delay=interval if initial_delay else None)
+        self._timers.append(timer)
+
+    def stop(self, graceful: bool = False) -> None:
+        for timer in self._timers:
+            timer.stop()
+        for server in self._servers:
+            server.stop()
+        for server in self._servers:
+            server.wait()
+        self._servers = []
+        if self.engine is not None:
+            self.engine.stop()
+        if self.deliverer is not None:
+            self.deliverer.stop()
+        super().stop(graceful)

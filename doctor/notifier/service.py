@@ -1,0 +1,52 @@
+"""doctor-notifier: delivers fired alarms handed over by evaluators."""
+
+from oslo_log import log
+from oslo_service import loopingcall
+from oslo_service import service
+
+from doctor.common import rpc
+from doctor.db import api as db_api
+from doctor.notifier import deliverer as deliverer_mod
+from doctor.notifier import manager
+from doctor.notifier import rpcapi
+
+LOG = log.getLogger(__name__)
+
+
+class NotifierService(service.Service):
+    """Serves the notifier RPC API and takes over stale deliveries."""
+
+    def __init__(self, conf) -> None:
+        super().__init__()
+        self.conf = conf
+        self.deliverer: deliverer_mod.Deliverer | None = None
+        self._server = None
+        self._timer = None
+
+    def start(self) -> None:
+        super().start()
+        self.deliverer = deliverer_mod.Deliverer(
+            self.conf, db_api.get_connection(self.conf))
+        LOG.info('Notifier plugins: %s', ', '.join(self.deliverer.schemes))
+        self._server = rpc.get_server(
+            self.conf, rpcapi.get_target(self.conf),
+            [manager.NotifierManager(self.deliverer)])
+        self._server.start()
+
+        def redeliver():
+            try:
+                self.deliverer.redeliver_stale()
+            except Exception:
+                LOG.exception('Scanning for stale deliveries failed')
+        self._timer = loopingcall.FixedIntervalLoopingCall(redeliver)
+        self._timer.start(interval=self.conf.notifier.redelivery_interval)
+
+    def stop(self, graceful: bool = False) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        if self._server is not None:
+            self._server.stop()
+            self._server.wait()
+        if self.deliverer is not None:
+            self.deliverer.stop()
+        super().stop(graceful)

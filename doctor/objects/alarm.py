@@ -1,0 +1,45 @@
+"""The Alarm object, as the API announces it to evaluators."""
+
+from oslo_versionedobjects import fields
+
+from doctor.objects import base
+from doctor.objects import fields as doctor_fields
+
+
+@base.DoctorObjectRegistry.register
+class Alarm(base.DoctorObject):
+    """A notification alarm.
+
+    Version history:
+
+    * 1.0: initial version
+    """
+
+    VERSION = '1.0'
+
+    fields = {
+        'alarm_id': fields.StringField(),
+        'name': fields.StringField(),
+        'description': fields.StringField(nullable=True),
+        'type': fields.StringField(),
+        'enabled': fields.BooleanField(),
+        'severity': fields.StringField(),
+        'project_id': fields.StringField(nullable=True),
+        'user_id': fields.StringField(nullable=True),
+        'resource_id': fields.StringField(nullable=True),
+        'rule': doctor_fields.JsonDictField(),
+        'alarm_actions': fields.ListOfStringsField(),
+        'ok_actions': fields.ListOfStringsField(),
+        'insufficient_data_actions': fields.ListOfStringsField(),
+        'repeat_actions': fields.BooleanField(),
+        'state': fields.StringField(),
+        'state_reason': fields.StringField(nullable=True),
+        'state_timestamp': fields.DateTimeField(nullable=True),
+        'timestamp': fields.DateTimeField(nullable=True),
+    }
+
+    @classmethod
+    def from_dict(cls, values: dict) -> 'Alarm':
+        """Build an Alarm from a storage or API dict of the same keys."""
+        return cls(**{name: values[name] for name in cls.fields
+                      if name in values})

@@ -1,0 +1,59 @@
+"""The AlarmFiring object: a state change whose actions must be delivered."""
+
+from oslo_utils import versionutils
+from oslo_versionedobjects import fields
+
+from doctor.objects import base
+from doctor.objects import fields as doctor_fields
+
+
+@base.DoctorObjectRegistry.register
+class AlarmFiring(base.DoctorObject):
+    """One firing of an alarm and the deliveries it owes.
+
+    ``deliveries`` maps each stored delivery id to its action URL; the
+    notifier deletes the stored delivery once it is done.
+
+    Version history:
+
+    * 1.0: initial version
+    * 1.1: added ``fault_id``, the correlation id of the doctor fault that
+      caused the event, passed on to webhooks
+    """
+
+    VERSION = '1.1'
+
+    fields = {
+        'alarm_id': fields.StringField(),
+        'alarm_name': fields.StringField(),
+        'severity': fields.StringField(),
+        'previous': fields.StringField(),
+        'current': fields.StringField(),
+        'reason': fields.StringField(),
+        'reason_data': doctor_fields.JsonDictField(),
+        'deliveries': fields.DictOfStringsField(),
+        'request_id': fields.StringField(nullable=True),
+        'fault_id': fields.StringField(nullable=True),
+    }
+
+    def obj_make_compatible(self, primitive, target_version):
+        super().obj_make_compatible(primitive, target_version)
+        target = versionutils.convert_version_to_tuple(target_version)
+        if target < (1, 1):
+            primitive.pop('fault_id', None)
+
+    def webhook_body(self) -> dict:
+        """The JSON body of the webhook: Aodh's keys plus ``fault_id``."""
+        body = {
+            'alarm_id': self.alarm_id,
+            'alarm_name': self.alarm_name,
+            'severity': self.severity,
+            'previous': self.previous,
+            'current': self.current,
+            'reason': self.reason,
+            'reason_data': self.reason_data,
+        }
+        fault_id = self.fault_id if self.obj_attr_is_set('fault_id') else None
+        if fault_id:
+            body['fault_id'] = fault_id
+        return body
