@@ -1,0 +1,53 @@
+"""doctor-all: every doctor service in one process (the embedded default)."""
+
+from oslo_config import cfg
+from oslo_log import log
+from oslo_service import service
+
+from doctor.api import service as api_service
+from doctor.common import service as doctor_service
+from doctor.common import wsgi
+from doctor import conf as doctor_conf
+from doctor.consumer import app as consumer_app
+from doctor.db import api as db_api
+from doctor import demo
+from doctor.evaluator import service as evaluator_service
+from doctor.notifier import service as notifier_service
+
+LOG = log.getLogger(__name__)
+
+CLI_OPTS = [
+    cfg.BoolOpt('demo', default=False,
+                help='Also run the sample consumer and a demo: an alarm '
+                     'created through the API fires when its instance '
+                     'fails and recovers.'),
+]
+
+
+def build(conf: cfg.ConfigOpts) -> doctor_service.ServiceGroup:
+    """The services doctor-all runs, in start order."""
+    members: list = [notifier_service.NotifierService(conf),
+                     evaluator_service.EvaluatorService(conf)]
+    api = api_service.APIService(conf)
+    members.append(api)
+    if conf.demo:
+        consumer = consumer_app.Consumer()
+        consumer_server = wsgi.WSGIService(
+            'doctor-consumer', lambda: consumer, conf.consumer.host,
+            conf.consumer.port)
+        members.append(consumer_server)
+        members.append(demo.DemoService(conf, api, consumer_server,
+                                        consumer))
+    return doctor_service.ServiceGroup(members)
+
+
+def main() -> None:
+    conf = doctor_conf.CONF
+    conf.register_cli_opts(CLI_OPTS)
+    doctor_service.prepare_service(conf=conf)
+    # The all-in-one process owns its database: bring the schema up to date
+    # so that the embedded default works from a fresh machine.
+    connection = db_api.get_connection(conf)
+    connection.upgrade()
+    connection.engine.dispose()
+    service.launch(conf, build(conf), restart_method='mutate').wait()

@@ -1,0 +1,1 @@
+"""doctor-consumer: a sample webhook receiver for fired alarms."""
