@@ -64,6 +64,9 @@ class Path:
         """The value at this path in ``document``, None where it is absent."""
         value = document
         for step in self.steps:
+            if isinstance(step, int) and not isinstance(value, list):
+                # An index reads a list item, never a character of a string.
+                return None
             try:
                 value = value[step]
             except (KeyError, IndexError, TypeError):
