@@ -149,6 +149,12 @@ class EventDefinition:
         if not isinstance(definition, dict):
             raise exception.EventDefinitionError(
                 reason='each definition must be a mapping')
+        unknown = set(definition) - {'event_type', 'traits'}
+        if unknown:
+            raise exception.EventDefinitionError(
+                reason='definition of %s has unknown keys: %s'
+                % (definition.get('event_type'),
+                   ', '.join(sorted(map(str, unknown)))))
         patterns = definition.get('event_type')
         if isinstance(patterns, str):
             patterns = [patterns]
