@@ -55,6 +55,8 @@ class Query:
         self.value = self._convert(value)
         if field.startswith('traits.'):
             self._trait: str | None = field[len('traits.'):]
+            if not self._trait:
+                raise jsonpath.PathError('a trait name must follow "traits."')
             self._path = None
         else:
             self._trait = None
@@ -124,24 +126,41 @@ def compile_rule(rule: dict) -> CompiledRule:
 
     :raises InvalidField: naming the offending part of the rule.
     """
+    if not isinstance(rule, dict):
+        raise exception.InvalidField(field='notification_rule',
+                                     reason='must be an object')
     event_type = rule.get('event_type')
     if not isinstance(event_type, str) or not event_type:
         raise exception.InvalidField(field='notification_rule.event_type',
                                      reason='must be a non-empty string')
+    items = rule.get('query') or []
+    if not isinstance(items, list):
+        raise exception.InvalidField(field='notification_rule.query',
+                                     reason='must be a list')
     queries = []
-    for i, item in enumerate(rule.get('query') or []):
+    for i, item in enumerate(items):
         name = 'notification_rule.query[%d]' % i
+        if not isinstance(item, dict):
+            raise exception.InvalidField(
+                field=name, reason='must be an object with field, op, '
+                'value and type')
         field = item.get('field')
         op = item.get('op', 'eq')
         type_ = item.get('type') or 'string'
-        if op not in OPERATORS:
+        if not isinstance(field, str) or not field:
+            raise exception.InvalidField(
+                field=name + '.field', reason='must be a non-empty string')
+        if not isinstance(op, str) or op not in OPERATORS:
             raise exception.InvalidField(
                 field=name + '.op', reason='%r is not one of %s'
                 % (op, ', '.join(OPERATORS)))
-        if type_ not in CONVERTERS:
+        if not isinstance(type_, str) or type_ not in CONVERTERS:
             raise exception.InvalidField(
                 field=name + '.type', reason='%r is not one of %s'
                 % (type_, ', '.join(CONVERTERS)))
+        if item.get('value') is None:
+            raise exception.InvalidField(field=name + '.value',
+                                         reason='is required')
         cache_key = (field, op, repr(item.get('value')), type_)
         query = _query_cache.get(cache_key)
         if query is None:
@@ -159,5 +178,14 @@ def compile_rule(rule: dict) -> CompiledRule:
                 _query_cache[cache_key] = query
         queries.append(query)
     timeout = rule.get('timeout')
-    return CompiledRule(event_type, tuple(queries),
-                        float(timeout) if timeout else None)
+    if timeout:
+        try:
+            timeout = float(timeout)
+        except (TypeError, ValueError):
+            timeout = None
+        if timeout is None or not 0 < timeout < float('inf'):
+            raise exception.InvalidField(
+                field='notification_rule.timeout',
+                reason='%r is not a positive number of seconds'
+                % rule.get('timeout'))
+    return CompiledRule(event_type, tuple(queries), timeout or None)
