@@ -11,6 +11,7 @@ import datetime
 import threading
 
 from oslo_log import log
+from oslo_utils import timeutils
 
 from doctor.common import exception
 from doctor.evaluator import rule as rule_mod
@@ -40,7 +41,7 @@ class IndexedAlarm:
             alarm.get('insufficient_data_actions') or ())
         self.repeat_actions: bool = bool(alarm.get('repeat_actions'))
         self.state: str = alarm['state']
-        self.timestamp: datetime.datetime | None = alarm.get('timestamp')
+        self.timestamp = _timestamp(alarm)
 
     def actions_for(self, state: str) -> tuple[str, ...]:
         if state == 'alarm':
@@ -48,6 +49,15 @@ class IndexedAlarm:
         if state == 'ok':
             return self.ok_actions
         return self.insufficient_data_actions
+
+
+def _timestamp(alarm: dict) -> datetime.datetime | None:
+    # Rows from the database carry naive UTC datetimes, alarms that came
+    # over the bus timezone-aware ones: compare them as naive UTC.
+    timestamp = alarm.get('timestamp')
+    if isinstance(timestamp, datetime.datetime):
+        return timeutils.normalize_time(timestamp)
+    return None
 
 
 class AlarmIndex:
@@ -87,25 +97,24 @@ class AlarmIndex:
         so that change messages arriving out of order cannot undo a newer
         change.
         """
-        if not alarm.get('enabled', True) or (
-                alarm.get('type', 'notification') != 'notification'):
-            self.remove(alarm['alarm_id'])
-            return
-        try:
-            entry = IndexedAlarm(alarm)
-        except exception.Invalid as e:
-            LOG.warning('Alarm %s has an invalid rule and is not evaluated: '
-                        '%s', alarm.get('alarm_id'), e)
-            self.remove(alarm['alarm_id'])
-            return
+        entry = None
+        if alarm.get('enabled', True) and (
+                alarm.get('type', 'notification') == 'notification'):
+            try:
+                entry = IndexedAlarm(alarm)
+            except exception.Invalid as e:
+                LOG.warning('Alarm %s has an invalid rule and is not '
+                            'evaluated: %s', alarm.get('alarm_id'), e)
+        timestamp = _timestamp(alarm)
         with self._lock:
-            old = self._by_id.get(entry.alarm_id)
-            if (old is not None and old.timestamp and entry.timestamp
-                    and entry.timestamp < old.timestamp):
+            old = self._by_id.get(alarm['alarm_id'])
+            if (old is not None and old.timestamp and timestamp
+                    and timestamp < old.timestamp):
                 return
             if old is not None:
                 self._unlink(old)
-            self._link(entry)
+            if entry is not None:
+                self._link(entry)
 
     def remove(self, alarm_id: str) -> None:
         with self._lock:
