@@ -26,6 +26,12 @@ CHANGE_TYPES = (CHANGE_CREATION, CHANGE_RULE, CHANGE_STATE,
 class Connection(metaclass=abc.ABCMeta):
     """Access to doctor's database."""
 
+    def close(self) -> None:
+        """Release the database connections this object holds.
+
+        The object stays usable: a later call connects again.
+        """
+
     @abc.abstractmethod
     def upgrade(self) -> None:
         """Bring the schema to the newest migration."""

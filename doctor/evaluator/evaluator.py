@@ -194,10 +194,10 @@ class NotificationEvaluator:
         firing.deliveries = {str(uuid.uuid4()): action for action in actions}
         deliveries = []
         if actions:
-            primitive = firing.obj_to_primitive()
+            record = firing.to_record()
             deliveries = [{'delivery_id': delivery_id,
                            'alarm_id': alarm.alarm_id, 'action': action,
-                           'firing': primitive, 'created_at': now,
+                           'firing': record, 'created_at': now,
                            'claimed_at': now}
                           for delivery_id, action
                           in firing.deliveries.items()]

@@ -139,8 +139,7 @@ class Deliverer:
         rows = self._db.claim_stale_deliveries(stale_before, now)
         for row in rows:
             try:
-                firing = firing_obj.AlarmFiring.obj_from_primitive(
-                    row['firing'])
+                firing = firing_obj.AlarmFiring.from_record(row['firing'])
             except Exception:
                 LOG.exception('Stored delivery %s is unreadable; dropping '
                               'it', row['delivery_id'])

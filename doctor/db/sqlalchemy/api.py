@@ -32,6 +32,32 @@ _change = models.AlarmChange.__table__
 _delivery = models.AlarmDelivery.__table__
 
 
+_INSERT_CHANGE = _change.insert()
+_INSERT_DELIVERY = _delivery.insert()
+_SET_DEADLINE = (_alarm.update()
+                 .where(_alarm.c.alarm_id == sa.bindparam('a_id'))
+                 .values(deadline=sa.bindparam('deadline')))
+_TRANSITIONS: dict[tuple[bool, bool, bool], sa.Update] = {}
+
+
+def _transition_statement(changes_state: bool, moves_deadline: bool,
+                          checks_deadline: bool) -> sa.Update:
+    """The compare-and-set UPDATE of one kind of state transition."""
+    conditions = [_alarm.c.alarm_id == sa.bindparam('a_id'),
+                  _alarm.c.state == sa.bindparam('expected'),
+                  _alarm.c.enabled.is_(True)]
+    if checks_deadline:
+        conditions.append(
+            _alarm.c.deadline == sa.bindparam('expected_deadline'))
+    values = {'state': sa.bindparam('state'),
+              'state_reason': sa.bindparam('reason')}
+    if changes_state:
+        values['state_timestamp'] = sa.bindparam('state_timestamp')
+    if moves_deadline:
+        values['deadline'] = sa.bindparam('deadline')
+    return _alarm.update().where(*conditions).values(**values)
+
+
 class _Context:
     """A holder for enginefacade's per-call transaction state."""
 
@@ -72,8 +98,14 @@ class Connection(api.Connection):
             with self._engine_lock:
                 if not self._engine_ready:
                     if engine.dialect.name == 'sqlite':
+                        # oslo.db gives file databases a NullPool: a new
+                        # connection, its pragmas and a journal sync for
+                        # every transaction (milliseconds each). Pool them
+                        # like any other database instead.
+                        engine.pool = sa.pool.QueuePool(
+                            engine.pool._creator, pool_size=8,
+                            max_overflow=32, dialect=engine.dialect)
                         sa.event.listen(engine, 'connect', _sqlite_pragmas)
-                        engine.dispose()
                     self._engine_ready = True
         return engine
 
@@ -84,6 +116,10 @@ class Connection(api.Connection):
     def _reader(self):
         self.engine  # noqa: B018
         return self._facade.reader.using(_Context())
+
+    def close(self) -> None:
+        if self._engine_ready:
+            self._facade.writer.get_engine().dispose()
 
     # schema
 
@@ -199,33 +235,36 @@ class Connection(api.Connection):
     def transition_state(self, alarm_id, expected_state, new_state, reason,
                          timestamp, change, deliveries, deadline=None,
                          expected_deadline=None):
-        conditions = [_alarm.c.alarm_id == alarm_id,
-                      _alarm.c.state == expected_state,
-                      _alarm.c.enabled.is_(True)]
+        # The evaluator's hot path: plain Core statements on a pooled
+        # connection, each statement built once and cached by SQLAlchemy.
+        params = {'a_id': alarm_id, 'expected': expected_state,
+                  'state': new_state, 'reason': reason}
+        moves_deadline = deadline is not None or expected_deadline is not None
+        key = (new_state != expected_state, moves_deadline,
+               expected_deadline is not None)
+        statement = _TRANSITIONS.get(key)
+        if statement is None:
+            statement = _TRANSITIONS[key] = _transition_statement(*key)
+        if key[0]:
+            params['state_timestamp'] = timestamp
+        if moves_deadline:
+            params['deadline'] = deadline
         if expected_deadline is not None:
-            conditions.append(_alarm.c.deadline == expected_deadline)
-        values = {'state': new_state, 'state_reason': reason}
-        if new_state != expected_state:
-            values['state_timestamp'] = timestamp
-        if deadline is not None or expected_deadline is not None:
-            values['deadline'] = deadline
-        with self._writer() as session:
-            result = session.execute(
-                _alarm.update().where(*conditions).values(**values))
-            if result.rowcount != 1:
+            params['expected_deadline'] = expected_deadline
+        with self.engine.begin() as connection:
+            if connection.execute(statement, params).rowcount != 1:
                 return False
             if change is not None:
-                session.execute(_change.insert().values(**change))
+                connection.execute(_INSERT_CHANGE, change)
             if deliveries:
-                session.execute(_delivery.insert(), deliveries)
+                connection.execute(_INSERT_DELIVERY, deliveries)
         return True
 
     @_retry_on_deadlock
     def set_deadline(self, alarm_id, deadline):
-        with self._writer() as session:
-            session.execute(
-                _alarm.update().where(_alarm.c.alarm_id == alarm_id)
-                .values(deadline=deadline))
+        with self.engine.begin() as connection:
+            connection.execute(_SET_DEADLINE, {'a_id': alarm_id,
+                                               'deadline': deadline})
 
     def get_expired_alarms(self, now, limit=1000):
         with self._reader() as session:

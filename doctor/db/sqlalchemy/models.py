@@ -101,7 +101,7 @@ class AlarmDelivery(Base):
                                                      primary_key=True)
     alarm_id: orm.Mapped[str] = orm.mapped_column(sa.String(36))
     action: orm.Mapped[str] = orm.mapped_column(sa.Text)
-    # The AlarmFiring object, serialized, from which the body is rebuilt.
+    # AlarmFiring.to_record(): what the delivery is rebuilt from.
     firing: orm.Mapped[dict] = orm.mapped_column(db_types.JsonEncodedDict)
     created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
         _precise_datetime())
