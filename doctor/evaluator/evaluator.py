@@ -56,13 +56,16 @@ class NotificationEvaluator:
         self._on_state_change = on_state_change
         self._queues = [queue.SimpleQueue()
                         for _ in range(conf.evaluator.executor_threads)]
+        # Events evaluated, one counter per worker so none is contended.
+        self._evaluated = [0] * len(self._queues)
         self._workers: list[threading.Thread] = []
 
     # lifecycle
 
     def start(self) -> None:
         for number, work in enumerate(self._queues):
-            worker = threading.Thread(target=self._work, args=(work,),
+            worker = threading.Thread(target=self._work,
+                                      args=(number, work),
                                       name='doctor-evaluate-%d' % number,
                                       daemon=True)
             worker.start()
@@ -108,7 +111,12 @@ class NotificationEvaluator:
         shard = zlib.crc32(resource_id.encode()) % len(self._queues)
         self._queues[shard].put(event)
 
-    def _work(self, work: queue.SimpleQueue) -> None:
+    @property
+    def events_evaluated(self) -> int:
+        """How many queued events the workers have evaluated so far."""
+        return sum(self._evaluated)
+
+    def _work(self, number: int, work: queue.SimpleQueue) -> None:
         while True:
             event = work.get()
             if event is _STOP:
@@ -118,6 +126,7 @@ class NotificationEvaluator:
             except Exception:
                 LOG.exception('Evaluating event %s (%s) failed',
                               event.message_id, event.event_type)
+            self._evaluated[number] += 1
 
     # evaluation
 
