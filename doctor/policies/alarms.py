@@ -1,0 +1,106 @@
+"""Policies of the ``/v1/alarms`` resource.
+
+The target of each per-alarm rule is the alarm: its ``project_id`` and
+``user_id``. A caller whom the policy refuses an alarm of another project
+gets 404, as if the alarm did not exist; refused an alarm of their own
+project, 403.
+"""
+
+from oslo_policy import policy
+
+from doctor.policies import base
+
+PREFIX = 'alarm:%s'
+
+CREATE = PREFIX % 'create'
+GET = PREFIX % 'get'
+GET_ALL = PREFIX % 'get_all'
+GET_ALL_PROJECTS = PREFIX % 'get_all:all_projects'
+UPDATE = PREFIX % 'update'
+DELETE = PREFIX % 'delete'
+GET_STATE = PREFIX % 'get_state'
+SET_STATE = PREFIX % 'set_state'
+HISTORY = PREFIX % 'history'
+INTERNAL_ACTIONS = PREFIX % 'actions:internal'
+
+ALARM_PATH = '/v1/alarms/{alarm_id}'
+
+rules = [
+    policy.DocumentedRuleDefault(
+        name=CREATE,
+        check_str=base.ADMIN_OR_OWNER,
+        description='Create an alarm. The target is the project the new '
+                    'alarm will belong to: the caller\'s own unless the '
+                    'body names another project in project_id, which only '
+                    'an administrator may do (anyone else gets 403). Only '
+                    'an administrator may name another user in user_id.',
+        operations=[{'path': '/v1/alarms', 'method': 'POST'}],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
+        name=GET,
+        check_str=base.ADMIN_OR_OWNER,
+        description='Show an alarm.',
+        operations=[{'path': ALARM_PATH, 'method': 'GET'}],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
+        name=GET_ALL,
+        check_str=base.ADMIN_OR_OWNER,
+        description='List alarms. The target is the project listed: the '
+                    'caller\'s own, or the one given in the project_id '
+                    'query parameter.',
+        operations=[{'path': '/v1/alarms', 'method': 'GET'}],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
+        name=GET_ALL_PROJECTS,
+        check_str=base.ADMIN,
+        description='List the alarms of every project '
+                    '(all_projects=true).',
+        operations=[{'path': '/v1/alarms?all_projects=true',
+                     'method': 'GET'}],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
+        name=UPDATE,
+        check_str=base.ADMIN_OR_OWNER,
+        description='Replace an alarm. Moving it to another project or '
+                    'user is for administrators only.',
+        operations=[{'path': ALARM_PATH, 'method': 'PUT'}],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
+        name=DELETE,
+        check_str=base.ADMIN_OR_OWNER,
+        description='Delete an alarm.',
+        operations=[{'path': ALARM_PATH, 'method': 'DELETE'}],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
+        name=GET_STATE,
+        check_str=base.ADMIN_OR_OWNER,
+        description='Show the state of an alarm.',
+        operations=[{'path': ALARM_PATH + '/state', 'method': 'GET'}],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
+        name=SET_STATE,
+        check_str=base.ADMIN_OR_OWNER,
+        description='Set the state of an alarm by hand.',
+        operations=[{'path': ALARM_PATH + '/state', 'method': 'PUT'}],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
+        name=HISTORY,
+        check_str=base.ADMIN_OR_OWNER,
+        description='Show the history of an alarm.',
+        operations=[{'path': ALARM_PATH + '/history', 'method': 'GET'}],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
+        name=INTERNAL_ACTIONS,
+        check_str=base.ADMIN,
+        description='Give an alarm actions of the log: and test: schemes, '
+                    'which write into doctor\'s own log and memory rather '
+                    'than reach the tenant. Anyone else gets 403.',
+        operations=[{'path': '/v1/alarms', 'method': 'POST'},
+                    {'path': ALARM_PATH, 'method': 'PUT'}],
+        scope_types=['project']),
+]
+
+
+def list_rules() -> list[policy.RuleDefault]:
+    """The rules of the alarm API."""
+    return rules
