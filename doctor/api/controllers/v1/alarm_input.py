@@ -1,0 +1,137 @@
+"""From a schema-checked request body to the values of a stored alarm.
+
+What the schema cannot say is checked here: that the query values convert
+to their types, that ``resource_id`` is there unless the configuration
+allows alarms without one, and that every action has a notifier and one
+the caller may use.
+"""
+
+from collections.abc import Collection
+import datetime
+from urllib import parse
+
+from oslo_config import cfg
+
+from doctor.api import policy
+from doctor.api.schemas.v1 import alarms as alarm_schema
+from doctor.common import context as doctor_context
+from doctor.common import exception
+from doctor.evaluator import rule as rule_mod
+from doctor.i18n import _
+from doctor.policies import alarms as alarm_policies
+
+# Schemes whose notifier writes into doctor itself (its log, its memory):
+# for operators and tests, not for tenants.
+INTERNAL_SCHEMES = frozenset(('log', 'test'))
+_HOST_SCHEMES = frozenset(('http', 'https'))
+
+
+def notification_rule(body: dict) -> dict:
+    """The stored rule: query defaults filled in, values checked.
+
+    :raises InvalidField: naming the part of the rule that is wrong.
+    """
+    submitted = body['notification_rule']
+    rule: dict = {
+        'event_type': submitted['event_type'],
+        'query': [{'field': item['field'], 'op': item.get('op', 'eq'),
+                   'value': item['value'],
+                   'type': item.get('type', 'string')}
+                  for item in submitted.get('query', [])],
+    }
+    if submitted.get('timeout') is not None:
+        rule['timeout'] = submitted['timeout']
+    rule_mod.compile_rule(rule)
+    return rule
+
+
+def deadline(rule: dict,
+             now: datetime.datetime) -> datetime.datetime | None:
+    """When the alarm goes to 'insufficient data' without a matching event."""
+    timeout = rule.get('timeout')
+    if timeout is None:
+        return None
+    return now + datetime.timedelta(seconds=timeout)
+
+
+def resource_id(conf: cfg.ConfigOpts, body: dict) -> str | None:
+    """The alarm's resource, required unless the configuration allows none.
+
+    :raises InvalidField: when it is required and missing.
+    """
+    value = body.get('resource_id')
+    if value is None and not conf.evaluator.allow_alarms_without_resource:
+        raise exception.InvalidField(
+            field='resource_id',
+            reason=_('this field is required: alarms without a resource '
+                     'are not allowed here'))
+    return value
+
+
+def _check_action(name: str, action: str, schemes: Collection[str],
+                  context: doctor_context.RequestContext,
+                  target: dict) -> None:
+    parsed = parse.urlsplit(action)
+    if parsed.scheme not in schemes:
+        raise exception.InvalidField(
+            field=name,
+            reason=_('%(action)r has no notifier for its scheme; known '
+                     'schemes: %(schemes)s')
+            % {'action': action, 'schemes': ', '.join(sorted(schemes))})
+    if parsed.scheme in _HOST_SCHEMES and not parsed.hostname:
+        raise exception.InvalidField(
+            field=name, reason=_('%r names no host') % action)
+    if (parsed.scheme in INTERNAL_SCHEMES and not policy.check(
+            alarm_policies.INTERNAL_ACTIONS, target, context)):
+        raise exception.Forbidden(
+            reason=_('%(field)s: only an administrator may use the '
+                     '%(scheme)s: action scheme')
+            % {'field': name, 'scheme': parsed.scheme})
+
+
+def actions(conf: cfg.ConfigOpts, body: dict, schemes: Collection[str],
+            context: doctor_context.RequestContext,
+            target: dict) -> dict[str, list[str]]:
+    """The three action lists of the alarm, each checked.
+
+    :raises InvalidField: for too many actions or an unknown scheme.
+    :raises Forbidden: for a scheme the caller may not use.
+    """
+    result = {}
+    limit = conf.api.alarm_max_actions
+    for field in alarm_schema.ACTION_FIELDS:
+        values = list(body.get(field, []))
+        if len(values) > limit:
+            raise exception.InvalidField(
+                field=field, reason=_('%(count)d actions given, at most '
+                                      '%(limit)d are allowed')
+                % {'count': len(values), 'limit': limit})
+        for index, action in enumerate(values):
+            _check_action('%s[%d]' % (field, index), action, schemes,
+                          context, target)
+        result[field] = values
+    return result
+
+
+def definition(conf: cfg.ConfigOpts, body: dict, schemes: Collection[str],
+               context: doctor_context.RequestContext, target: dict,
+               now: datetime.datetime) -> dict:
+    """The stored values an alarm body defines, defaults filled in.
+
+    Ownership, state and timestamps are left to the caller, as they differ
+    between creation and replacement.
+    """
+    rule = notification_rule(body)
+    values = {
+        'name': body['name'],
+        'description': body.get('description') or '',
+        'type': body.get('type', 'notification'),
+        'enabled': body.get('enabled', True),
+        'severity': body.get('severity', 'low'),
+        'resource_id': resource_id(conf, body),
+        'rule': rule,
+        'repeat_actions': body.get('repeat_actions', False),
+        'deadline': deadline(rule, now),
+    }
+    values.update(actions(conf, body, schemes, context, target))
+    return values

@@ -1,0 +1,87 @@
+"""JSON error bodies for every failed API request.
+
+Every failure, whether raised by a controller, a hook or pecan's routing,
+leaves the API as ``{"error_message": {"faultstring": …, "faultcode":
+"Client" | "Server"}}`` with its HTTP status. Doctor's exceptions carry
+their status; anything unexpected is logged and answered with a generic
+500, so that no traceback or internal detail reaches the caller.
+"""
+
+from http import client as http_client
+
+import jsonschema
+from oslo_log import log
+from pecan import hooks
+import webob
+from webob import exc as webob_exc
+
+from doctor.common import exception
+from doctor.i18n import _
+
+LOG = log.getLogger(__name__)
+
+SERVER_ERROR = _('The server could not complete the request. The error has '
+                 'been logged.')
+
+
+def error_body(status: int, message: str) -> dict:
+    """The JSON body of an error answer."""
+    return {'error_message': {
+        'faultstring': message,
+        'faultcode': 'Server' if status >= 500 else 'Client',
+    }}
+
+
+def error_response(status: int, message: str) -> webob.Response:
+    """An error answer with ``status`` and ``message``."""
+    response = webob.Response(status=status, charset='UTF-8',
+                              content_type='application/json')
+    response.json_body = error_body(status, message)
+    return response
+
+
+def _http_error_message(error: webob_exc.HTTPException,
+                        request: webob.Request) -> str:
+    if isinstance(error, webob_exc.HTTPMethodNotAllowed):
+        return _('Method %(method)s is not allowed on %(path)s.') % {
+            'method': request.method, 'path': request.path}
+    if isinstance(error, webob_exc.HTTPNotFound):
+        return _('%s was not found.') % request.path
+    if isinstance(error, webob_exc.HTTPNotAcceptable):
+        return _('This API answers in application/json only.')
+    return error.detail or error.explanation or error.title
+
+
+def to_response(error: BaseException,
+                request: webob.Request) -> webob.Response | None:
+    """The error answer for ``error``; None for a redirection."""
+    if isinstance(error, exception.DoctorException):
+        if error.code >= 500:
+            LOG.error('%s %s failed: %s', request.method, request.path,
+                      error)
+            return error_response(error.code, SERVER_ERROR)
+        return error_response(error.code, str(error))
+    if isinstance(error, jsonschema.ValidationError):
+        return error_response(http_client.BAD_REQUEST,
+                              _('Invalid input: %s') % error.message)
+    if isinstance(error, webob_exc.HTTPException):
+        if isinstance(error, webob_exc.HTTPRedirection):
+            return None
+        if error.code >= 500:
+            LOG.error('%s %s failed: %s', request.method, request.path,
+                      error)
+            return error_response(error.code, SERVER_ERROR)
+        response = error_response(error.code,
+                                  _http_error_message(error, request))
+        if 'Allow' in error.headers:
+            response.headers['Allow'] = error.headers['Allow']
+        return response
+    LOG.exception('%s %s failed', request.method, request.path)
+    return error_response(http_client.INTERNAL_SERVER_ERROR, SERVER_ERROR)
+
+
+class ErrorHook(hooks.PecanHook):
+    """Turns every exception of a request into a JSON error answer."""
+
+    def on_error(self, state, e: BaseException) -> webob.Response | None:
+        return to_response(e, state.request)

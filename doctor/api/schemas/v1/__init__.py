@@ -1,0 +1,1 @@
+"""Request body schemas of API v1."""
