@@ -52,9 +52,12 @@ class Connection(metaclass=abc.ABCMeta):
         """Alarms matching every given filter, in ``sort`` order.
 
         :param sort: ``(column, 'asc'|'desc')`` pairs; the alarm id is
-            always the last key so that ``marker`` paging is stable.
+            always the last key so that ``marker`` paging is stable. A
+            missing value (NULL) sorts before any other, on every database.
         :param marker: id of the last alarm of the previous page.
         :raises AlarmNotFound: if ``marker`` is not an alarm.
+        :raises InvalidField: if ``sort`` names a column that is not a
+            sort key or a direction other than asc and desc.
         """
 
     @abc.abstractmethod

@@ -1,5 +1,6 @@
 """Base test case and fixtures shared by unit and functional tests."""
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -18,6 +19,9 @@ from doctor.db import api as db_api
 
 _schema_lock = threading.Lock()
 _schema_template: str | None = None
+# The template outlives each test's temporary directory
+# (fixtures.NestedTempfile), so it is made in the system one.
+_SYSTEM_TMP = tempfile.gettempdir()
 
 
 def new_conf() -> cfg.ConfigOpts:
@@ -69,7 +73,9 @@ def _template() -> str:
     global _schema_template
     with _schema_lock:
         if _schema_template is None:
-            directory = tempfile.mkdtemp(prefix='doctor-schema-')
+            directory = tempfile.mkdtemp(prefix='doctor-schema-',
+                                         dir=_SYSTEM_TMP)
+            atexit.register(shutil.rmtree, directory, ignore_errors=True)
             path = os.path.join(directory, 'doctor.sqlite')
             conf = new_conf()
             conf.set_override('connection', 'sqlite:///' + path,

@@ -8,7 +8,6 @@ from oslo_config import cfg
 from oslo_db import api as oslo_db_api
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
-from oslo_db.sqlalchemy import utils as db_utils
 from oslo_log import log
 import sqlalchemy as sa
 
@@ -71,6 +70,33 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.execute('PRAGMA busy_timeout=10000')
     cursor.execute('PRAGMA synchronous=NORMAL')
     cursor.close()
+
+
+def _after(marker: models.Alarm, sort: list[tuple[str, str]]):
+    """The alarms after ``marker`` in ``sort`` order, NULL the smallest.
+
+    oslo.db's paginate_query compares with NULL when the marker's value is
+    missing (a resource-less alarm sorted by resource_id), which skips or
+    repeats alarms from one page to the next.
+    """
+    criteria = []
+    same: list = []
+    for key, direction in sort:
+        column = getattr(models.Alarm, key)
+        value = getattr(marker, key)
+        if isinstance(value, bool):
+            # SQLAlchemy compares booleans only for equality.
+            column, value = sa.cast(column, sa.Integer), int(value)
+        if value is None:
+            after = column.is_not(None) if direction == 'asc' else sa.false()
+            equal = column.is_(None)
+        else:
+            after = (column > value if direction == 'asc'
+                     else sa.or_(column < value, column.is_(None)))
+            equal = column == value
+        criteria.append(sa.and_(*same, after))
+        same.append(equal)
+    return sa.or_(*criteria)
 
 
 class Connection(api.Connection):
@@ -146,17 +172,31 @@ class Connection(api.Connection):
                     query = query.filter(
                         getattr(models.Alarm, column) == value)
             sort = list(sort or [('timestamp', 'desc')])
+            for key, direction in sort:
+                if key not in SORT_KEYS or direction not in ('asc', 'desc'):
+                    raise exception.InvalidField(
+                        field='sort', reason='%s %s is not one of %s, each '
+                        'asc or desc' % (key, direction,
+                                         ', '.join(SORT_KEYS)))
             if 'alarm_id' not in [key for key, _direction in sort]:
                 sort.append(('alarm_id', sort[0][1]))
-            marker_row = None
             if marker is not None:
                 marker_row = session.get(models.Alarm, marker)
                 if marker_row is None:
                     raise exception.AlarmNotFound(alarm_id=marker)
-            query = db_utils.paginate_query(
-                query, models.Alarm, limit,
-                [key for key, _direction in sort], marker=marker_row,
-                sort_dirs=[direction for _key, direction in sort])
+                query = query.filter(_after(marker_row, sort))
+            for key, direction in sort:
+                column = getattr(models.Alarm, key)
+                # NULL sorts as the smallest value on every database:
+                # first ascending, last descending.
+                if direction == 'asc':
+                    query = query.order_by(column.is_(None).desc(),
+                                           column.asc())
+                else:
+                    query = query.order_by(column.is_(None).asc(),
+                                           column.desc())
+            if limit is not None:
+                query = query.limit(limit)
             return [row.as_dict() for row in query.all()]
 
     def get_alarm(self, alarm_id):
