@@ -103,12 +103,17 @@ class NotificationEvaluator:
         if event is None:
             return
         resource_id = event.resource_id
-        if resource_id is None and event.project_id is None:
-            return
-        if not isinstance(resource_id, str):
-            resource_id = str(resource_id)
-            event.traits['resource_id'] = resource_id
-        shard = zlib.crc32(resource_id.encode()) % len(self._queues)
+        if resource_id is None:
+            if event.project_id is None:
+                return
+            # Only the project's resource-less alarms can care about it.
+            shard_key = str(event.project_id)
+        else:
+            if not isinstance(resource_id, str):
+                resource_id = str(resource_id)
+                event.traits['resource_id'] = resource_id
+            shard_key = resource_id
+        shard = zlib.crc32(shard_key.encode()) % len(self._queues)
         self._queues[shard].put(event)
 
     @property

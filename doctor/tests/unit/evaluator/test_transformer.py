@@ -11,112 +11,31 @@ from doctor.common import exception
 from doctor.common import service
 from doctor.evaluator import transformer
 from doctor.tests import base
-
-SHIPPED = os.path.normpath(os.path.join(
-    os.path.dirname(__file__), '..', '..', '..', '..', 'etc', 'doctor',
-    'event_definitions.yaml'))
-
-INSTANCE_ID = '5d9a6f0e-7b1c-4a55-9d0e-0f3b1c2d4e01'
-PROJECT_ID = '6f1c3e0d8a7b4c2e9f1a0b3c4d5e6f70'
-USER_ID = 'a1b2c3d4e5f60718293a4b5c6d7e8f90'
-PORT_ID = '8e2b4f1a-3c5d-4e6f-8a9b-0c1d2e3f4a5b'
-FAULT_ID = 'f7a1c0de-0000-4000-8000-000000000001'
-METADATA = {'message_id': '2e6b9a51-0d5b-4ad1-b1a3-1b8c6d2f3e4a',
-            'timestamp': '2024-05-01 10:00:01.123456'}
-NOW = datetime.datetime(2024, 5, 1, 12, 0, 0)
-
-
-def nova_legacy_update(**overrides):
-    """A compute.instance.update payload as Nova's legacy notifier sends."""
-    payload = {
-        'tenant_id': PROJECT_ID, 'user_id': USER_ID,
-        'instance_id': INSTANCE_ID, 'display_name': 'vnf-a-0',
-        'reservation_id': 'r-3fhjt1l3', 'hostname': 'vnf-a-0',
-        'host': 'compute-0', 'node': 'compute-0',
-        'instance_type': 'm1.small', 'instance_type_id': 5,
-        'instance_flavor_id': '2', 'memory_mb': 2048, 'vcpus': 1,
-        'root_gb': 20, 'ephemeral_gb': 0, 'disk_gb': 20,
-        'architecture': None, 'availability_zone': 'nova',
-        'cell_name': '', 'created_at': '2024-05-01 09:58:12+00:00',
-        'terminated_at': '', 'deleted_at': '',
-        'launched_at': '2024-05-01T09:58:40.000000',
-        'image_ref_url': 'http://glance:9292/images/c0ffee',
-        'state': 'error', 'state_description': '', 'progress': '',
-        'old_state': 'active', 'old_task_state': None,
-        'new_task_state': None, 'access_ip_v4': None,
-        'access_ip_v6': None, 'fixed_ips': [], 'metadata': {},
-        'image_meta': {'base_image_ref': 'c0ffee'},
-        'audit_period_beginning': '2024-05-01T00:00:00.000000',
-        'audit_period_ending': '2024-05-01T10:00:01.000000',
-        'bandwidth': {}, 'old_display_name': None,
-    }
-    payload.update(overrides)
-    return payload
-
-
-def nova_versioned(name, data):
-    return {'nova_object.name': name, 'nova_object.namespace': 'nova',
-            'nova_object.version': '1.0', 'nova_object.data': data}
-
-
-def nova_instance_update():
-    state_update = nova_versioned('InstanceStateUpdatePayload', {
-        'old_state': 'active', 'state': 'error',
-        'old_task_state': None, 'new_task_state': None})
-    payload = nova_versioned('InstanceUpdatePayload', {
-        'uuid': INSTANCE_ID, 'tenant_id': PROJECT_ID, 'user_id': USER_ID,
-        'display_name': 'vnf-a-0', 'host': 'compute-0',
-        'node': 'compute-0', 'state': 'error', 'task_state': None,
-        'power_state': 'running', 'locked': False,
-        'availability_zone': 'nova', 'state_update': state_update,
-        'audit_period': None, 'bandwidth': [], 'old_display_name': None,
-        'tags': [], 'updated_at': '2024-05-01T10:00:01Z'})
-    payload['nova_object.version'] = '2.2'
-    return payload
-
-
-def nova_service_update():
-    return nova_versioned('ServiceStatusPayload', {
-        'host': 'compute-0', 'binary': 'nova-compute', 'topic': 'compute',
-        'report_count': 1234, 'disabled': False, 'disabled_reason': None,
-        'availability_zone': None, 'forced_down': True, 'version': 66,
-        'last_seen_up': '2024-05-01T09:59:55Z',
-        'uuid': 'c0a8d1e2-3f40-4b5c-8d6e-7f8091a2b3c4'})
-
-
-def neutron_port(**overrides):
-    port = {'id': PORT_ID, 'name': '', 'network_id': 'net-1',
-            'tenant_id': PROJECT_ID, 'project_id': PROJECT_ID,
-            'mac_address': 'fa:16:3e:00:00:01', 'admin_state_up': True,
-            'status': 'ACTIVE', 'device_id': INSTANCE_ID,
-            'device_owner': 'compute:nova', 'binding:host_id': 'compute-0',
-            'binding:vif_type': 'ovs', 'data_plane_status': 'DOWN',
-            'fixed_ips': [{'subnet_id': 'sub-1',
-                           'ip_address': '10.0.0.5'}]}
-    port.update(overrides)
-    return port
+from doctor.tests.unit.evaluator import samples
 
 
 class TestShippedDefinitions(base.TestCase):
 
     def setUp(self):
         super().setUp()
-        self.transformer = transformer.Transformer.from_file(SHIPPED)
+        self.transformer = transformer.Transformer.from_file(samples.SHIPPED)
 
     def _transform(self, event_type, payload, ctxt=None,
-                   publisher='compute.compute-0', metadata=METADATA):
+                   publisher='compute.compute-0', metadata=samples.METADATA):
         return self.transformer.transform(publisher, event_type, payload,
                                           metadata, ctxt)
 
     def test_nova_legacy_instance_update(self):
         ctxt = {'request_id': 'req-1', 'global_request_id': 'req-g',
-                'project_id': PROJECT_ID}
+                'project_id': samples.PROJECT_ID}
         event = self._transform('compute.instance.update',
-                                nova_legacy_update(), ctxt)
+                                samples.nova_legacy_update(), ctxt)
         self.assertEqual({
-            'resource_id': INSTANCE_ID, 'instance_id': INSTANCE_ID,
-            'project_id': PROJECT_ID, 'tenant_id': PROJECT_ID,
-            'user_id': USER_ID, 'display_name': 'vnf-a-0',
+            'resource_id': samples.INSTANCE_ID,
+            'instance_id': samples.INSTANCE_ID,
+            'project_id': samples.PROJECT_ID,
+            'tenant_id': samples.PROJECT_ID,
+            'user_id': samples.USER_ID, 'display_name': 'vnf-a-0',
             'host': 'compute-0', 'state': 'error', 'old_state': 'active',
             'state_description': '', 'instance_type': 'm1.small',
             'launched_at': datetime.datetime(2024, 5, 1, 9, 58, 40),
@@ -124,42 +43,42 @@ class TestShippedDefinitions(base.TestCase):
         }, event.traits)
         self.assertEqual('datetime', event.trait_types['launched_at'])
         self.assertEqual('text', event.trait_types['state'])
-        self.assertEqual(INSTANCE_ID, event.resource_id)
-        self.assertEqual(PROJECT_ID, event.project_id)
+        self.assertEqual(samples.INSTANCE_ID, event.resource_id)
+        self.assertEqual(samples.PROJECT_ID, event.project_id)
         self.assertEqual('compute.instance.update', event.event_type)
-        self.assertEqual(METADATA['message_id'], event.message_id)
+        self.assertEqual(samples.METADATA['message_id'], event.message_id)
         self.assertEqual('compute.compute-0', event.publisher_id)
         self.assertEqual(
             datetime.datetime(2024, 5, 1, 10, 0, 1, 123456),
             event.generated)
 
     def test_nova_legacy_fault_id_from_payload_first(self):
-        payload = nova_legacy_update(doctor_fault_id=FAULT_ID)
+        payload = samples.nova_legacy_update(doctor_fault_id=samples.FAULT_ID)
         event = self._transform('compute.instance.update', payload,
                                 {'doctor_fault_id': 'other'})
-        self.assertEqual(FAULT_ID, event.traits['fault_id'])
+        self.assertEqual(samples.FAULT_ID, event.traits['fault_id'])
 
     def test_nova_legacy_fault_id_from_context(self):
         event = self._transform('compute.instance.update',
-                                nova_legacy_update(),
-                                {'doctor_fault_id': FAULT_ID})
-        self.assertEqual(FAULT_ID, event.traits['fault_id'])
+                                samples.nova_legacy_update(),
+                                {'doctor_fault_id': samples.FAULT_ID})
+        self.assertEqual(samples.FAULT_ID, event.traits['fault_id'])
 
     def test_request_id_falls_back_to_global_request_id(self):
         event = self._transform('compute.instance.update',
-                                nova_legacy_update(),
+                                samples.nova_legacy_update(),
                                 {'global_request_id': 'req-g'})
         self.assertEqual('req-g', event.traits['request_id'])
 
     def test_nova_legacy_unlaunched_instance_has_no_launched_at(self):
         # Nova sends '' for an instance that never launched.
         event = self._transform('compute.instance.create.start',
-                                nova_legacy_update(launched_at=''))
+                                samples.nova_legacy_update(launched_at=''))
         self.assertNotIn('launched_at', event.traits)
-        self.assertEqual(INSTANCE_ID, event.resource_id)
+        self.assertEqual(samples.INSTANCE_ID, event.resource_id)
 
     def test_datetime_trait_is_naive_utc(self):
-        payload = nova_legacy_update(
+        payload = samples.nova_legacy_update(
             launched_at='2024-05-01T11:58:40+02:00')
         event = self._transform('compute.instance.update', payload)
         self.assertEqual(datetime.datetime(2024, 5, 1, 9, 58, 40),
@@ -167,26 +86,30 @@ class TestShippedDefinitions(base.TestCase):
         self.assertIsNone(event.traits['launched_at'].tzinfo)
 
     def test_nova_versioned_instance_update(self):
-        event = self._transform('instance.update', nova_instance_update(),
+        event = self._transform('instance.update',
+                                samples.nova_instance_update(),
                                 {'request_id': 'req-2',
-                                 'doctor_fault_id': FAULT_ID},
+                                 'doctor_fault_id': samples.FAULT_ID},
                                 publisher='nova-compute:compute-0')
         self.assertEqual({
-            'resource_id': INSTANCE_ID, 'instance_id': INSTANCE_ID,
-            'project_id': PROJECT_ID, 'tenant_id': PROJECT_ID,
-            'user_id': USER_ID, 'display_name': 'vnf-a-0',
+            'resource_id': samples.INSTANCE_ID,
+            'instance_id': samples.INSTANCE_ID,
+            'project_id': samples.PROJECT_ID,
+            'tenant_id': samples.PROJECT_ID,
+            'user_id': samples.USER_ID, 'display_name': 'vnf-a-0',
             'host': 'compute-0', 'state': 'error', 'old_state': 'active',
-            'power_state': 'running', 'fault_id': FAULT_ID,
+            'power_state': 'running', 'fault_id': samples.FAULT_ID,
             'request_id': 'req-2',
         }, event.traits)
 
     def test_nova_versioned_other_instance_notifications(self):
         event = self._transform('instance.power_off.end',
-                                nova_instance_update())
-        self.assertEqual(INSTANCE_ID, event.resource_id)
+                                samples.nova_instance_update())
+        self.assertEqual(samples.INSTANCE_ID, event.resource_id)
 
     def test_nova_versioned_service_update(self):
-        event = self._transform('service.update', nova_service_update(),
+        event = self._transform('service.update',
+                                samples.nova_service_update(),
                                 publisher='nova-compute:compute-0')
         self.assertEqual({
             'resource_id': 'compute-0', 'host': 'compute-0',
@@ -199,44 +122,46 @@ class TestShippedDefinitions(base.TestCase):
 
     def test_neutron_port_update(self):
         event = self._transform('port.update.end',
-                                {'port': neutron_port()},
+                                {'port': samples.neutron_port()},
                                 {'request_id': 'req-3',
-                                 'doctor_fault_id': FAULT_ID},
+                                 'doctor_fault_id': samples.FAULT_ID},
                                 publisher='network.controller-0')
         self.assertEqual({
-            'resource_id': PORT_ID, 'port_id': PORT_ID,
-            'project_id': PROJECT_ID, 'tenant_id': PROJECT_ID,
-            'network_id': 'net-1', 'device_id': INSTANCE_ID,
+            'resource_id': samples.PORT_ID, 'port_id': samples.PORT_ID,
+            'project_id': samples.PROJECT_ID, 'tenant_id': samples.PROJECT_ID,
+            'network_id': 'net-1', 'device_id': samples.INSTANCE_ID,
             'device_owner': 'compute:nova', 'host': 'compute-0',
             'status': 'ACTIVE', 'admin_state_up': 'True',
-            'data_plane_status': 'DOWN', 'fault_id': FAULT_ID,
+            'data_plane_status': 'DOWN', 'fault_id': samples.FAULT_ID,
         }, event.traits)
 
     def test_neutron_port_of_an_old_release_without_project_id(self):
-        port = neutron_port()
+        port = samples.neutron_port()
         del port['project_id']
         event = self._transform('port.update.end', {'port': port})
-        self.assertEqual(PROJECT_ID, event.project_id)
+        self.assertEqual(samples.PROJECT_ID, event.project_id)
 
     def test_neutron_port_delete(self):
-        event = self._transform('port.delete.end', {'port_id': PORT_ID})
-        self.assertEqual({'resource_id': PORT_ID, 'port_id': PORT_ID},
-                         event.traits)
+        event = self._transform('port.delete.end',
+                                {'port_id': samples.PORT_ID})
+        self.assertEqual({'resource_id': samples.PORT_ID,
+                          'port_id': samples.PORT_ID}, event.traits)
 
     def test_doctor_port_data_plane_status(self):
-        payload = {'port_id': PORT_ID, 'project_id': PROJECT_ID,
-                   'host': 'compute-0', 'device_id': INSTANCE_ID,
-                   'data_plane_status': 'DOWN', 'fault_id': FAULT_ID}
+        payload = {'port_id': samples.PORT_ID,
+                   'project_id': samples.PROJECT_ID,
+                   'host': 'compute-0', 'device_id': samples.INSTANCE_ID,
+                   'data_plane_status': 'DOWN', 'fault_id': samples.FAULT_ID}
         event = self._transform('port.data_plane_status.update', payload)
-        self.assertEqual(dict(payload, resource_id=PORT_ID),
+        self.assertEqual(dict(payload, resource_id=samples.PORT_ID),
                          event.traits)
 
     def test_doctor_host_down(self):
         event = self._transform('doctor.host.down',
                                 {'host': 'compute-0', 'state': 'down',
-                                 'fault_id': FAULT_ID})
+                                 'fault_id': samples.FAULT_ID})
         self.assertEqual({'resource_id': 'compute-0', 'host': 'compute-0',
-                          'state': 'down', 'fault_id': FAULT_ID},
+                          'state': 'down', 'fault_id': samples.FAULT_ID},
                          event.traits)
 
     def test_unknown_event_type_is_no_event(self):
@@ -249,33 +174,33 @@ class TestShippedDefinitions(base.TestCase):
         self.assertRaises(ValueError, self._transform, 42, {})
 
     def test_payload_not_a_dict_gives_an_event_without_traits(self):
-        for payload in ('instance went away', None, [INSTANCE_ID]):
+        for payload in ('instance went away', None, [samples.INSTANCE_ID]):
             event = self._transform('compute.instance.update', payload)
             self.assertEqual({}, event.traits)
             self.assertIsNone(event.resource_id)
 
     def test_generated_is_now_without_usable_timestamp(self):
         self.useFixture(fixtures.MockPatchObject(
-            timeutils, 'utcnow', autospec=True, return_value=NOW))
+            timeutils, 'utcnow', autospec=True, return_value=samples.NOW))
         for metadata in (None, 'garbage', {},
                          {'timestamp': 'yesterday'}):
             event = self._transform('port.delete.end',
-                                    {'port_id': PORT_ID},
+                                    {'port_id': samples.PORT_ID},
                                     metadata=metadata)
-            self.assertEqual(NOW, event.generated)
+            self.assertEqual(samples.NOW, event.generated)
             self.assertEqual('', event.message_id)
 
     def test_as_dict_is_aodh_reason_data(self):
         event = self._transform('compute.instance.update',
-                                nova_legacy_update(instance_type_id=5))
+                                samples.nova_legacy_update(instance_type_id=5))
         data = event.as_dict()
-        self.assertEqual(METADATA['message_id'], data['message_id'])
+        self.assertEqual(samples.METADATA['message_id'], data['message_id'])
         self.assertEqual('compute.instance.update', data['event_type'])
         self.assertEqual('2024-05-01T10:00:01.123456', data['generated'])
         self.assertEqual({}, data['raw'])
         traits = {name: (kind, value) for name, kind, value
                   in data['traits']}
-        self.assertEqual((1, INSTANCE_ID), traits['resource_id'])
+        self.assertEqual((1, samples.INSTANCE_ID), traits['resource_id'])
         self.assertEqual((4, '2024-05-01T09:58:40'), traits['launched_at'])
 
 
@@ -413,7 +338,7 @@ class TestInvalidDefinitions(base.TestCase):
 class TestFindDefinitionsFile(base.TestCase):
 
     def test_default_is_the_shipped_file(self):
-        self.assertEqual(SHIPPED,
+        self.assertEqual(samples.SHIPPED,
                          transformer.find_definitions_file(self.conf))
 
     def test_absolute_name_is_kept(self):
