@@ -7,6 +7,7 @@ author = 'OpenStack'
 extensions = [
     'sphinx.ext.autodoc',
     'oslo_config.sphinxext',
+    'oslo_policy.sphinxext',
 ]
 
 source_suffix = '.rst'
