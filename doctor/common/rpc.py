@@ -10,6 +10,8 @@ import threading
 from oslo_config import cfg
 import oslo_messaging as messaging
 from oslo_messaging import opts as messaging_opts
+from oslo_messaging._metrics import client as messaging_metrics
+from oslo_messaging._tracing import client as messaging_tracing
 from oslo_messaging.rpc import dispatcher
 
 from doctor.common import context as doctor_context
@@ -31,6 +33,15 @@ def set_defaults(conf: cfg.ConfigOpts) -> None:
     messaging.set_transport_defaults(CONTROL_EXCHANGE)
     for group, opts in messaging_opts.list_opts():
         conf.register_opts(opts, group=group)
+    # oslo.messaging reads these groups on every RPC send and receive but
+    # registers them on the global CONF only, at import time, and leaves
+    # them out of list_opts(): without them a private ConfigOpts (tests, or
+    # several services in one process) cannot cast.
+    for module, group in ((messaging_metrics, 'oslo_messaging_metrics'),
+                          (messaging_tracing, 'oslo_messaging_tracing')):
+        opts = getattr(module, group, None)
+        if opts:
+            conf.register_opts(opts, group=group)
     conf.set_default('transport_url', EMBEDDED_TRANSPORT_URL)
     conf.set_default('driver', ['messagingv2'],
                      group='oslo_messaging_notifications')
