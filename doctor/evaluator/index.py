@@ -53,10 +53,13 @@ class IndexedAlarm:
 
 def _timestamp(alarm: dict) -> datetime.datetime | None:
     # Rows from the database carry naive UTC datetimes, alarms that came
-    # over the bus timezone-aware ones: compare them as naive UTC.
+    # over the bus timezone-aware ones: compare them as naive UTC. The bus
+    # carries whole seconds (oslo.versionedobjects drops the fraction), so
+    # compare whole seconds: a change made in the same second as the copy
+    # loaded from the database must not look older than that copy.
     timestamp = alarm.get('timestamp')
     if isinstance(timestamp, datetime.datetime):
-        return timeutils.normalize_time(timestamp)
+        return timeutils.normalize_time(timestamp).replace(microsecond=0)
     return None
 
 
