@@ -1,7 +1,7 @@
 """The bus: transports, RPC clients and servers, notifiers and listeners.
 
-The embedded default is oslo.messaging's in-process ``fake`` transport, so
-that ``doctor-all`` runs with no broker; production sets ``transport_url``
+The embedded default is doctor's in-process transport (``inproc:/``, see
+:mod:`doctor.common.inproc`), so that ``doctor-all`` runs with no broker; production sets ``transport_url``
 to ``rabbit://...``. Every service uses the threading executor.
 """
 
@@ -17,7 +17,7 @@ from oslo_messaging.rpc import dispatcher
 from doctor.common import context as doctor_context
 from doctor.objects import base as objects_base
 
-EMBEDDED_TRANSPORT_URL = 'fake:/'
+EMBEDDED_TRANSPORT_URL = 'inproc:/'
 CONTROL_EXCHANGE = 'doctor'
 
 _lock = threading.Lock()
@@ -119,7 +119,8 @@ def get_notifier(conf: cfg.ConfigOpts,
                  publisher_id: str) -> messaging.Notifier:
     """A notifier that publishes doctor's own notifications."""
     return messaging.Notifier(get_notification_transport(conf),
-                              publisher_id=publisher_id)
+                              publisher_id=publisher_id,
+                              serializer=RequestContextSerializer())
 
 
 def get_notification_listener(conf: cfg.ConfigOpts,

@@ -49,7 +49,7 @@ class TestCase(testtools.TestCase):
         self.state_path = self.useFixture(fixtures.TempDir()).path
         self.config.config(state_path=self.state_path)
         # A private in-process bus per test.
-        self.config.config(transport_url='fake:/test-%s' % id(self))
+        self.config.config(transport_url='inproc:/test-%s' % id(self))
         self.addCleanup(rpc.cleanup)
 
 
