@@ -32,9 +32,8 @@ class AlarmNotifier(metaclass=abc.ABCMeta):
 
 def safe_url(action: parse.SplitResult) -> str:
     """The action URL without its credentials, for logs and history."""
-    if action.username or action.password:
-        netloc = action.hostname or ''
-        if action.port:
-            netloc += ':%d' % action.port
-        action = action._replace(netloc=netloc)
+    if '@' in action.netloc:
+        # Keep the host as written: an IPv6 address keeps its brackets and
+        # a bad port does not raise here.
+        action = action._replace(netloc=action.netloc.rpartition('@')[2])
     return action.geturl()
