@@ -78,6 +78,7 @@ def setup_app(conf: cfg.ConfigOpts) -> WSGIApp:
             app, {'oslo_config_config': conf, 'oslo_config_project':
                   'doctor'})
         app = _PublicPaths(authenticated, app)
+    app = errors.ErrorMiddleware(app)
     app = http_proxy_to_wsgi.HTTPProxyToWSGI(app, conf)
     app = request_id.RequestId(app)
     LOG.debug('API app ready: auth strategy %s, policy file %s',

@@ -7,6 +7,7 @@ their status; anything unexpected is logged and answered with a generic
 500, so that no traceback or internal detail reaches the caller.
 """
 
+from collections.abc import Callable
 from http import client as http_client
 
 import jsonschema
@@ -78,6 +79,28 @@ def to_response(error: BaseException,
         return response
     LOG.exception('%s %s failed', request.method, request.path)
     return error_response(http_client.INTERNAL_SERVER_ERROR, SERVER_ERROR)
+
+
+class ErrorMiddleware:
+    """Answers a JSON 500 for an exception that escapes the middlewares.
+
+    The pecan app answers its own errors through :class:`ErrorHook`; this
+    covers the middlewares around it (a misconfigured keystonemiddleware,
+    for one).
+    """
+
+    def __init__(self, app: Callable) -> None:
+        self._app = app
+
+    def __call__(self, environ: dict, start_response: Callable):
+        try:
+            return self._app(environ, start_response)
+        except Exception:
+            LOG.exception('%s %s failed', environ.get('REQUEST_METHOD'),
+                          environ.get('PATH_INFO'))
+            response = error_response(http_client.INTERNAL_SERVER_ERROR,
+                                      SERVER_ERROR)
+            return response(environ, start_response)
 
 
 class ErrorHook(hooks.PecanHook):

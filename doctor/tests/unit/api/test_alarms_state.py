@@ -1,0 +1,144 @@
+"""/v1/alarms/{id}/state and /v1/alarms/{id}/history."""
+
+from oslo_serialization import jsonutils
+
+from doctor.tests.unit.api import base
+
+
+class TestState(base.APITestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.alarm = self.create()
+        self.path = '/v1/alarms/%s/state' % self.alarm['alarm_id']
+
+    def test_state_is_a_json_string(self):
+        response = self.request('GET', self.path)
+
+        self.assertEqual(200, response.status_int)
+        self.assertEqual('application/json', response.content_type)
+        self.assertEqual(b'"insufficient data"', response.body)
+
+    def test_setting_the_state_answers_and_keeps_it(self):
+        response = self.request('PUT', self.path, 'alarm')
+
+        self.assertEqual(200, response.status_int, response.text)
+        self.assertEqual('alarm', response.json)
+        self.assertEqual('alarm', self.request('GET', self.path).json)
+        alarm = self.request('GET', '/v1/alarms/' + self.alarm['alarm_id'])
+        self.assertGreater(alarm.json['state_timestamp'],
+                           self.alarm['state_timestamp'])
+
+    def test_anything_but_a_state_string_is_400(self):
+        for body in ('broken', {'state': 'ok'}, ['ok'], 1, None):
+            response = self.request('PUT', self.path, body)
+            self.assert_error(response, 400, "'state'")
+        self.assert_error(self.request('PUT', self.path, raw=b'ok'), 400,
+                          'not valid JSON')
+        self.assertEqual('insufficient data',
+                         self.request('GET', self.path).json)
+
+    def test_disabled_alarm_state_may_be_set(self):
+        self.request('PUT', '/v1/alarms/' + self.alarm['alarm_id'],
+                     base.alarm_body(enabled=False))
+
+        self.assertEqual('ok', self.request('PUT', self.path, 'ok').json)
+
+
+class TestHistory(base.APITestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.alarm = self.create()
+        self.alarm_id = self.alarm['alarm_id']
+
+    def test_creation_entry_carries_the_alarm(self):
+        entries = self.history(self.alarm_id)
+
+        self.assertEqual(1, len(entries))
+        entry = entries[0]
+        self.assertEqual('creation', entry['type'])
+        self.assertEqual(self.alarm, jsonutils.loads(entry['detail']))
+        self.assertEqual(self.alarm_id, entry['alarm_id'])
+        self.assertEqual(base.PROJECT, entry['on_behalf_of'])
+        self.assertEqual(base.PROJECT, entry['project_id'])
+        self.assertEqual(base.USER, entry['user_id'])
+        self.assertEqual('moderate', entry['severity'])
+        self.assertEqual(self.alarm['timestamp'], entry['timestamp'])
+        self.assertTrue(entry['event_id'])
+
+    def test_rule_change_lists_only_the_changed_fields(self):
+        rule = {'event_type': 'compute.instance.*', 'query': []}
+        self.request('PUT', '/v1/alarms/' + self.alarm_id, base.alarm_body(
+            name='renamed', notification_rule=rule))
+
+        entry = self.history(self.alarm_id)[0]
+
+        self.assertEqual('rule change', entry['type'])
+        self.assertEqual({'name': 'renamed', 'notification_rule': rule},
+                         jsonutils.loads(entry['detail']))
+
+    def test_replacing_with_the_same_alarm_records_nothing(self):
+        self.request('PUT', '/v1/alarms/' + self.alarm_id,
+                     base.alarm_body())
+
+        self.assertEqual(['creation'],
+                         [e['type'] for e in self.history(self.alarm_id)])
+
+    def test_state_through_put_records_a_transition_too(self):
+        self.request('PUT', '/v1/alarms/' + self.alarm_id,
+                     base.alarm_body(state='alarm', severity='low'))
+
+        entries = {e['type']: e for e in self.history(self.alarm_id)}
+
+        self.assertEqual({'creation', 'rule change', 'state transition'},
+                         set(entries))
+        self.assertEqual({'severity': 'low'},
+                         jsonutils.loads(entries['rule change']['detail']))
+        detail = jsonutils.loads(entries['state transition']['detail'])
+        self.assertEqual('alarm', detail['state'])
+        self.assertEqual('insufficient data', detail['previous'])
+
+    def test_state_set_records_a_transition(self):
+        self.request('PUT', '/v1/alarms/%s/state' % self.alarm_id, 'ok')
+
+        entry = self.history(self.alarm_id)[0]
+
+        self.assertEqual('state transition', entry['type'])
+        self.assertEqual('ok', jsonutils.loads(entry['detail'])['state'])
+
+    def test_newest_first_with_limit_and_marker(self):
+        for state in ('ok', 'alarm', 'ok'):
+            self.request('PUT', '/v1/alarms/%s/state' % self.alarm_id,
+                         state)
+        path = '/v1/alarms/%s/history' % self.alarm_id
+
+        first = self.request('GET', path + '?limit=2').json
+        rest = self.request('GET', '%s?marker=%s'
+                            % (path, first[-1]['event_id'])).json
+
+        states = [jsonutils.loads(e['detail']).get('state')
+                  for e in first + rest]
+        self.assertEqual(['ok', 'alarm', 'ok', 'insufficient data'], states)
+        self.assertEqual('creation', rest[-1]['type'])
+
+    def test_bad_paging_is_400(self):
+        path = '/v1/alarms/%s/history' % self.alarm_id
+        for query, name in (('limit=x', 'limit'), ('limit=0', 'limit'),
+                            ('marker=nope', 'marker'), ('since=1', 'since')):
+            self.assert_error(self.request('GET', path + '?' + query), 400,
+                              "'%s'" % name)
+
+    def test_admin_reads_any_projects_history(self):
+        response = self.as_admin('GET',
+                                 '/v1/alarms/%s/history' % self.alarm_id)
+
+        self.assertEqual(['creation'], [e['type'] for e in response.json])
+
+    def test_deleted_alarm_history_is_404(self):
+        self.request('DELETE', '/v1/alarms/' + self.alarm_id)
+
+        response = self.request('GET',
+                                '/v1/alarms/%s/history' % self.alarm_id)
+
+        self.assert_error(response, 404)
