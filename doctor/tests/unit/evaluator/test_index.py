@@ -5,6 +5,7 @@ import datetime
 import fixtures
 
 from doctor.evaluator import index
+from doctor.objects import alarm as alarm_obj
 from doctor.tests import base
 
 T0 = datetime.datetime(2024, 5, 1, 10, 0, 0)
@@ -119,6 +120,18 @@ class TestAlarmIndex(base.TestCase):
         older = datetime.datetime(2024, 5, 1, 11, 0, 0, tzinfo=(
             datetime.timezone(datetime.timedelta(hours=2))))
         self.index.put(make_alarm('a1', 'r-3', timestamp=older))
+        self.assertEqual(['a1'], ids(self.index.candidates('r-2', 'p-1')))
+
+    def test_change_from_the_bus_in_the_same_second_replaces(self):
+        # The bus carries the Alarm's timestamp to the second; the index
+        # loaded the alarm from the database, microseconds included.
+        self.index.put(make_alarm('a1', 'r-1', timestamp=T0.replace(
+            microsecond=300000)))
+        sent = alarm_obj.Alarm.from_dict(make_alarm(
+            'a1', 'r-2', timestamp=T0.replace(microsecond=900000)))
+        received = alarm_obj.Alarm.obj_from_primitive(
+            sent.obj_to_primitive())
+        self.index.put(received.as_dict())
         self.assertEqual(['a1'], ids(self.index.candidates('r-2', 'p-1')))
 
     def test_remove(self):
