@@ -18,8 +18,9 @@ from oslo_log import log
 from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 
-from doctor.common import context as doctor_context
+from doctor.common import exception
 from doctor.db import api as db_api
+from doctor.evaluator import announcer as announcer_mod
 from doctor.evaluator import index as index_mod
 from doctor.evaluator import transformer as transformer_mod
 from doctor.objects import firing as firing_obj
@@ -36,24 +37,19 @@ class NotificationEvaluator:
                  index: index_mod.AlarmIndex,
                  transformer: transformer_mod.Transformer,
                  fire: Callable[[firing_obj.AlarmFiring], None],
-                 notifier=None,
-                 on_state_change: Callable[[str, str], None] | None = None
-                 ) -> None:
+                 announcer: announcer_mod.Announcer | None = None) -> None:
         """
         :param fire: hands a stored firing to delivery (inline deliverer or
             the notifier RPC API).
-        :param notifier: oslo.messaging Notifier for ``alarm.*``
-            notifications, or None to emit none.
-        :param on_state_change: told ``(alarm_id, state)`` after each
-            transition this evaluator made, to keep peers' indexes current.
+        :param announcer: told of each transition this evaluator stored,
+            to notify the world and the other evaluators.
         """
         self.conf = conf
         self._db = connection
         self.index = index
         self._transformer = transformer
         self._fire = fire
-        self._notifier = notifier
-        self._on_state_change = on_state_change
+        self._announcer = announcer or announcer_mod.Announcer()
         self._queues = [queue.SimpleQueue()
                         for _ in range(conf.evaluator.executor_threads)]
         # Events evaluated, one counter per worker so none is contended.
@@ -63,6 +59,7 @@ class NotificationEvaluator:
     # lifecycle
 
     def start(self) -> None:
+        self._announcer.start()
         for number, work in enumerate(self._queues):
             worker = threading.Thread(target=self._work,
                                       args=(number, work),
@@ -77,6 +74,7 @@ class NotificationEvaluator:
         for worker in self._workers:
             worker.join(timeout=10)
         self._workers = []
+        self._announcer.stop()
 
     def load_index(self) -> int:
         """(Re)build the index from the database; returns its size."""
@@ -154,9 +152,17 @@ class NotificationEvaluator:
                     seconds=alarm.rule.timeout)
             if new_state == alarm.state and not (
                     matched and alarm.repeat_actions):
-                if deadline is not None:
-                    self._db.set_deadline(alarm.alarm_id, deadline)
-                continue
+                # Another evaluator may have moved the alarm without this
+                # one knowing yet (its message is on the way, or never
+                # sent while RPC 1.0 evaluators run): only the stored state
+                # can tell that there is nothing to do.
+                stored = self._stored_state(alarm)
+                if stored is None:
+                    continue
+                if stored == new_state:
+                    if deadline is not None:
+                        self._db.set_deadline(alarm.alarm_id, deadline)
+                    continue
             verb = 'hits' if matched else 'does not hit'
             reason = ('Event <id=%s,event_type=%s> %s the query <%s>.'
                       % (event.message_id, event.event_type, verb,
@@ -242,14 +248,20 @@ class NotificationEvaluator:
                               'stored deliveries will be retried',
                               alarm.alarm_id)
         if change is not None:
-            self._announce(alarm, change)
-            if self._on_state_change is not None:
-                try:
-                    self._on_state_change(alarm.alarm_id, new_state)
-                except Exception:
-                    LOG.exception('Cannot tell peers of alarm %s',
-                                  alarm.alarm_id)
+            self._announcer.transitioned(alarm, change)
         return True
+
+    def _stored_state(self, alarm: index_mod.IndexedAlarm) -> str | None:
+        """The alarm's state in the database, now also in the index.
+
+        None, and the alarm leaves the index, if it is gone.
+        """
+        try:
+            alarm.state = self._db.get_alarm(alarm.alarm_id)['state']
+        except exception.AlarmNotFound:
+            self.index.remove(alarm.alarm_id)
+            return None
+        return alarm.state
 
     def _refresh(self, alarm_id: str) -> None:
         """Reload an alarm after losing a compare-and-set race."""
@@ -257,17 +269,3 @@ class NotificationEvaluator:
             self.index.put(self._db.get_alarm(alarm_id))
         except Exception:
             self.index.remove(alarm_id)
-
-    def _announce(self, alarm, change: dict) -> None:
-        if self._notifier is None:
-            return
-        payload = dict(change, project_id=alarm.project_id,
-                       user_id=alarm.user_id,
-                       detail=jsonutils.loads(change['detail']),
-                       timestamp=change['timestamp'].isoformat())
-        try:
-            self._notifier.info(doctor_context.get_admin_context(),
-                                'alarm.state_transition', payload)
-        except Exception:
-            LOG.exception('Cannot emit alarm.state_transition of %s',
-                          alarm.alarm_id)

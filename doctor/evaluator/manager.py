@@ -21,5 +21,6 @@ class EvaluatorManager:
     def alarm_deleted(self, context, alarm_id):
         self.index.remove(alarm_id)
 
-    def alarm_state_changed(self, context, alarm_id, state):
-        self.index.set_state(alarm_id, state)
+    def alarm_states_changed(self, context, states):
+        for alarm_id, state in states.items():
+            self.index.set_state(alarm_id, state)

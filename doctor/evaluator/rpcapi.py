@@ -14,8 +14,8 @@ class EvaluatorAPI:
     API version history:
 
     * 1.0: ``alarm_changed(alarm)``, ``alarm_deleted(alarm_id)``
-    * 1.1: ``alarm_state_changed(alarm_id, state)``, so that replicas
-      follow the transitions of each other
+    * 1.1: ``alarm_states_changed(states)``, so that replicas follow the
+      transitions of each other
     """
 
     RPC_API_VERSION = '1.1'
@@ -26,25 +26,24 @@ class EvaluatorAPI:
 
     def alarm_changed(self, context, alarm: alarm_obj.Alarm) -> None:
         """The alarm was created or changed; index the new copy."""
-        self.client.prepare(fanout=True).cast(context, 'alarm_changed',
-                                              alarm=alarm)
+        self.client.prepare(fanout=True, version='1.0').cast(
+            context, 'alarm_changed', alarm=alarm)
 
-    def alarm_state_changed(self, context, alarm_id: str,
-                            state: str) -> None:
-        """Another evaluator moved the alarm to ``state``.
+    def alarm_states_changed(self, context, states: dict[str, str]) -> None:
+        """Another evaluator moved these alarms (``{alarm_id: state}``).
 
-        Not sent while evaluators older than 1.1 run: they learn the state
-        when their own compare-and-set fails.
+        Not sent while evaluators older than 1.1 run: they learn a state
+        when their own compare-and-set on it fails.
         """
         if not self.client.can_send_version('1.1'):
             return
         self.client.prepare(fanout=True, version='1.1').cast(
-            context, 'alarm_state_changed', alarm_id=alarm_id, state=state)
+            context, 'alarm_states_changed', states=states)
 
     def alarm_deleted(self, context, alarm_id: str) -> None:
         """The alarm is gone; drop it from the index."""
-        self.client.prepare(fanout=True).cast(context, 'alarm_deleted',
-                                              alarm_id=alarm_id)
+        self.client.prepare(fanout=True, version='1.0').cast(
+            context, 'alarm_deleted', alarm_id=alarm_id)
 
 
 def get_target(conf) -> messaging.Target:

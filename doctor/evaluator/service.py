@@ -8,6 +8,7 @@ from oslo_service import service
 from doctor.common import context as doctor_context
 from doctor.common import rpc
 from doctor.db import api as db_api
+from doctor.evaluator import announcer as announcer_mod
 from doctor.evaluator import evaluator as evaluator_mod
 from doctor.evaluator import index as index_mod
 from doctor.evaluator import manager
@@ -64,14 +65,14 @@ class EvaluatorService(service.Service):
         peers = rpcapi.EvaluatorAPI(conf)
         admin_context = doctor_context.get_admin_context()
 
-        def on_state_change(alarm_id, state):
-            peers.alarm_state_changed(admin_context, alarm_id, state)
+        def publish_states(states):
+            peers.alarm_states_changed(admin_context, states)
 
+        announcer = announcer_mod.Announcer(
+            rpc.get_notifier(conf, 'doctor.evaluator.%s' % conf.host),
+            publish_states)
         self.engine = evaluator_mod.NotificationEvaluator(
-            conf, connection, index, transformer, fire,
-            notifier=rpc.get_notifier(conf, 'doctor.evaluator.%s'
-                                      % conf.host),
-            on_state_change=on_state_change)
+            conf, connection, index, transformer, fire, announcer)
         self.engine.start()
         count = self.engine.load_index()
         LOG.info('Alarm index loaded: %d notification alarms', count)

@@ -48,8 +48,16 @@ def _to_datetime(value):
     if isinstance(value, datetime.datetime):
         parsed = value
     else:
-        parsed = timeutils.parse_isotime(str(value))
-    return timeutils.normalize_time(parsed)
+        text = str(value)
+        try:
+            # The forms oslo.messaging and Nova write; several times faster
+            # than the general ISO 8601 parser, which takes the rest.
+            parsed = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            parsed = timeutils.parse_isotime(text)
+    if parsed.tzinfo is not None:
+        parsed = timeutils.normalize_time(parsed)
+    return parsed
 
 
 _CONVERTERS = {'text': _to_text, 'int': int, 'float': float,

@@ -1,7 +1,9 @@
 """SQLAlchemy implementation of :class:`doctor.db.api.Connection`."""
 
+import contextlib
 import os
 import threading
+import typing
 from collections.abc import Iterable
 
 from oslo_config import cfg
@@ -55,6 +57,18 @@ def _transition_statement(changes_state: bool, moves_deadline: bool,
     if moves_deadline:
         values['deadline'] = sa.bindparam('deadline')
     return _alarm.update().where(*conditions).values(**values)
+
+
+_sqlite_locks: dict[str, threading.Lock] = {}
+
+
+def _sqlite_write_lock(url: str) -> threading.Lock:
+    """The lock shared by every writer of one SQLite database here."""
+    with _sqlite_locks_guard:
+        return _sqlite_locks.setdefault(url, threading.Lock())
+
+
+_sqlite_locks_guard = threading.Lock()
 
 
 class _Context:
@@ -116,6 +130,11 @@ class Connection(api.Connection):
         self._facade.configure(**options)
         self._engine_lock = threading.Lock()
         self._engine_ready = False
+        # SQLite takes one writer at a time and makes the others sleep and
+        # retry (for milliseconds); queue this process's writers instead.
+        self._write_lock: typing.ContextManager = (
+            _sqlite_write_lock(url) if url.startswith('sqlite')
+            else contextlib.nullcontext())
 
     @property
     def engine(self) -> sa.engine.Engine:
@@ -135,9 +154,19 @@ class Connection(api.Connection):
                     self._engine_ready = True
         return engine
 
+    @contextlib.contextmanager
     def _writer(self):
+        """A write transaction through enginefacade (an ORM session)."""
         self.engine  # noqa: B018 - make sure the engine is set up first
-        return self._facade.writer.using(_Context())
+        with self._write_lock, self._facade.writer.using(_Context()) as s:
+            yield s
+
+    @contextlib.contextmanager
+    def _write(self):
+        """A write transaction on a plain connection, for hot paths."""
+        engine = self.engine
+        with self._write_lock, engine.begin() as connection:
+            yield connection
 
     def _reader(self):
         self.engine  # noqa: B018
@@ -291,7 +320,7 @@ class Connection(api.Connection):
             params['deadline'] = deadline
         if expected_deadline is not None:
             params['expected_deadline'] = expected_deadline
-        with self.engine.begin() as connection:
+        with self._write() as connection:
             if connection.execute(statement, params).rowcount != 1:
                 return False
             if change is not None:
@@ -302,7 +331,7 @@ class Connection(api.Connection):
 
     @_retry_on_deadlock
     def set_deadline(self, alarm_id, deadline):
-        with self.engine.begin() as connection:
+        with self._write() as connection:
             connection.execute(_SET_DEADLINE, {'a_id': alarm_id,
                                                'deadline': deadline})
 
