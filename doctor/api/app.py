@@ -48,7 +48,8 @@ def _action_schemes(conf: cfg.ConfigOpts) -> list[str]:
     notifiers = deliverer.load_notifiers(conf)
     schemes = notifiers.names()
     for extension in notifiers:
-        extension.obj.close()
+        if extension.obj is not None:
+            extension.obj.close()
     return schemes
 
 

@@ -41,7 +41,7 @@ def error_response(status: int, message: str) -> webob.Response:
     return response
 
 
-def _http_error_message(error: webob_exc.HTTPException,
+def _http_error_message(error: webob_exc.WSGIHTTPException,
                         request: webob.Request) -> str:
     if isinstance(error, webob_exc.HTTPMethodNotAllowed):
         return _('Method %(method)s is not allowed on %(path)s.') % {
@@ -65,7 +65,7 @@ def to_response(error: BaseException,
     if isinstance(error, jsonschema.ValidationError):
         return error_response(http_client.BAD_REQUEST,
                               _('Invalid input: %s') % error.message)
-    if isinstance(error, webob_exc.HTTPException):
+    if isinstance(error, webob_exc.WSGIHTTPException):
         if isinstance(error, webob_exc.HTTPRedirection):
             return None
         if error.code >= 500:

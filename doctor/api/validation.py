@@ -48,41 +48,42 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + '...'
 
 
+def _types(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
 def _schema_error(error: schema_exceptions.ValidationError
                   ) -> exception.DoctorException:
     path = list(error.absolute_path)
+    schema: Any = error.schema
+    instance: Any = error.instance
+    expected: Any = error.validator_value
     if error.validator == 'additionalProperties':
-        allowed = error.schema.get('properties', {})
-        unknown = sorted(key for key in error.instance if key not in allowed)
+        allowed = schema.get('properties', {})
+        unknown = sorted(key for key in instance if key not in allowed)
         names = ', '.join(repr(field_name(path + [key])) for key in unknown)
         return exception.Invalid(reason=_('unknown field(s) %s') % names)
     if error.validator == 'required':
-        missing = [key for key in error.validator_value
-                   if key not in error.instance]
+        missing = [key for key in expected if key not in instance]
         return exception.InvalidField(
             field=field_name(path + missing[:1]),
             reason=_('this field is required'))
     if not path:
         return exception.Invalid(
             reason=_('the request body must be a JSON %s')
-            % error.schema.get('type', 'value'))
+            % schema.get('type', 'value'))
     if error.validator == 'type':
         reason = _('%(value)s is not of type %(type)s') % {
-            'value': _short(error.instance),
-            'type': ' or '.join(_types(error.validator_value))}
+            'value': _short(instance), 'type': ' or '.join(_types(expected))}
     elif error.validator == 'enum':
         reason = _('%(value)s is not one of %(allowed)s') % {
-            'value': _short(error.instance),
-            'allowed': ', '.join(str(v) for v in error.validator_value)}
+            'value': _short(instance),
+            'allowed': ', '.join(str(v) for v in expected)}
     elif error.validator == 'pattern':
-        reason = error.schema.get('description') or error.message
+        reason = schema.get('description') or error.message
     else:
         reason = error.message
     return exception.InvalidField(field=field_name(path), reason=reason)
-
-
-def _types(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
 
 
 def check(validator: jsonschema.protocols.Validator, document: Any) -> None:

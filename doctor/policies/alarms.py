@@ -25,7 +25,7 @@ INTERNAL_ACTIONS = PREFIX % 'actions:internal'
 
 ALARM_PATH = '/v1/alarms/{alarm_id}'
 
-rules = [
+rules: list[policy.RuleDefault] = [
     policy.DocumentedRuleDefault(
         name=CREATE,
         check_str=base.ADMIN_OR_OWNER,

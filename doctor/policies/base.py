@@ -6,7 +6,7 @@ CONTEXT_IS_ADMIN = 'context_is_admin'
 ADMIN = 'rule:context_is_admin'
 ADMIN_OR_OWNER = 'rule:admin_or_owner'
 
-rules = [
+rules: list[policy.RuleDefault] = [
     policy.RuleDefault(
         name=CONTEXT_IS_ADMIN,
         check_str='role:admin',

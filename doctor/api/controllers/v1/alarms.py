@@ -54,6 +54,11 @@ def _enforce(rule: str,
     return context
 
 
+def _no_query_parameters() -> None:
+    """Refuse a query string where none is understood."""
+    validation.QueryParams(pecan.request, ())
+
+
 def _target(alarm: dict) -> dict:
     return {'project_id': alarm['project_id'], 'user_id': alarm['user_id']}
 
@@ -170,6 +175,7 @@ class AlarmStateController(base.RestController):
         """The alarm's state, a JSON string such as ``"ok"``."""
         _context, alarm = _enforce_on_alarm(alarm_policies.GET_STATE,
                                             self._id)
+        _no_query_parameters()
         return alarm['state']
 
     @pecan.expose('json')
@@ -177,6 +183,7 @@ class AlarmStateController(base.RestController):
         """Set the state by hand; the body is the new state, a JSON string."""
         context, alarm = _enforce_on_alarm(alarm_policies.SET_STATE,
                                            self._id)
+        _no_query_parameters()
         state = validation.json_body(pecan.request)
         if state not in db_api.ALARM_STATES:
             raise exception.InvalidField(
@@ -235,12 +242,14 @@ class AlarmController(base.RestController):
     def get(self) -> dict:
         """The alarm."""
         _context, alarm = _enforce_on_alarm(alarm_policies.GET, self._id)
+        _no_query_parameters()
         return alarm_history.alarm_view(alarm)
 
     @pecan.expose('json')
     def put(self) -> dict:
         """Replace the alarm's definition (and its state, if given)."""
         context, stored = _enforce_on_alarm(alarm_policies.UPDATE, self._id)
+        _no_query_parameters()
         request = pecan.request
         body = alarm_schema.validate_update(
             validation.json_body(request))
@@ -280,6 +289,7 @@ class AlarmController(base.RestController):
     def delete(self) -> webob.Response:
         """Delete the alarm; its history stays in the database."""
         context, alarm = _enforce_on_alarm(alarm_policies.DELETE, self._id)
+        _no_query_parameters()
         change = alarm_history.new_change(
             context, alarm, db_api.CHANGE_DELETION,
             alarm_history.alarm_view(alarm), timeutils.utcnow())
@@ -299,6 +309,7 @@ class AlarmsController(base.RestController):
     def post(self) -> dict:
         """Create an alarm; answers 201 with it."""
         context = _enforce(alarm_policies.CREATE)
+        _no_query_parameters()
         request = pecan.request
         body = alarm_schema.validate_create(validation.json_body(request))
         project_id, user_id = _owner(context, body, alarm_policies.CREATE,

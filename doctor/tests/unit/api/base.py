@@ -57,7 +57,7 @@ class APITestCase(base.DBTestCase):
         super().setUp()
         patcher = mock.patch.object(db_api, 'get_connection', autospec=True,
                                     return_value=self.db)
-        patcher.start()
+        self.get_connection = patcher.start()
         self.addCleanup(patcher.stop)
         self.alarm_changed = self._patch(rpcapi.EvaluatorAPI,
                                          'alarm_changed')

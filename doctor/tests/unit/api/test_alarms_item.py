@@ -208,3 +208,21 @@ class TestDelete(base.APITestCase):
         self.assertEqual(['deletion', 'creation'],
                          [change['type'] for change in changes])
         self.assertEqual(alarm, jsonutils.loads(changes[0]['detail']))
+
+
+class TestQueryStrings(base.APITestCase):
+
+    def test_unknown_query_parameters_are_named_on_every_path(self):
+        alarm = self.create()
+        path = '/v1/alarms/' + alarm['alarm_id']
+        for method, url, body in (
+                ('POST', '/v1/alarms', base.alarm_body()),
+                ('GET', path, None), ('PUT', path, base.alarm_body()),
+                ('DELETE', path, None), ('GET', path + '/state', None),
+                ('PUT', path + '/state', 'ok')):
+            kwargs = {} if body is None else {'body': body}
+            response = self.request(method, url + '?all_projects=true',
+                                    **kwargs)
+            self.assert_error(response, 400, "'all_projects'")
+        self.assertEqual(1, self.db.count_alarms())
+        self.assertEqual(alarm, self.request('GET', path).json)

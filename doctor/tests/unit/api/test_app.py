@@ -70,6 +70,28 @@ class TestNoAuthStrategy(base.APITestCase):
                          context.request_id)
 
 
+class TestHooks(base.APITestCase):
+
+    def test_one_database_connection_serves_every_request(self):
+        for _i in range(3):
+            self.create()
+        self.request('GET', '/v1/alarms')
+
+        self.get_connection.assert_called_once_with(self.conf)
+
+    def test_admin_role_is_recognised_in_the_context(self):
+        self.as_admin('POST', '/v1/alarms', base.alarm_body())
+
+        context = self.alarm_changed.call_args.args[1]
+        self.assertTrue(context.is_admin)
+        self.assertEqual(['admin'], context.roles)
+
+    def test_members_are_not_admins(self):
+        self.create()
+
+        self.assertFalse(self.alarm_changed.call_args.args[1].is_admin)
+
+
 class TestWSGIEntryPoint(base.APITestCase):
 
     def test_app_is_built_from_a_configuration_parsed_without_argv(self):
