@@ -53,10 +53,18 @@ class AlarmFiring(base.DoctorObject):
 
     @classmethod
     def from_record(cls, record: dict) -> 'AlarmFiring':
-        """The firing a stored delivery record describes."""
+        """The firing a stored delivery record describes.
+
+        :raises ValueError: if the record lacks a field a delivery needs.
+        """
         values = {name: value for name, value in record.items()
                   if name in cls.fields}
         values.setdefault('deliveries', {})
+        for name, field in cls.fields.items():
+            if name not in values:
+                if not field.nullable:
+                    raise ValueError('the record has no %s' % name)
+                values[name] = None
         return cls(**values)
 
     def webhook_body(self) -> dict:
