@@ -9,6 +9,7 @@ from oslo_utils import timeutils
 
 from doctor.common import rpc
 from doctor.db import api as db_api
+from doctor.evaluator import announcer
 from doctor.evaluator import evaluator
 from doctor.evaluator import index
 from doctor.evaluator import transformer
@@ -35,15 +36,19 @@ class EngineTestCase(base.DBTestCase):
         self.fired = []
         self.engine = self.make_engine()
 
-    def make_engine(self, fire=None, **kwargs):
-        """An engine with its own index over the test's database."""
+    def make_engine(self, fire=None, publish_states=None):
+        """An engine with its own index over the test's database.
+
+        Its announcer emits through the ``test`` notification driver once
+        the engine is started.
+        """
         conf = self.conf
-        kwargs.setdefault('notifier', self.notifier)
         engine = evaluator.NotificationEvaluator(
             conf, self.db,
             index.AlarmIndex(conf.evaluator.allow_alarms_without_resource),
-            kwargs.pop('transformer', self.transformer),
-            fire or self.fired.append, **kwargs)
+            self.transformer, fire or self.fired.append,
+            announcer.Announcer(self.notifier, publish_states))
+        self.addCleanup(engine.stop)
         return engine
 
     def create_alarm(self, **overrides):

@@ -160,7 +160,9 @@ class TestEvaluate(fixture.EngineTestCase):
         self.assertEqual([], factory.stored_deliveries(self.db))
 
     def test_state_transition_notification(self):
+        self.engine.start()
         self.engine.evaluate(self.instance_event('error'))
+        self.engine.stop()
         [(message, priority)] = self.notifications()
         self.assertEqual('INFO', priority)
         self.assertEqual('alarm.state_transition', message['event_type'])
@@ -180,18 +182,41 @@ class TestEvaluate(fixture.EngineTestCase):
     def test_no_notification_for_a_repeat(self):
         self.db.update_alarm(self.alarm_id, {'repeat_actions': True}, [])
         self.engine.load_index()
+        self.engine.start()
         self.engine.evaluate(self.instance_event('error'))
         self.engine.evaluate(self.instance_event('error'))
+        self.engine.stop()
+        self.assertEqual(2, len(self.fired))
         self.assertEqual(1, len(self.notifications()))
 
     def test_peers_are_told_of_transitions(self):
-        def on_state_change(alarm_id, state):
+        def publish_states(states):
             pass
-        told = mock.create_autospec(on_state_change)
-        engine = self.make_engine(on_state_change=told)
+        told = mock.create_autospec(publish_states)
+        second = self.create_alarm(ok_actions=['test://ok'])
+        engine = self.make_engine(publish_states=told)
         engine.load_index()
+        engine.start()
         engine.evaluate(self.instance_event('error'))
-        told.assert_called_once_with(self.alarm_id, 'alarm')
+        engine.evaluate(self.instance_event('active'))
+        engine.stop()
+        states = {}
+        for call in told.call_args_list:
+            states.update(call.args[0])
+        self.assertEqual({self.alarm_id: 'ok', second['alarm_id']: 'ok'},
+                         states)
+
+    def test_nothing_announced_without_transitions(self):
+        def publish_states(states):
+            pass
+        told = mock.create_autospec(publish_states)
+        engine = self.make_engine(publish_states=told)
+        engine.load_index()
+        engine.start()
+        engine.evaluate(self.instance_event('active'))
+        engine.stop()
+        told.assert_not_called()
+        self.assertEqual([], self.notifications())
 
     def test_failing_fire_keeps_the_transition_and_deliveries(self):
         logger = self.useFixture(fixtures.FakeLogger())
