@@ -1,8 +1,9 @@
 """The API's WSGI application, wired in code: no paste file.
 
-Requests pass oslo.middleware's request id and proxy header handling, then
-keystonemiddleware (with ``[api] auth_strategy = keystone``), then the pecan
-app and its hooks.
+Requests pass oslo.middleware's request id and proxy header handling, a
+safety net that turns any escaping exception into a JSON 500, then
+keystonemiddleware (with ``[api] auth_strategy = keystone``; the version
+list at ``/`` stays public), then the pecan app and its hooks.
 """
 
 from collections.abc import Callable
