@@ -7,7 +7,7 @@ from doctor.common import wsgi
 
 
 class APIService(wsgi.WSGIService):
-    """Serves the API with a thread per request.
+    """Serves the API from a pool of ``[api] workers`` threads.
 
     ``start`` binds before it returns; ``port`` is then the bound port,
     so that ``[api] port = 0`` picks a free one.
@@ -15,5 +15,6 @@ class APIService(wsgi.WSGIService):
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         super().__init__('doctor-api', lambda: app.setup_app(conf),
-                         conf.api.host, conf.api.port)
+                         conf.api.host, conf.api.port,
+                         workers=conf.api.workers)
         self.conf = conf

@@ -11,7 +11,8 @@ opts = [
                 help='TCP port doctor-api listens on.'),
     cfg.IntOpt('workers', default=16, min=1,
                help='Threads serving requests in doctor-api when it runs '
-                    'its own HTTP server (not under uwsgi or gunicorn).'),
+                    'its own HTTP server (not under uwsgi or gunicorn); '
+                    'connections beyond them wait their turn.'),
     cfg.StrOpt('auth_strategy', default='noauth',
                choices=[('noauth', 'Identity is taken from the '
                                    'X-User-Id, X-Project-Id and X-Roles '
