@@ -1,0 +1,180 @@
+"""The evaluator service end to end: Nova's notification in, webhook out.
+
+Every test runs on the embedded default (SQLite and the in-process bus)
+and again, in the subclass at the end, on RabbitMQ and PostgreSQL.
+"""
+
+from oslo_utils import timeutils
+
+from doctor.tests.functional import pipeline
+
+
+def _traits(body: dict) -> dict:
+    return {name: (kind, value)
+            for name, kind, value in body['reason_data']['event']['traits']}
+
+
+class EvaluatorTest(pipeline.PipelineTestCase):
+    """The evaluator with inline delivery, on the embedded default."""
+
+    def test_alarm_created_while_running_fires_alarm_then_ok_actions(self):
+        evaluator = self.start_evaluator()
+        alarm = self.create_alarm()
+        self.announce(alarm, evaluator)
+
+        request_id = self.error(alarm)
+
+        [post] = self.webhook.wait_for(1, '/alarm')
+        body = post.body
+        self.assertEqual(
+            {'alarm_id': alarm['alarm_id'],
+             'alarm_name': 'InstanceStatusAlarm', 'severity': 'moderate',
+             'previous': 'ok', 'current': 'alarm'},
+            {key: body[key] for key in ('alarm_id', 'alarm_name', 'severity',
+                                        'previous', 'current')})
+        self.assertIn('hits the query', body['reason'])
+        self.assertNotIn('fault_id', body)
+        event = body['reason_data']['event']
+        self.assertEqual(('event', 'compute.instance.update'),
+                         (body['reason_data']['type'], event['event_type']))
+        self.assertTrue(event['message_id'])
+        traits = _traits(body)
+        self.assertEqual((1, alarm['resource_id']), traits['instance_id'])
+        self.assertEqual((1, self.project_id), traits['tenant_id'])
+        self.assertEqual((1, 'error'), traits['state'])
+        self.assertEqual((1, 'active'), traits['old_state'])
+        self.assertEqual((1, 'host1'), traits['host'])
+        self.assertEqual(request_id, post.headers['x-openstack-request-id'])
+        self.assertEqual('application/json', post.headers['content-type'])
+
+        self.active(alarm)
+
+        [post] = self.webhook.wait_for(1, '/ok')
+        self.assertEqual(('alarm', 'ok'),
+                         (post.body['previous'], post.body['current']))
+        self.assertEqual((1, 'active'), _traits(post.body)['state'])
+        self.webhook.assert_no_more(2)
+        self.assertEqual('ok', self.db.get_alarm(alarm['alarm_id'])['state'])
+        self.assertEqual([('ok', 'alarm'), ('alarm', 'ok')],
+                         self.transitions(alarm['alarm_id']))
+        # Delivered: nothing is left owing.
+        self.wait_for(lambda: not self.stored_deliveries(),
+                      message='deliveries forgotten')
+
+    def test_alarm_loaded_at_start_follows_later_changes(self):
+        alarm = self.create_alarm()
+        evaluator = self.start_evaluator()
+
+        self.error(alarm)
+        self.webhook.wait_for(1, '/alarm')
+
+        # The API changes the rule: from now on only 'shutoff' is a fault.
+        rule = {'event_type': 'compute.instance.update',
+                'query': [{'field': 'traits.state', 'op': 'eq',
+                           'value': 'shutoff', 'type': 'string'}]}
+        changed = self.db.update_alarm(
+            alarm['alarm_id'], {'rule': rule,
+                                'timestamp': timeutils.utcnow()},
+            [])
+        self.announce(changed, evaluator)
+        self.error(alarm)
+
+        [post] = self.webhook.wait_for(1, '/ok')
+        self.assertIn("traits.state eq 'shutoff'", post.body['reason'])
+        self.assertEqual([('ok', 'alarm'), ('alarm', 'ok')],
+                         self.transitions(alarm['alarm_id']))
+
+    def test_alarms_of_other_resources_and_disabled_alarms_stay_quiet(self):
+        disabled = self.create_alarm(enabled=False)
+        evaluator = self.start_evaluator()
+        watched = self.create_alarm()
+        other = self.create_alarm()
+        for alarm in (watched, other):
+            self.announce(alarm, evaluator)
+
+        self.error(watched)
+        self.error(disabled)
+
+        [post] = self.webhook.wait_for(1, '/alarm')
+        self.assertEqual(watched['alarm_id'], post.body['alarm_id'])
+        self.webhook.assert_no_more(1)
+        for quiet in (other, disabled):
+            self.assertEqual('ok',
+                             self.db.get_alarm(quiet['alarm_id'])['state'])
+
+    def test_malformed_notifications_do_not_stop_the_evaluator(self):
+        evaluator = self.start_evaluator()
+        alarm = self.create_alarm()
+        self.announce(alarm, evaluator)
+        resource_id = alarm['resource_id']
+
+        for payload in ('not a dict', None, [resource_id], {},
+                        {'instance_id': None, 'state': 'error'},
+                        {'instance_id': {'nested': resource_id}},
+                        {'instance_id': resource_id},
+                        {'instance_id': resource_id, 'state': ['error']}):
+            self.nova.info('compute.instance.update', payload)
+        self.nova.info('', {'instance_id': resource_id, 'state': 'error'})
+        self.send_garbage()
+        self.error(alarm)
+
+        [post] = self.webhook.wait_for(1, '/alarm')
+        self.assertEqual((alarm['alarm_id'], 'alarm'),
+                         (post.body['alarm_id'], post.body['current']))
+        self.webhook.assert_no_more(1)
+
+    def send_garbage(self) -> None:
+        """Put messages on the bus that no Notifier would send."""
+
+
+class RabbitPostgreSQLEvaluatorTest(EvaluatorTest):
+    """The evaluator on RabbitMQ and PostgreSQL."""
+
+    def use_services(self) -> None:
+        self.use_database('postgresql')
+        self.use_rabbit()
+
+    def send_garbage(self) -> None:
+        for body in (b'\x00not json', b'"a string"', b'{"no": "payload"}',
+                     b'{"oslo.version": "2.0", "oslo.message": "{"}'):
+            self.rabbit_publish('nova', 'notifications.info', body)
+
+    def test_two_evaluators_fire_every_transition_once(self):
+        self._fire_through_two_evaluators()
+
+    def test_two_evaluators_in_a_rolling_upgrade(self):
+        # Evaluators of RPC 1.0 do not tell each other of transitions.
+        self.config.config(evaluator='1.0', group='upgrade_levels')
+        self._fire_through_two_evaluators()
+
+    def _fire_through_two_evaluators(self):
+        evaluators = [self.start_evaluator(),
+                      self.start_evaluator(self.replica_conf())]
+        alarms = [self.create_alarm() for _ in range(20)]
+        for alarm in alarms:
+            self.announce(alarm, *evaluators)
+        before = [e.engine.events_evaluated for e in evaluators]
+        ids = {alarm['alarm_id'] for alarm in alarms}
+
+        for alarm in alarms:
+            self.error(alarm)
+        fired = self.webhook.wait_for(len(alarms), '/alarm')
+        # Every evaluator takes its share of the pool's notifications.
+        self.wait_for(lambda: all(
+            e.engine.events_evaluated > count
+            for e, count in zip(evaluators, before)),
+            message='both evaluators at work')
+
+        for alarm in alarms:
+            self.active(alarm)
+        cleared = self.webhook.wait_for(len(alarms), '/ok')
+
+        self.webhook.assert_no_more(2 * len(alarms))
+        self.assertEqual(sorted(ids),
+                         sorted(post.body['alarm_id'] for post in fired))
+        self.assertEqual(sorted(ids),
+                         sorted(post.body['alarm_id'] for post in cleared))
+        for alarm_id in ids:
+            self.assertEqual([('ok', 'alarm'), ('alarm', 'ok')],
+                             self.transitions(alarm_id))
+            self.assertEqual('ok', self.db.get_alarm(alarm_id)['state'])
