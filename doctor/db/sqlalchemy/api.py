@@ -33,6 +33,7 @@ _change = models.AlarmChange.__table__
 _delivery = models.AlarmDelivery.__table__
 
 
+_INSERT_ALARM = _alarm.insert()
 _INSERT_CHANGE = _change.insert()
 _INSERT_DELIVERY = _delivery.insert()
 _SET_DEADLINE = (_alarm.update()
@@ -267,11 +268,11 @@ class Connection(api.Connection):
     def create_alarm(self, alarm, change):
         with self._writer() as session:
             try:
-                session.execute(_alarm.insert().values(**alarm))
+                session.execute(_INSERT_ALARM, alarm)
             except db_exc.DBDuplicateEntry:
                 raise exception.Conflict(
                     reason='alarm %s exists already' % alarm['alarm_id'])
-            session.execute(_change.insert().values(**change))
+            session.execute(_INSERT_CHANGE, change)
         return dict(alarm)
 
     @_retry_on_deadlock
@@ -283,7 +284,7 @@ class Connection(api.Connection):
             if result.rowcount == 0:
                 raise exception.AlarmNotFound(alarm_id=alarm_id)
             for change in changes:
-                session.execute(_change.insert().values(**change))
+                session.execute(_INSERT_CHANGE, change)
             row = session.execute(
                 sa.select(_alarm).where(_alarm.c.alarm_id == alarm_id)
             ).mappings().one()
@@ -298,7 +299,7 @@ class Connection(api.Connection):
                 raise exception.AlarmNotFound(alarm_id=alarm_id)
             session.execute(
                 _delivery.delete().where(_delivery.c.alarm_id == alarm_id))
-            session.execute(_change.insert().values(**change))
+            session.execute(_INSERT_CHANGE, change)
 
     @_retry_on_deadlock
     def transition_state(self, alarm_id, expected_state, new_state, reason,
@@ -350,7 +351,7 @@ class Connection(api.Connection):
     @_retry_on_deadlock
     def record_change(self, change):
         with self._writer() as session:
-            session.execute(_change.insert().values(**change))
+            session.execute(_INSERT_CHANGE, change)
 
     def get_alarm_changes(self, alarm_id, *, limit=None, marker=None):
         query = (sa.select(_change).where(_change.c.alarm_id == alarm_id)
