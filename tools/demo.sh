@@ -27,7 +27,7 @@ fi
 
 echo "Installing doctor into $VENV"
 # The warnings silenced are the build backend's, about packaging metadata.
-PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet \
+PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet --quiet \
     --disable-pip-version-check -e .
 
 exec "$VENV/bin/doctor-all" --demo "$@"

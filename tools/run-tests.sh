@@ -30,7 +30,7 @@ fi
 
 echo "Installing doctor and its test requirements into $VENV"
 # The warnings silenced are the build backend's, about packaging metadata.
-PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet \
+PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet --quiet \
     --disable-pip-version-check -e . -r test-requirements.txt
 
 STESTR=$VENV/bin/stestr
