@@ -13,6 +13,7 @@ from doctor.notifier import manager
 from doctor.notifier import rpcapi
 from doctor.objects import firing as firing_obj
 from doctor.tests import base
+from doctor.tests.unit.evaluator import test_rpcapi
 
 WAIT = 10
 
@@ -41,6 +42,8 @@ class TestNotifierAPI(base.TestCase):
         self.context = doctor_context.get_admin_context()
         self.received = []
         self.arrived = threading.Event()
+        self.servers = []
+        self.addCleanup(test_rpcapi.stop_servers, self.servers)
 
     def _notifier(self, endpoint=manager.NotifierManager, host='notifier'):
         """A notifier replica whose deliverer only records firings."""
@@ -48,8 +51,7 @@ class TestNotifierAPI(base.TestCase):
         target = messaging.Target(topic=rpcapi.TOPIC, server=host)
         server = rpc.get_server(self.conf, target, [endpoint(capture)])
         server.start()
-        self.addCleanup(server.wait)
-        self.addCleanup(server.stop)
+        self.servers.append(server)
         return capture
 
     def test_get_target(self):
@@ -117,5 +119,9 @@ def mock_deliverer(received, arrived):
         received.append(firing)
         arrived.set()
         return []
-    capture.deliver.side_effect = deliver
+    # The manager hands firings over through whichever entry point the
+    # deliverer offers them.
+    for name in ('deliver', 'deliver_handed_over'):
+        if hasattr(deliverer.Deliverer, name):
+            getattr(capture, name).side_effect = deliver
     return capture
