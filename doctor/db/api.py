@@ -146,6 +146,17 @@ class Connection(metaclass=abc.ABCMeta):
         """
 
     @abc.abstractmethod
+    def claim_deliveries(self, delivery_ids: Iterable[str],
+                         now: datetime.datetime) -> list[str]:
+        """Claim, at ``now``, deliveries that nobody has taken over yet.
+
+        For a firing handed over to a notifier: a delivery still claimed
+        at its creation time is claimed by this caller alone
+        (compare-and-set on ``claimed_at``); one that a stale scan has
+        taken over, or that is gone, is not. Returns the ids claimed.
+        """
+
+    @abc.abstractmethod
     def delete_deliveries(self, delivery_ids: Iterable[str]) -> None:
         """Forget deliveries that are done or given up."""
 

@@ -71,6 +71,26 @@ class Deliverer:
                                   action)
                 for delivery_id, action in firing.deliveries.items()]
 
+    def deliver_handed_over(self, firing: firing_obj.AlarmFiring
+                            ) -> list[futures.Future]:
+        """Deliver a firing an evaluator handed over, unless taken over.
+
+        The firing may have waited on the bus while no notifier ran, long
+        enough for a scan to take its stored deliveries over: only those
+        still unclaimed are delivered here, so none goes out twice.
+        """
+        try:
+            claimed = set(self._db.claim_deliveries(
+                list(firing.deliveries), timeutils.utcnow()))
+        except Exception:
+            LOG.exception('Cannot claim the deliveries of alarm %s; '
+                          'delivering them anyway', firing.alarm_id)
+            return self.deliver(firing)
+        return [self._pool.submit(self._deliver_one, firing, delivery_id,
+                                  action)
+                for delivery_id, action in firing.deliveries.items()
+                if delivery_id in claimed]
+
     def _deliver_one(self, firing, delivery_id: str, action: str) -> bool:
         request_id = firing.request_id or 'req-' + str(uuid.uuid4())
         parsed = parse.urlsplit(action)

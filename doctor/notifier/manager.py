@@ -19,4 +19,4 @@ class NotifierManager:
 
     def deliver(self, context, firing):
         """Deliver an AlarmFiring (any version up to this one's)."""
-        self.deliverer.deliver(firing)
+        self.deliverer.deliver_handed_over(firing)

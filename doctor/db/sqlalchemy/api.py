@@ -400,6 +400,20 @@ class Connection(api.Connection):
         return claimed
 
     @_retry_on_deadlock
+    def claim_deliveries(self, delivery_ids, now):
+        claimed = []
+        with self._write() as connection:
+            for delivery_id in delivery_ids:
+                result = connection.execute(
+                    _delivery.update()
+                    .where(_delivery.c.delivery_id == delivery_id,
+                           _delivery.c.claimed_at == _delivery.c.created_at)
+                    .values(claimed_at=now))
+                if result.rowcount == 1:
+                    claimed.append(delivery_id)
+        return claimed
+
+    @_retry_on_deadlock
     def delete_deliveries(self, delivery_ids: Iterable[str]) -> None:
         ids = list(delivery_ids)
         if not ids:

@@ -389,6 +389,44 @@ class SQLiteStorageTest(test_migrations.ModelsMigrationsSync,
         self.db.delete_deliveries(list(first_ids | second_ids))
         self.assertEqual([], self._deliveries(alarm_id))
 
+    def test_handed_over_delivery_is_claimed_once(self):
+        alarm_id = self._create()['alarm_id']
+        deliveries = [self._delivery(alarm_id, 'http://site/%d' % i, _at(i))
+                      for i in range(3)]
+        self.assertTrue(self.db.transition_state(
+            alarm_id, 'ok', 'alarm', 'fired', _at(0), None, deliveries))
+        ids = [d['delivery_id'] for d in deliveries]
+        # A scan took the first one over while the firing was on its way.
+        self.assertEqual(1, len(self.db.claim_stale_deliveries(
+            stale_before=_at(1), now=_at(0, 10))))
+
+        self.assertEqual(ids[1:], self.db.claim_deliveries(ids, _at(0, 11)))
+        self.assertEqual([], self.db.claim_deliveries(ids, _at(0, 12)))
+        self.assertEqual([], self.db.claim_deliveries([str(uuid.uuid4())],
+                                                      _at(0, 12)))
+
+        # Racing a scan for fresh deliveries: each is claimed once.
+        alarm_id = self._create()['alarm_id']
+        now = timeutils.utcnow()
+        deliveries = [self._delivery(alarm_id, 'http://site/%d' % i, now)
+                      for i in range(20)]
+        self.assertTrue(self.db.transition_state(
+            alarm_id, 'ok', 'alarm', 'fired', now, None, deliveries))
+        ids = [d['delivery_id'] for d in deliveries]
+        connections = [self._connection(), self._connection()]
+        later = now + datetime.timedelta(seconds=60)
+
+        def claim(i):
+            if i:
+                return [d['delivery_id'] for d in
+                        connections[i].claim_stale_deliveries(
+                            stale_before=later, now=later)
+                        if d['alarm_id'] == alarm_id]
+            return connections[i].claim_deliveries(ids, later)
+        handed_over, scanned = _race(2, claim)
+        self.assertEqual(set(), set(handed_over) & set(scanned))
+        self.assertEqual(set(ids), set(handed_over) | set(scanned))
+
 
 class PostgreSQLStorageTest(SQLiteStorageTest):
     """The storage tests on PostgreSQL."""
