@@ -44,11 +44,12 @@ class EvaluatorService(service.Service):
         self.deliverer: deliverer_mod.Deliverer | None = None
         self._servers: list = []
         self._timers: list = []
+        self._db: db_api.Connection | None = None
 
     def start(self) -> None:
         super().start()
         conf = self.conf
-        connection = db_api.get_connection(conf)
+        connection = self._db = db_api.get_connection(conf)
         transformer = transformer_mod.Transformer.from_file(
             transformer_mod.find_definitions_file(conf))
         index = index_mod.AlarmIndex(
@@ -114,6 +115,9 @@ class EvaluatorService(service.Service):
     def stop(self, graceful: bool = False) -> None:
         for timer in self._timers:
             timer.stop()
+        for timer in self._timers:
+            timer.wait()
+        self._timers = []
         for server in self._servers:
             server.stop()
         for server in self._servers:
@@ -123,4 +127,10 @@ class EvaluatorService(service.Service):
             self.engine.stop()
         if self.deliverer is not None:
             self.deliverer.stop()
+            self.deliverer = None
+        if self._db is not None:
+            # A restarted service makes a new connection: do not leave the
+            # old one's pooled sessions open on the database.
+            self._db.close()
+            self._db = None
         super().stop(graceful)

@@ -22,11 +22,12 @@ class NotifierService(service.Service):
         self.deliverer: deliverer_mod.Deliverer | None = None
         self._server = None
         self._timer = None
+        self._db: db_api.Connection | None = None
 
     def start(self) -> None:
         super().start()
-        self.deliverer = deliverer_mod.Deliverer(
-            self.conf, db_api.get_connection(self.conf))
+        self._db = db_api.get_connection(self.conf)
+        self.deliverer = deliverer_mod.Deliverer(self.conf, self._db)
         LOG.info('Notifier plugins: %s', ', '.join(self.deliverer.schemes))
         self._server = rpc.get_server(
             self.conf, rpcapi.get_target(self.conf),
@@ -44,9 +45,18 @@ class NotifierService(service.Service):
     def stop(self, graceful: bool = False) -> None:
         if self._timer is not None:
             self._timer.stop()
+            self._timer.wait()
+            self._timer = None
         if self._server is not None:
             self._server.stop()
             self._server.wait()
+            self._server = None
         if self.deliverer is not None:
             self.deliverer.stop()
+            self.deliverer = None
+        if self._db is not None:
+            # A restarted service makes a new connection: do not leave the
+            # old one's pooled sessions open on the database.
+            self._db.close()
+            self._db = None
         super().stop(graceful)

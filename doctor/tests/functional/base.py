@@ -140,13 +140,13 @@ class _Server:
     def __init__(self, service: str, admin_url: str, url: str,
                  create: str, drop: str) -> None:
         self.service = service
-        self._admin_url = admin_url
+        self.admin_url = admin_url
         self._url = url
         self._create = create
         self._drop = drop
 
     def _execute(self, statement: str) -> None:
-        engine = sa.create_engine(self._admin_url,
+        engine = sa.create_engine(self.admin_url,
                                   isolation_level='AUTOCOMMIT',
                                   poolclass=sa_pool.NullPool)
         try:
@@ -179,6 +179,20 @@ SERVERS = {
         'DROP DATABASE IF EXISTS %s'),
 }
 BACKENDS = ('sqlite',) + tuple(SERVERS)
+
+
+def connections_to(database: str) -> int:
+    """How many sessions PostgreSQL has open on ``database``."""
+    engine = sa.create_engine(SERVERS['postgresql'].admin_url,
+                              poolclass=sa_pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                sa.text('SELECT count(*) FROM pg_stat_activity '
+                        'WHERE datname = :name'),
+                {'name': database}).scalar_one()
+    finally:
+        engine.dispose()
 
 
 def _rabbitmqctl_run(*args: str) -> None:
