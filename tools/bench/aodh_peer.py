@@ -400,10 +400,10 @@ class Publisher:
                                 % (kind, got))
             return value
 
-    def publish(self, first: int, count: int,
-                rate: float) -> tuple[dict[int, float], float]:
+    def publish(self, first: int, count: int, rate: float,
+                timeout: float) -> tuple[dict[int, float], float]:
+        """Send times by sequence number, and the seconds it took."""
         self._commands.put(('publish', first, count, rate))
-        timeout = START_TIMEOUT + (count / rate if rate > 0 else count)
         return self._result('sent', timeout)
 
     def stop(self) -> None:
@@ -432,8 +432,9 @@ class Service:
 
     def check(self) -> None:
         if self.process.poll() is not None:
-            raise PeerError('%s exited with code %s:\n%s'
+            raise PeerError('%s exited with code %s (logs in %s):\n%s'
                             % (self.name, self.process.returncode,
+                               os.path.dirname(self.log),
                                _tail(self.log)))
 
     def stop(self) -> None:
@@ -745,7 +746,8 @@ def _run(events: int, rate: float, workdir: str) -> dict:
 
         warmup = range(0, WARMUP)
         receiver.last_arrival = time.monotonic()
-        publisher.publish(warmup.start, len(warmup), min(rate, 50.0))
+        publisher.publish(warmup.start, len(warmup), min(rate, 50.0),
+                          START_TIMEOUT)
         _await(receiver, warmup, min(deadline, time.monotonic() + 60),
                peer)
         if receiver.count(warmup) < len(warmup):
@@ -755,7 +757,9 @@ def _run(events: int, rate: float, workdir: str) -> dict:
 
         measured = range(WARMUP, WARMUP + events)
         receiver.last_arrival = time.monotonic()
-        sent, publishing = publisher.publish(measured.start, events, rate)
+        sent, publishing = publisher.publish(
+            measured.start, events, rate,
+            max(START_TIMEOUT, deadline - time.monotonic()))
         _await(receiver, measured, deadline, peer)
         arrivals = dict(receiver.arrivals)
         duplicates = receiver.duplicates
@@ -820,7 +824,11 @@ def main() -> int:
     if args.events < 1 or args.rate <= 0:
         parser.error('--events and --rate must be positive')
     signal.signal(signal.SIGTERM, _terminate)
-    result = run_aodh_peer(args.events, args.rate, args.workdir)
+    try:
+        result = run_aodh_peer(args.events, args.rate, args.workdir)
+    except PeerError as e:
+        print('%s: %s' % (PEER, e), file=sys.stderr)
+        return 2
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'command': ' '.join(sys.argv), 'results': [result]},
