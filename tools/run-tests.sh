@@ -33,12 +33,12 @@ echo "Installing doctor and its test requirements into $VENV"
 PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet --quiet \
     --disable-pip-version-check -e . -r test-requirements.txt
 
-STESTR=$VENV/bin/stestr
+STESTR=("$VENV/bin/python" -m stestr)
 
 # The newest run id in the stestr repository, or -1 when there is none.
 function last_run_id {
     local ids
-    ids=$("$STESTR" history list 2>/dev/null |
+    ids=$("${STESTR[@]}" history list 2>/dev/null |
         awk -F'|' '$2 ~ /^ *[0-9]+ *$/ {print $2 + 0}') || true
     if [[ -z $ids ]]; then
         echo -1
@@ -49,7 +49,7 @@ function last_run_id {
 
 before=$(last_run_id)
 status=0
-"$STESTR" --test-path ./doctor/tests run "$@" || status=$?
+"${STESTR[@]}" --test-path ./doctor/tests run "$@" || status=$?
 after=$(last_run_id)
 
 if [[ $after == "$before" ]]; then
@@ -60,7 +60,8 @@ if [[ $after == "$before" ]]; then
     exit 1
 fi
 
-totals=$("$STESTR" last --subunit | "$VENV/bin/python" tools/stestr-totals.py)
+totals=$("${STESTR[@]}" last --subunit |
+    "$VENV/bin/python" tools/stestr-totals.py)
 
 read -r passed _ failed _ <<< "${totals//,/}"
 if [[ $status -eq 0 ]]; then
