@@ -454,6 +454,26 @@ class TestDeliveries(base.DBTestCase):
         self.assertEqual(sorted(d['delivery_id'] for d in stored),
                          sorted(claimed))
 
+    def test_claim_handed_over(self):
+        first, second = self._store(seconds(0), seconds(0))
+        ids = [first['delivery_id'], second['delivery_id'], 'unknown']
+        self.assertEqual(ids[:2], self.db.claim_deliveries(ids, seconds(1)))
+        self.assertEqual([], self.db.claim_deliveries(ids, seconds(2)))
+        self.assertEqual({seconds(1)}, {
+            d['claimed_at'] for d in factory.stored_deliveries(self.db)})
+
+    def test_taken_over_is_not_claimed_as_handed_over(self):
+        [delivery] = self._store(seconds(0))
+        self.db.claim_stale_deliveries(seconds(5), seconds(10))
+        self.assertEqual([], self.db.claim_deliveries(
+            [delivery['delivery_id']], seconds(11)))
+        # Nor the other way round.
+        [fresh] = self._store(seconds(20))
+        self.db.claim_deliveries([fresh['delivery_id']], seconds(21))
+        self.assertNotIn(fresh['delivery_id'], [
+            d['delivery_id'] for d in self.db.claim_stale_deliveries(
+                seconds(21), seconds(30))])
+
     def test_delete(self):
         first, second = self._store(seconds(0), seconds(1))
         self.db.delete_deliveries([first['delivery_id'], 'unknown'])

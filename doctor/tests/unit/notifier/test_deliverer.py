@@ -289,6 +289,41 @@ class TestRedeliver(DelivererTestCase):
         self.assertNotIn('fault_id', body)
 
 
+class TestHandedOver(DelivererTestCase):
+    """Firings an evaluator cast to doctor-notifier over the bus."""
+
+    def _stale(self):
+        return timeutils.utcnow() - datetime.timedelta(seconds=60)
+
+    def test_delivers_what_nobody_took_over(self):
+        firing = self.store_firing('test://a', 'test://b')
+        results = [future.result(WAIT) for future
+                   in self.deliverer.deliver_handed_over(firing)]
+        self.deliverer.flush()
+        self.assertEqual([True, True], results)
+        self.assertEqual(['test://a', 'test://b'],
+                         sorted(url for url, _b, _r in self.delivered()))
+        self.assertEqual([], factory.stored_deliveries(self.db))
+
+    def test_taken_over_by_a_scan_is_not_delivered_again(self):
+        # The cast waited on the bus while the notifier was down; its
+        # first scan took the stored deliveries over.
+        firing = self.store_firing('test://a', 'test://b',
+                                   claimed_at=self._stale())
+        self.assertEqual(2, self.deliverer.redeliver_stale())
+        self.assertEqual([], self.deliverer.deliver_handed_over(firing))
+        self.deliverer.stop()
+        self.assertEqual(2, len(self.delivered()))
+
+    def test_handed_over_first_the_scan_finds_nothing(self):
+        firing = self.store_firing('test://a', claimed_at=self._stale())
+        futures = self.deliverer.deliver_handed_over(firing)
+        self.assertEqual(0, self.deliverer.redeliver_stale())
+        self.assertEqual([True], [f.result(WAIT) for f in futures])
+        self.deliverer.stop()
+        self.assertEqual(1, len(self.delivered()))
+
+
 class TestStop(DelivererTestCase):
 
     def test_stop_finishes_and_forgets(self):
