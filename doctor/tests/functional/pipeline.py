@@ -4,6 +4,7 @@ Nova's notifications go in (:class:`peers.NovaNotifications`), alarm POSTs
 come out at a local webhook receiver (:class:`peers.WebhookReceiver`).
 """
 
+import threading
 import uuid
 
 from oslo_serialization import jsonutils
@@ -38,6 +39,8 @@ class PipelineTestCase(base.FunctionalTestCase):
             peers.NovaNotifications(self.conf.transport_url))
         self.project_id = uuid.uuid4().hex
         self.admin = context.get_admin_context()
+        self._services: list = []
+        self.addCleanup(self._stop_services)
 
     def use_services(self) -> None:
         """Point the config at the database and bus of this class."""
@@ -46,16 +49,35 @@ class PipelineTestCase(base.FunctionalTestCase):
     def start_evaluator(self, conf=None) -> evaluator_service.EvaluatorService:
         """Start an evaluator, stopped again when the test ends."""
         service = evaluator_service.EvaluatorService(conf or self.conf)
-        self.addCleanup(service.stop)
+        self._services.append(service)
         service.start()
         return service
 
     def start_notifier(self, conf=None) -> notifier_service.NotifierService:
         """Start a notifier, stopped again when the test ends."""
         service = notifier_service.NotifierService(conf or self.conf)
-        self.addCleanup(service.stop)
+        self._services.append(service)
         service.start()
         return service
+
+    def _stop_services(self) -> None:
+        # Stopping a RabbitMQ listener takes up to seconds: stop every
+        # service at once.
+        errors: list = []
+
+        def stop(service):
+            try:
+                service.stop()
+            except Exception as e:  # raised in the test's thread below
+                errors.append(e)
+        stoppers = [threading.Thread(target=stop, args=(service,))
+                    for service in self._services]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join(30)
+        if errors:
+            raise errors[0]
 
     def create_alarm(self, **values) -> dict:
         """Store an alarm on a new instance; actions go to the receiver."""
