@@ -470,9 +470,10 @@ class TestDeliveries(base.DBTestCase):
         # Nor the other way round.
         [fresh] = self._store(seconds(20))
         self.db.claim_deliveries([fresh['delivery_id']], seconds(21))
+        # Stale by its creation time, but claimed since.
         self.assertNotIn(fresh['delivery_id'], [
             d['delivery_id'] for d in self.db.claim_stale_deliveries(
-                seconds(21), seconds(30))])
+                seconds(20.5), seconds(30))])
 
     def test_delete(self):
         first, second = self._store(seconds(0), seconds(1))
