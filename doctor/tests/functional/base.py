@@ -19,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import typing
 import uuid
 
 import amqp
@@ -33,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy import pool as sa_pool
 
 from doctor.db import api as db_api
+from doctor.db.sqlalchemy import api as sqla_api
 from doctor.db.sqlalchemy import models
 from doctor.tests import base
 
@@ -259,6 +261,11 @@ class FunctionalTestCase(base.TestCase):
     the class's database and virtual host, checking the service first.
     """
 
+    # Per concrete class, set on first use (see _shared).
+    _class_resources: typing.ClassVar[dict[str, typing.Any]]
+    _class_cleanups: typing.ClassVar[list[typing.Callable[[], None]]]
+    db: sqla_api.Connection
+
     def setUp(self):
         super().setUp()
         # The services' logs stay with the test, shown if it fails, instead
@@ -321,7 +328,7 @@ class FunctionalTestCase(base.TestCase):
 
     # databases
 
-    def use_database(self, backend: str) -> db_api.Connection:
+    def use_database(self, backend: str) -> sqla_api.Connection:
         """Use the class's migrated database on ``backend``, emptied.
 
         Sets ``[database] connection`` and returns a connection to it.
@@ -333,7 +340,8 @@ class FunctionalTestCase(base.TestCase):
             url = self._shared(backend,
                                lambda: self._make_class_database(backend))
         self.config.config(connection=url, group='database')
-        self.db = db_api.get_connection(self.conf)
+        self.db = typing.cast(sqla_api.Connection,
+                              db_api.get_connection(self.conf))
         self.addCleanup(self.db.close)
         with self.db.engine.begin() as connection:
             for table in reversed(models.Base.metadata.sorted_tables):

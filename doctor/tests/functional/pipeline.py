@@ -31,6 +31,9 @@ class PipelineTestCase(base.FunctionalTestCase):
     (SQLite, in-process bus) here, real ones in subclasses.
     """
 
+    _services: list[evaluator_service.EvaluatorService
+                    | notifier_service.NotifierService]
+
     def setUp(self):
         super().setUp()
         self.use_services()
@@ -39,7 +42,7 @@ class PipelineTestCase(base.FunctionalTestCase):
             peers.NovaNotifications(self.conf.transport_url))
         self.project_id = uuid.uuid4().hex
         self.admin = context.get_admin_context()
-        self._services: list = []
+        self._services = []
         self.addCleanup(self._stop_services)
 
     def use_services(self) -> None:

@@ -17,6 +17,10 @@ def _traits(body: dict) -> dict:
 class EvaluatorTest(pipeline.PipelineTestCase):
     """The evaluator with inline delivery, on the embedded default."""
 
+    def setUp(self):
+        super().setUp()
+        self.config.config(inline_notifier=True, group='evaluator')
+
     def test_alarm_created_while_running_fires_alarm_then_ok_actions(self):
         evaluator = self.start_evaluator()
         alarm = self.create_alarm()
