@@ -53,14 +53,14 @@ class IndexedAlarm:
 
 def _timestamp(alarm: dict) -> datetime.datetime | None:
     # Rows from the database carry naive UTC datetimes, alarms that came
-    # over the bus timezone-aware ones: compare them as naive UTC. The bus
-    # carries whole seconds (oslo.versionedobjects drops the fraction), so
-    # compare whole seconds: a change made in the same second as the copy
-    # loaded from the database must not look older than that copy.
+    # over the bus timezone-aware ones: compare them as naive UTC.
     timestamp = alarm.get('timestamp')
     if isinstance(timestamp, datetime.datetime):
-        return timeutils.normalize_time(timestamp).replace(microsecond=0)
+        return timeutils.normalize_time(timestamp)
     return None
+
+
+_FOREVER = datetime.datetime.max
 
 
 class AlarmIndex:
@@ -72,6 +72,10 @@ class AlarmIndex:
         self._by_id: dict[str, IndexedAlarm] = {}
         self._by_resource: dict[str, dict[str, IndexedAlarm]] = {}
         self._by_project: dict[str | None, dict[str, IndexedAlarm]] = {}
+        # Alarms removed (deleted, disabled) and the timestamp of that
+        # change, so that an older copy arriving late does not bring them
+        # back. Emptied by each full reload.
+        self._removed: dict[str, datetime.datetime] = {}
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -109,21 +113,30 @@ class AlarmIndex:
                 LOG.warning('Alarm %s has an invalid rule and is not '
                             'evaluated: %s', alarm.get('alarm_id'), e)
         timestamp = _timestamp(alarm)
+        alarm_id = alarm['alarm_id']
         with self._lock:
-            old = self._by_id.get(alarm['alarm_id'])
-            if (old is not None and old.timestamp and timestamp
-                    and timestamp < old.timestamp):
+            old = self._by_id.get(alarm_id)
+            newest = old.timestamp if old is not None else self._removed.get(
+                alarm_id)
+            if newest is not None and (
+                    newest is _FOREVER if timestamp is None
+                    else timestamp < newest):
                 return
             if old is not None:
                 self._unlink(old)
             if entry is not None:
                 self._link(entry)
+                self._removed.pop(alarm_id, None)
+            else:
+                self._removed[alarm_id] = timestamp or _FOREVER
 
     def remove(self, alarm_id: str) -> None:
+        """Forget a deleted alarm; later copies of it are ignored."""
         with self._lock:
             old = self._by_id.get(alarm_id)
             if old is not None:
                 self._unlink(old)
+            self._removed[alarm_id] = _FOREVER
 
     def replace_all(self, alarms) -> int:
         """Rebuild the index from ``alarms``, swapping it in at once."""
@@ -131,9 +144,17 @@ class AlarmIndex:
         for alarm in alarms:
             fresh.put(alarm)
         with self._lock:
+            # A removal that happened while the database was being read
+            # still wins over the copy read before it.
+            for alarm_id, removed_at in self._removed.items():
+                stale = fresh._by_id.get(alarm_id)
+                if stale is not None and (stale.timestamp is None
+                                          or stale.timestamp < removed_at):
+                    fresh._unlink(stale)
             self._by_id = fresh._by_id
             self._by_resource = fresh._by_resource
             self._by_project = fresh._by_project
+            self._removed = {}
         return len(fresh)
 
     def set_state(self, alarm_id: str, state: str) -> None:

@@ -34,8 +34,8 @@ class Alarm(base.DoctorObject):
         'repeat_actions': fields.BooleanField(),
         'state': fields.StringField(),
         'state_reason': fields.StringField(nullable=True),
-        'state_timestamp': fields.DateTimeField(nullable=True),
-        'timestamp': fields.DateTimeField(nullable=True),
+        'state_timestamp': doctor_fields.PreciseDateTimeField(nullable=True),
+        'timestamp': doctor_fields.PreciseDateTimeField(nullable=True),
     }
 
     @classmethod

@@ -1,5 +1,6 @@
 """Field types of doctor's objects beyond oslo.versionedobjects' own."""
 
+from oslo_utils import timeutils
 from oslo_versionedobjects import fields
 
 
@@ -27,3 +28,24 @@ class JsonDict(fields.FieldType):
 
 class JsonDictField(fields.AutoTypedField):
     AUTO_TYPE = JsonDict()
+
+
+class PreciseDateTime(fields.DateTime):
+    """A UTC datetime that keeps its microseconds on the bus.
+
+    oslo.versionedobjects' own DateTime sends whole seconds, too coarse to
+    order two changes of one alarm made within the same second.
+    """
+
+    @staticmethod
+    def to_primitive(obj, attr, value):
+        value = timeutils.normalize_time(value)
+        return value.isoformat(timespec='microseconds') + 'Z'
+
+    @staticmethod
+    def from_primitive(obj, attr, value):
+        return timeutils.parse_isotime(value)
+
+
+class PreciseDateTimeField(fields.AutoTypedField):
+    AUTO_TYPE = PreciseDateTime()

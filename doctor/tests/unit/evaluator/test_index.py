@@ -134,6 +134,39 @@ class TestAlarmIndex(base.TestCase):
         self.index.put(received.as_dict())
         self.assertEqual(['a1'], ids(self.index.candidates('r-2', 'p-1')))
 
+    def test_older_enable_does_not_bring_back_a_disabled_alarm(self):
+        # Enabled at T0, disabled at T0+5s; the messages cross.
+        newer = T0 + datetime.timedelta(seconds=5)
+        self.index.put(make_alarm('a1', timestamp=T0))
+        self.index.put(make_alarm('a1', enabled=False, timestamp=newer))
+        self.index.put(make_alarm('a1', timestamp=T0))
+        self.assertEqual([], self.index.candidates('r-1', 'p-1'))
+        self.index.put(make_alarm('a1', timestamp=newer + (
+            datetime.timedelta(seconds=1))))
+        self.assertEqual(['a1'], ids(self.index.candidates('r-1', 'p-1')))
+
+    def test_deleted_alarm_never_comes_back(self):
+        self.index.put(make_alarm('a1', timestamp=T0))
+        self.index.remove('a1')
+        self.index.put(make_alarm('a1', timestamp=T0))
+        self.index.put(make_alarm('a1'))
+        self.assertIsNone(self.index.get('a1'))
+
+    def test_removal_during_a_reload_wins(self):
+        # The reload read the alarm before it was deleted.
+        self.index.put(make_alarm('a1', timestamp=T0))
+        rows = iter([make_alarm('a1', timestamp=T0),
+                     make_alarm('a2', timestamp=T0)])
+
+        def reading():
+            yield next(rows)
+            self.index.remove('a1')
+            yield next(rows)
+
+        self.assertEqual(1, self.index.replace_all(reading()))
+        self.assertIsNone(self.index.get('a1'))
+        self.assertIsNotNone(self.index.get('a2'))
+
     def test_remove(self):
         self.index.put(make_alarm('a1'))
         self.index.put(make_alarm('a2'))
