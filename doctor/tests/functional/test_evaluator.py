@@ -106,6 +106,30 @@ class EvaluatorTest(pipeline.PipelineTestCase):
             self.assertEqual('ok',
                              self.db.get_alarm(quiet['alarm_id'])['state'])
 
+    def test_alarm_without_events_goes_to_insufficient_data(self):
+        self.config.config(timeout_check_interval=0.1, group='evaluator')
+        evaluator = self.start_evaluator()
+        rule = {'event_type': 'compute.instance.update', 'timeout': 1,
+                'query': [{'field': 'traits.state', 'op': 'eq',
+                           'value': 'error', 'type': 'string'}]}
+        alarm = self.create_alarm(
+            rule=rule, insufficient_data_actions=[self.webhook.url('/nodata')])
+        self.announce(alarm, evaluator)
+
+        self.active(alarm)  # all well, and the next word is due in 1 s
+
+        [post] = self.webhook.wait_for(1, '/nodata')
+        self.assertEqual(('ok', 'insufficient data'),
+                         (post.body['previous'], post.body['current']))
+        self.assertEqual({'type': 'timeout', 'timeout': 1.0},
+                         post.body['reason_data'])
+        self.error(alarm)
+        [post] = self.webhook.wait_for(1, '/alarm')
+        self.assertEqual('insufficient data', post.body['previous'])
+        self.assertEqual([('ok', 'insufficient data'),
+                          ('insufficient data', 'alarm')],
+                         self.transitions(alarm['alarm_id']))
+
     def test_malformed_notifications_do_not_stop_the_evaluator(self):
         evaluator = self.start_evaluator()
         alarm = self.create_alarm()
