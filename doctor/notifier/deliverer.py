@@ -93,8 +93,9 @@ class Deliverer:
 
     def _deliver_one(self, firing, delivery_id: str, action: str) -> bool:
         request_id = firing.request_id or 'req-' + str(uuid.uuid4())
-        parsed = parse.urlsplit(action)
+        parsed = parse.SplitResult('', '', action, '', '')
         try:
+            parsed = parse.urlsplit(action)
             try:
                 notifier = self._notifiers[parsed.scheme].obj
             except KeyError:

@@ -71,7 +71,13 @@ def resource_id(conf: cfg.ConfigOpts, body: dict) -> str | None:
 def _check_action(name: str, action: str, schemes: Collection[str],
                   context: doctor_context.RequestContext,
                   target: dict) -> None:
-    parsed = parse.urlsplit(action)
+    try:
+        parsed = parse.urlsplit(action)
+        parsed.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as e:
+        raise exception.InvalidField(
+            field=name, reason=_('%(action)r is not a valid URL: %(error)s')
+            % {'action': action, 'error': e})
     if parsed.scheme not in schemes:
         raise exception.InvalidField(
             field=name,

@@ -241,6 +241,11 @@ class TestCreateValidation(base.APITestCase):
         self._assert_rejected(base.alarm_body(resource_id=None),
                               "'resource_id'", 'required')
 
+    def test_unparsable_action_urls(self):
+        for action in ('http://[::1/x', 'http://vnfm:99999/alarm'):
+            self._assert_field_rejected('alarm_actions[0]',
+                                        alarm_actions=[action])
+
     def test_duplicate_actions(self):
         self._assert_field_rejected(
             'alarm_actions', alarm_actions=['http://a/x', 'http://a/x'])

@@ -174,6 +174,13 @@ class TestDeliver(DelivererTestCase):
                          entry['reason'])
         self.assertEqual([], factory.stored_deliveries(self.db))
 
+    def test_unparsable_action_is_recorded_and_forgotten(self):
+        self.assertEqual([False], self.deliver(
+            self.store_firing('test://[::1/alarm')))
+        [entry] = self.action_entries()
+        self.assertIn('Invalid IPv6 URL', entry['reason'])
+        self.assertEqual([], factory.stored_deliveries(self.db))
+
     def test_credentials_stay_out_of_history(self):
         self.deliver(self.store_firing('fail://vnfm:s3cret@host:8000/a'))
         [entry] = self.action_entries()
