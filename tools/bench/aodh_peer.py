@@ -763,6 +763,7 @@ def _run(events: int, rate: float, workdir: str) -> dict:
         _await(receiver, measured, deadline, peer)
         arrivals = dict(receiver.arrivals)
         duplicates = receiver.duplicates
+        unmatched = receiver.unmatched
     finally:
         for member in (publisher, receiver):
             if member is not None:
@@ -791,6 +792,7 @@ def _run(events: int, rate: float, workdir: str) -> dict:
         'throughput_per_s': len(delays) / span if span > 0 else 0.0,
         'setup_s': setup,
         'duplicates': duplicates,
+        'unmatched': unmatched,
     }
     print(summary(result), flush=True)
     return result
