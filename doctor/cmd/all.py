@@ -4,13 +4,13 @@ from oslo_config import cfg
 from oslo_log import log
 from oslo_service import service
 
+from doctor import conf as doctor_conf
+from doctor import demo
 from doctor.api import service as api_service
 from doctor.common import service as doctor_service
 from doctor.common import wsgi
-from doctor import conf as doctor_conf
 from doctor.consumer import app as consumer_app
 from doctor.db import api as db_api
-from doctor import demo
 from doctor.evaluator import service as evaluator_service
 from doctor.notifier import service as notifier_service
 

@@ -4,8 +4,8 @@ import sys
 
 from oslo_config import cfg
 
-from doctor.common import service as doctor_service
 from doctor import conf as doctor_conf
+from doctor.common import service as doctor_service
 from doctor.db import api as db_api
 from doctor.db.sqlalchemy import migration
 

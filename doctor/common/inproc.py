@@ -19,10 +19,10 @@ import queue
 import threading
 
 from oslo_log import log
-from oslo_serialization import jsonutils
-from oslo_utils import uuidutils
 import oslo_messaging
 from oslo_messaging._drivers import base
+from oslo_serialization import jsonutils
+from oslo_utils import uuidutils
 
 LOG = log.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """The bus: transports, RPC clients and servers, notifiers and listeners.
 
 The embedded default is doctor's in-process transport (``inproc:/``, see
-:mod:`doctor.common.inproc`), so that ``doctor-all`` runs with no broker; production sets ``transport_url``
-to ``rabbit://...``. Every service uses the threading executor.
+:mod:`doctor.common.inproc`), so that ``doctor-all`` runs with no broker;
+production sets ``transport_url`` to ``rabbit://...``. Every service uses
+the threading executor.
 """
 
 import threading

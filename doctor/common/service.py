@@ -7,10 +7,10 @@ from oslo_log import log
 from oslo_service import backend
 from oslo_service import service
 
-from doctor.common import rpc
 from doctor import conf as doctor_conf
 from doctor import objects
 from doctor import version
+from doctor.common import rpc
 
 LOG = log.getLogger(__name__)
 

@@ -4,8 +4,8 @@ doctor-api and doctor-consumer serve themselves with it when they are not
 run under uwsgi or gunicorn; it has no eventlet and no extra dependency.
 """
 
-import threading
 from concurrent import futures
+import threading
 from wsgiref import simple_server
 
 from oslo_log import log

@@ -19,7 +19,6 @@ def list_opts():
 
 def set_lib_defaults():
     """Set the defaults doctor gives to its libraries' options."""
-    from doctor.common import rpc
     from doctor import conf
+    from doctor.common import rpc
     rpc.set_defaults(conf.CONF)
-

@@ -7,8 +7,8 @@ plain dicts whose keys are the column names of
 """
 
 import abc
-import datetime
 from collections.abc import Iterable
+import datetime
 
 from oslo_config import cfg
 
@@ -120,8 +120,7 @@ class Connection(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def get_expired_alarms(self, now: datetime.datetime,
                            limit: int = 1000) -> list[dict]:
-        """Enabled alarms whose deadline has passed and that are not yet in
-        'insufficient data'."""
+        """Enabled alarms past their deadline, not yet 'insufficient data'."""
 
     @abc.abstractmethod
     def record_change(self, change: dict) -> None:

@@ -7,9 +7,9 @@ is stored and its webhooks are on their way; the replicas' updates go out
 as one message per burst of transitions, not one per transition.
 """
 
+from collections.abc import Callable
 import queue
 import threading
-from collections.abc import Callable
 
 from oslo_log import log
 from oslo_serialization import jsonutils
@@ -27,7 +27,8 @@ class Announcer:
     def __init__(self, notifier=None,
                  publish_states: Callable[[dict[str, str]], None] | None
                  = None) -> None:
-        """
+        """Announce through ``notifier`` and ``publish_states``.
+
         :param notifier: oslo.messaging Notifier, or None to emit nothing.
         :param publish_states: given ``{alarm_id: state}`` for a burst of
             transitions, or None when there is nobody to tell.

@@ -7,12 +7,12 @@ only through a compare-and-set in the database; the firing's deliveries are
 stored in the same transaction and then handed to the deliverer.
 """
 
+from collections.abc import Callable
 import datetime
 import queue
 import threading
 import uuid
 import zlib
-from collections.abc import Callable
 
 from oslo_log import log
 from oslo_serialization import jsonutils
@@ -38,7 +38,8 @@ class NotificationEvaluator:
                  transformer: transformer_mod.Transformer,
                  fire: Callable[[firing_obj.AlarmFiring], None],
                  announcer: announcer_mod.Announcer | None = None) -> None:
-        """
+        """Evaluate against ``index``, storing through ``connection``.
+
         :param fire: hands a stored firing to delivery (inline deliverer or
             the notifier RPC API).
         :param announcer: told of each transition this evaluator stored,
@@ -176,8 +177,10 @@ class NotificationEvaluator:
         return fired
 
     def check_timeouts(self) -> int:
-        """Move alarms whose expected event did not come to 'insufficient
-        data'; returns how many moved."""
+        """Move alarms whose expected event did not come in time.
+
+        They go to 'insufficient data'; returns how many moved.
+        """
         moved = 0
         for row in self._db.get_expired_alarms(timeutils.utcnow()):
             alarm = self.index.get(row['alarm_id'])

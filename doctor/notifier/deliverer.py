@@ -8,11 +8,11 @@ retries, and periodically takes over deliveries that nobody finished (a
 notifier that was restarted mid-way): delivery is at least once.
 """
 
+from concurrent import futures
 import datetime
 import threading
-import uuid
-from concurrent import futures
 from urllib import parse
+import uuid
 
 from oslo_log import log
 from oslo_serialization import jsonutils
@@ -105,7 +105,8 @@ class Deliverer:
             reason = (str(e) if isinstance(e, exception.DoctorException)
                       else '%s: %s' % (type(e).__name__, e))
             LOG.warning('Giving up delivering alarm %s to %s: %s',
-                        firing.alarm_id, notifier_base.safe_url(parsed), reason)
+                        firing.alarm_id, notifier_base.safe_url(parsed),
+                        reason)
             self._record_failure(firing, parsed, reason)
             ok = False
         else:
@@ -122,7 +123,8 @@ class Deliverer:
                 'alarm_id': firing.alarm_id,
                 'type': db_api.CHANGE_ACTION,
                 'detail': jsonutils.dumps({
-                    'action': notifier_base.safe_url(parsed), 'state': firing.current,
+                    'action': notifier_base.safe_url(parsed),
+                    'state': firing.current,
                     'result': 'failed', 'reason': reason}),
                 'severity': firing.severity,
                 'on_behalf_of': None, 'project_id': None, 'user_id': None,
@@ -180,4 +182,3 @@ class Deliverer:
         self.flush()
         for ext in self._notifiers:
             ext.obj.close()
-

@@ -1,7 +1,7 @@
 """Server side of the notifier RPC API."""
 
-import oslo_messaging as messaging
 from oslo_log import log
+import oslo_messaging as messaging
 
 from doctor.notifier import deliverer as deliverer_mod
 from doctor.notifier import rpcapi

@@ -1,10 +1,10 @@
 """SQLAlchemy implementation of :class:`doctor.db.api.Connection`."""
 
+from collections.abc import Iterable
 import contextlib
 import os
 import threading
 import typing
-from collections.abc import Iterable
 
 from oslo_config import cfg
 from oslo_db import api as oslo_db_api
@@ -421,4 +421,3 @@ class Connection(api.Connection):
         with self._writer() as session:
             session.execute(
                 _delivery.delete().where(_delivery.c.delivery_id.in_(ids)))
-

@@ -4,8 +4,8 @@ import datetime
 
 from oslo_db.sqlalchemy import types as db_types
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 from sqlalchemy import orm
+from sqlalchemy.dialects import mysql
 
 
 def _precise_datetime() -> sa.types.TypeEngine:

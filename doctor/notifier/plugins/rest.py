@@ -63,8 +63,8 @@ class RestAlarmNotifier(base.AlarmNotifier):
                 retry = response.status_code in _RETRIED_STATUSES
             if not retry or attempt >= self._retries:
                 raise exception.DeliveryFailed(
-                    action=base.safe_url(action), reason='%s after %d attempt(s)'
-                    % (reason, attempt + 1))
+                    action=base.safe_url(action),
+                    reason='%s after %d attempt(s)' % (reason, attempt + 1))
             delay = self._backoff * (2 ** attempt)
             LOG.info('Delivery of alarm %s to %s failed (%s); retrying in '
                      '%.2f s', body.get('alarm_id'), base.safe_url(action),
@@ -74,4 +74,3 @@ class RestAlarmNotifier(base.AlarmNotifier):
 
     def close(self):
         self._session.close()
-
