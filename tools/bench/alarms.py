@@ -70,7 +70,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-# -- the webhook receiver (its own process) ---------------------------------
+# -- the webhook receiver (its own process)
 
 def _receiver_main(port_queue) -> None:
     consumer = consumer_app.Consumer(capacity=1_000_000)
@@ -106,7 +106,7 @@ class Receiver:
         self._process.join(5)
 
 
-# -- publishing notifications as Nova does -------------------------------------
+# -- publishing notifications as Nova does
 
 def nova_payload(resource: str, state: str, sequence: int) -> dict:
     return {'instance_id': resource, 'tenant_id': PROJECT,
@@ -145,8 +145,8 @@ def publish_paced(notifier, events, rate: float) -> dict[int, float]:
 
 def _publisher_main(url: str, events, rate: float, results) -> None:
     """Publish from a separate process over RabbitMQ, as Nova would."""
-    import oslo_messaging as messaging
     from oslo_config import cfg
+    import oslo_messaging as messaging
     conf = cfg.ConfigOpts()
     conf([], project='doctor-bench-publisher', default_config_files=[])
     messaging.set_transport_defaults('nova')
@@ -158,18 +158,33 @@ def _publisher_main(url: str, events, rate: float, results) -> None:
     transport.cleanup()
 
 
-def publish_remote(url: str, events, rate: float) -> dict[int, float]:
+def publish_remote(url: str, events, rate: float,
+                   processes: int = 2) -> dict[int, float]:
+    """Publish from ``processes`` processes sharing the rate.
+
+    One process publishing through oslo.messaging tops out below 1,000
+    notifications a second here; the events are dealt out round-robin so
+    that each process paces an equal share.
+    """
     context = multiprocessing.get_context('spawn')
     results = context.Queue()
-    process = context.Process(target=_publisher_main,
-                              args=(url, events, rate, results))
-    process.start()
-    sent = results.get(timeout=3600)
-    process.join(30)
+    workers = []
+    for number in range(processes):
+        share = events[number::processes]
+        process = context.Process(
+            target=_publisher_main,
+            args=(url, share, rate / processes if rate else 0, results))
+        process.start()
+        workers.append(process)
+    sent: dict[int, float] = {}
+    for _process in workers:
+        sent.update(results.get(timeout=3600))
+    for process in workers:
+        process.join(30)
     return sent
 
 
-# -- database setup -----------------------------------------------------------
+# -- database setup
 
 def alarm_rows(resources: list[str], per_resource: int,
                action: str) -> list[dict]:
@@ -232,7 +247,7 @@ def reset_rabbit_vhost() -> None:
                    env=env, check=True, capture_output=True)
 
 
-# -- the phases -----------------------------------------------------------------
+# -- the phases
 
 def rss_mb() -> float:
     gc.collect()
@@ -289,7 +304,9 @@ class Bench:
         self.results['db_fill_s'] = time.perf_counter() - started
         self.start_services()
         try:
-            self.latency()
+            self.latency('latency', self.args.rate, self.args.duration)
+            self.latency('latency_low_rate', self.args.low_rate,
+                         self.args.low_rate_events / self.args.low_rate)
             self.throughput('transitions', self.args.backlog)
             self.throughput('no_transitions', self.args.backlog * 2)
             self.alarm_in_force()
@@ -330,10 +347,12 @@ class Bench:
         wait_for(enough, timeout)
         return received
 
-    def latency(self) -> None:
-        count = int(self.args.rate * self.args.duration)
+    def latency(self, name: str, rate: float, duration: float) -> None:
+        count = int(rate * duration)
         events = plan(count, self.resources, start=self._advance(count))
-        sent = self.publish(events, self.args.rate)
+        begin = time.perf_counter()
+        sent = self.publish(events, rate)
+        sent_rate = len(events) / (time.perf_counter() - begin)
         received = self.collect(len(events), 60)
         delays = []
         for record in received:
@@ -342,8 +361,9 @@ class Bench:
             sequence = int(traits['display_name'].split('-')[1])
             if sequence in sent:
                 delays.append((record['received_at'] - sent[sequence]) * 1e3)
-        self.results['latency'] = {
-            'rate_per_s': self.args.rate, 'events': count,
+        self.results[name] = {
+            'rate_per_s': rate, 'sent_rate_per_s': sent_rate,
+            'events': count,
             'alarms_received': len(delays),
             'p50_ms': percentile(delays, 0.50),
             'p99_ms': percentile(delays, 0.99),
@@ -446,17 +466,34 @@ class Bench:
 def report(results: list[dict]) -> str:
     lines = []
     for result in results:
-        latency = result['latency']
+        if 'peer' in result:
+            lines.append('== peer: %s, same machine, same receiver '
+                         'code ==' % result['peer'])
+            for run in result['runs']:
+                lines.append(
+                    'event -> webhook at %d events/s (sent at %.0f/s, %d '
+                    'events, %d received, Aodh sustained %.0f/s): p50 '
+                    '%.2f ms, p99 %.2f ms, max %.2f ms'
+                    % (run['rate_per_s'], run['sent_rate_per_s'],
+                       run['events'], run['received'],
+                       run['throughput_per_s'], run['p50_ms'],
+                       run['p99_ms'], run['max_ms']))
+            continue
         lines.append('== %s: %d alarms on %d resources ==' % (
             result['backend'], result['alarms'], result['resources']))
         lines.append('alarm index: %.1f MB, loaded in %.2f s'
                      % (result['index_mb'], result['index_load_s']))
-        lines.append('event -> webhook at %d events/s (%d events, %d '
-                     'alarms received): p50 %.2f ms, p99 %.2f ms, max '
-                     '%.2f ms' % (latency['rate_per_s'], latency['events'],
-                                  latency['alarms_received'],
-                                  latency['p50_ms'], latency['p99_ms'],
-                                  latency['max_ms']))
+        for name in ('latency', 'latency_low_rate'):
+            latency = result[name]
+            lines.append(
+                'event -> webhook at %d events/s (sent at %.0f/s, %d '
+                'events, %d alarms received): p50 %.2f ms, p99 %.2f ms, '
+                'max %.2f ms' % (latency['rate_per_s'],
+                                 latency['sent_rate_per_s'],
+                                 latency['events'],
+                                 latency['alarms_received'],
+                                 latency['p50_ms'], latency['p99_ms'],
+                                 latency['max_ms']))
         for kind in ('transitions', 'no_transitions'):
             figures = result['throughput_' + kind]
             lines.append('throughput, %s: %.0f events/s (%d of %d events '
@@ -473,6 +510,20 @@ def report(results: list[dict]) -> str:
     return '\n'.join(lines)
 
 
+def run_peer(args) -> dict:
+    """Aodh's event alarms, measured at both rates doctor was."""
+    import aodh_peer
+    runs = []
+    for events, rate in ((args.peer_events, args.rate),
+                         (args.low_rate_events, args.low_rate)):
+        try:
+            runs.append(aodh_peer.run_aodh_peer(events, rate, args.workdir))
+        except aodh_peer.PeerError as e:
+            print('peer run at %s events/s failed: %s' % (rate, e),
+                  flush=True)
+    return {'peer': 'aodh 23.0.0 on RabbitMQ + PostgreSQL', 'runs': runs}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--backend', choices=['embedded', 'rabbit-pg',
@@ -483,6 +534,15 @@ def main() -> int:
                         help='events a second in the latency phase')
     parser.add_argument('--duration', type=float, default=10.0,
                         help='seconds of the latency phase')
+    parser.add_argument('--low-rate', type=float, default=20.0,
+                        help='events a second in the second latency '
+                             'phase, one the peer keeps up with')
+    parser.add_argument('--low-rate-events', type=int, default=300)
+    parser.add_argument('--peer', choices=['aodh', 'none'], default='aodh',
+                        help='also run Aodh on RabbitMQ + PostgreSQL and '
+                             'measure it the same way')
+    parser.add_argument('--peer-events', type=int, default=1000,
+                        help='events sent to the peer at --rate')
     parser.add_argument('--backlog', type=int, default=20_000,
                         help='events of the throughput phase')
     parser.add_argument('--posts', type=int, default=200)
@@ -502,6 +562,9 @@ def main() -> int:
             print(report(results[-1:]), flush=True)
     finally:
         receiver.stop()
+    if args.peer == 'aodh':
+        results.append(run_peer(args))
+        print(report(results[-1:]), flush=True)
     if args.json:
         with open(args.json, 'w') as f:
             json.dump({'command': ' '.join(sys.argv), 'results': results},
