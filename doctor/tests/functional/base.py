@@ -180,7 +180,6 @@ SERVERS = {
         'CREATE DATABASE %s CHARACTER SET utf8mb4',
         'DROP DATABASE IF EXISTS %s'),
 }
-BACKENDS = ('sqlite',) + tuple(SERVERS)
 
 
 def connections_to(database: str) -> int:
