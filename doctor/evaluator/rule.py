@@ -5,9 +5,11 @@ the event type and a tuple of query predicates, so that evaluating an event
 costs a regex match and a few comparisons.
 """
 
+from collections.abc import Callable
 import fnmatch
 import operator
 import re
+from typing import Any
 
 from oslo_utils import strutils
 from oslo_utils import timeutils
@@ -15,7 +17,7 @@ from oslo_utils import timeutils
 from doctor.common import exception
 from doctor.common import jsonpath
 
-OPERATORS = {
+OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     'lt': operator.lt, 'le': operator.le, 'eq': operator.eq,
     'ne': operator.ne, 'ge': operator.ge, 'gt': operator.gt,
 }
@@ -35,7 +37,7 @@ def _to_string(value):
     return value if isinstance(value, str) else str(value)
 
 
-CONVERTERS = {
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
     'string': _to_string, 'integer': int, 'float': float,
     'boolean': _to_bool, 'datetime': _to_datetime,
 }
@@ -57,7 +59,7 @@ class Query:
             self._trait: str | None = field[len('traits.'):]
             if not self._trait:
                 raise jsonpath.PathError('a trait name must follow "traits."')
-            self._path = None
+            self._path: jsonpath.Path | None = None
         else:
             self._trait = None
             path = field[len('payload.'):] if field.startswith(
@@ -70,6 +72,7 @@ class Query:
             if actual is _NOTHING:
                 return False
         else:
+            assert self._path is not None  # set whenever _trait is None
             actual = self._path.get(event.payload)
             if actual is None:
                 return False
@@ -92,8 +95,9 @@ class CompiledRule:
                  timeout: float | None) -> None:
         self.event_type = event_type
         if any(ch in event_type for ch in '*?['):
-            self._exact = None
-            self._regex = re.compile(fnmatch.translate(event_type))
+            self._exact: str | None = None
+            self._regex: re.Pattern[str] | None = re.compile(
+                fnmatch.translate(event_type))
         else:
             self._exact = event_type
             self._regex = None
@@ -103,6 +107,7 @@ class CompiledRule:
     def watches(self, event_type: str) -> bool:
         if self._exact is not None:
             return event_type == self._exact
+        assert self._regex is not None  # set whenever _exact is None
         return self._regex.match(event_type) is not None
 
     def matches(self, event) -> bool:

@@ -19,6 +19,7 @@ says, ``project_id``.
           fields: payload.launched_at
 """
 
+from collections.abc import Callable
 import dataclasses
 import datetime
 import fnmatch
@@ -60,8 +61,9 @@ def _to_datetime(value):
     return parsed
 
 
-_CONVERTERS = {'text': _to_text, 'int': int, 'float': float,
-               'datetime': _to_datetime}
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    'text': _to_text, 'int': int, 'float': float, 'datetime': _to_datetime,
+}
 
 
 @dataclasses.dataclass(slots=True)
