@@ -1,5 +1,8 @@
 """The Alarm object, as the API announces it to evaluators."""
 
+import datetime
+import typing
+
 from oslo_versionedobjects import fields
 
 from doctor.objects import base
@@ -37,6 +40,28 @@ class Alarm(base.DoctorObject):
         'state_timestamp': doctor_fields.PreciseDateTimeField(nullable=True),
         'timestamp': doctor_fields.PreciseDateTimeField(nullable=True),
     }
+
+    if typing.TYPE_CHECKING:
+        # The attributes oslo.versionedobjects makes of ``fields``, for the
+        # type checker; keep the two in step.
+        alarm_id: str
+        name: str
+        description: str | None
+        type: str
+        enabled: bool
+        severity: str
+        project_id: str | None
+        user_id: str | None
+        resource_id: str | None
+        rule: dict[str, typing.Any]
+        alarm_actions: list[str]
+        ok_actions: list[str]
+        insufficient_data_actions: list[str]
+        repeat_actions: bool
+        state: str
+        state_reason: str | None
+        state_timestamp: datetime.datetime | None
+        timestamp: datetime.datetime | None
 
     @classmethod
     def from_dict(cls, values: dict) -> 'Alarm':

@@ -1,5 +1,7 @@
 """The AlarmFiring object: a state change whose actions must be delivered."""
 
+import typing
+
 from oslo_utils import versionutils
 from oslo_versionedobjects import fields
 
@@ -35,6 +37,20 @@ class AlarmFiring(base.DoctorObject):
         'request_id': fields.StringField(nullable=True),
         'fault_id': fields.StringField(nullable=True),
     }
+
+    if typing.TYPE_CHECKING:
+        # The attributes oslo.versionedobjects makes of ``fields``, for the
+        # type checker; keep the two in step.
+        alarm_id: str
+        alarm_name: str
+        severity: str
+        previous: str
+        current: str
+        reason: str
+        reason_data: dict[str, typing.Any]
+        deliveries: dict[str, str]
+        request_id: str | None
+        fault_id: str | None
 
     def obj_make_compatible(self, primitive, target_version):
         super().obj_make_compatible(primitive, target_version)

@@ -1,6 +1,8 @@
 """Tests of the versioned objects doctor's services exchange."""
 
+import ast
 import datetime
+import inspect
 
 from oslo_versionedobjects import exception as ovo_exception
 from oslo_versionedobjects import fixture as ovo_fixture
@@ -57,6 +59,18 @@ class TestObjectVersions(base.TestCase):
 
     def test_every_object_is_checked(self):
         self.assertEqual(set(OBJECT_HASHES), set(doctor_objects()))
+
+    def test_type_checker_knows_every_field(self):
+        # The attributes declared under TYPE_CHECKING are only read by
+        # mypy, so only this test notices when they and ``fields`` part.
+        for name, classes in doctor_objects().items():
+            cls = classes[0]
+            tree = ast.parse(inspect.getsource(cls))
+            declared = {
+                node.target.id for node in ast.walk(tree)
+                if isinstance(node, ast.AnnAssign)
+                and isinstance(node.target, ast.Name)}
+            self.assertEqual(set(cls.fields), declared, name)
 
 
 class TestAlarmFiring(base.TestCase):
