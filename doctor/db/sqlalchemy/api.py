@@ -28,9 +28,10 @@ SORT_KEYS = ('alarm_id', 'name', 'type', 'enabled', 'severity', 'state',
              'resource_id', 'project_id', 'user_id', 'state_timestamp',
              'timestamp')
 
-_alarm = models.Alarm.__table__
-_change = models.AlarmChange.__table__
-_delivery = models.AlarmDelivery.__table__
+# The declarative models type __table__ as a FromClause; they are Tables.
+_alarm = typing.cast(sa.Table, models.Alarm.__table__)
+_change = typing.cast(sa.Table, models.AlarmChange.__table__)
+_delivery = typing.cast(sa.Table, models.AlarmDelivery.__table__)
 
 
 _INSERT_ALARM = _alarm.insert()
@@ -51,8 +52,10 @@ def _transition_statement(changes_state: bool, moves_deadline: bool,
     if checks_deadline:
         conditions.append(
             _alarm.c.deadline == sa.bindparam('expected_deadline'))
-    values = {'state': sa.bindparam('state'),
-              'state_reason': sa.bindparam('reason')}
+    values: dict[str, sa.BindParameter[typing.Any]] = {
+        'state': sa.bindparam('state'),
+        'state_reason': sa.bindparam('reason'),
+    }
     if changes_state:
         values['state_timestamp'] = sa.bindparam('state_timestamp')
     if moves_deadline:
