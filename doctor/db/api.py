@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import datetime
 
 from oslo_config import cfg
+import sqlalchemy as sa
 
 ALARM_STATES = ('ok', 'alarm', 'insufficient data')
 
@@ -31,6 +32,11 @@ class Connection(metaclass=abc.ABCMeta):
 
         The object stays usable: a later call connects again.
         """
+
+    @property
+    @abc.abstractmethod
+    def engine(self) -> sa.engine.Engine:
+        """The SQLAlchemy engine, for tools and tests."""
 
     @abc.abstractmethod
     def upgrade(self) -> None:
