@@ -49,5 +49,5 @@ def main() -> None:
     # so that the embedded default works from a fresh machine.
     connection = db_api.get_connection(conf)
     connection.upgrade()
-    connection.engine.dispose()
+    connection.close()
     service.launch(conf, build(conf), restart_method='mutate').wait()
