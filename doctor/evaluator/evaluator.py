@@ -27,8 +27,6 @@ from doctor.objects import firing as firing_obj
 
 LOG = log.getLogger(__name__)
 
-_STOP = object()
-
 
 class NotificationEvaluator:
     """Evaluates notification alarms against the events of the bus."""
@@ -36,12 +34,12 @@ class NotificationEvaluator:
     def __init__(self, conf, connection: db_api.Connection,
                  index: index_mod.AlarmIndex,
                  transformer: transformer_mod.Transformer,
-                 fire: Callable[[firing_obj.AlarmFiring], None],
+                 fire: Callable[[firing_obj.AlarmFiring], object],
                  announcer: announcer_mod.Announcer | None = None) -> None:
         """Evaluate against ``index``, storing through ``connection``.
 
         :param fire: hands a stored firing to delivery (inline deliverer or
-            the notifier RPC API).
+            the notifier RPC API); what it returns is ignored.
         :param announcer: told of each transition this evaluator stored,
             to notify the world and the other evaluators.
         """
@@ -51,8 +49,10 @@ class NotificationEvaluator:
         self._transformer = transformer
         self._fire = fire
         self._announcer = announcer or announcer_mod.Announcer()
-        self._queues = [queue.SimpleQueue()
-                        for _ in range(conf.evaluator.executor_threads)]
+        # One queue of events per worker; None tells the worker to stop.
+        self._queues: list[queue.SimpleQueue[transformer_mod.Event | None]] = [
+            queue.SimpleQueue()
+            for _ in range(conf.evaluator.executor_threads)]
         # Events evaluated, one counter per worker so none is contended.
         self._evaluated = [0] * len(self._queues)
         self._workers: list[threading.Thread] = []
@@ -71,7 +71,7 @@ class NotificationEvaluator:
 
     def stop(self) -> None:
         for work in self._queues:
-            work.put(_STOP)
+            work.put(None)
         for worker in self._workers:
             worker.join(timeout=10)
         self._workers = []
@@ -120,10 +120,12 @@ class NotificationEvaluator:
         """How many queued events the workers have evaluated so far."""
         return sum(self._evaluated)
 
-    def _work(self, number: int, work: queue.SimpleQueue) -> None:
+    def _work(self, number: int,
+              work: queue.SimpleQueue[transformer_mod.Event | None]
+              ) -> None:
         while True:
             event = work.get()
-            if event is _STOP:
+            if event is None:
                 return
             try:
                 self.evaluate(event)
