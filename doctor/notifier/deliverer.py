@@ -100,6 +100,8 @@ class Deliverer:
                 notifier = self._notifiers[parsed.scheme].obj
             except KeyError:
                 raise exception.NotifierNotFound(scheme=parsed.scheme)
+            # Plugins are invoked on load: a loaded one has its object.
+            assert notifier is not None
             notifier.notify(parsed, firing.webhook_body(), request_id)
         except Exception as e:  # a plugin may fail in any way
             reason = (str(e) if isinstance(e, exception.DoctorException)
@@ -181,4 +183,5 @@ class Deliverer:
         self._flusher.join(timeout=5)
         self.flush()
         for ext in self._notifiers:
-            ext.obj.close()
+            if ext.obj is not None:
+                ext.obj.close()
