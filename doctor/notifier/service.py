@@ -1,6 +1,7 @@
 """doctor-notifier: delivers fired alarms handed over by evaluators."""
 
 from oslo_log import log
+import oslo_messaging as messaging
 from oslo_service import loopingcall
 from oslo_service import service
 
@@ -20,8 +21,8 @@ class NotifierService(service.Service):
         super().__init__()
         self.conf = conf
         self.deliverer: deliverer_mod.Deliverer | None = None
-        self._server = None
-        self._timer = None
+        self._server: messaging.MessageHandlingServer | None = None
+        self._timer: loopingcall.FixedIntervalLoopingCall | None = None
         self._db: db_api.Connection | None = None
 
     def start(self) -> None:
