@@ -6,13 +6,12 @@ production sets ``transport_url`` to ``rabbit://...``. Every service uses
 the threading executor.
 """
 
+import importlib
 import threading
 
 from oslo_config import cfg
 import oslo_messaging as messaging
 from oslo_messaging import opts as messaging_opts
-from oslo_messaging._metrics import client as messaging_metrics
-from oslo_messaging._tracing import client as messaging_tracing
 from oslo_messaging.rpc import dispatcher
 
 from doctor.common import context as doctor_context
@@ -37,9 +36,15 @@ def set_defaults(conf: cfg.ConfigOpts) -> None:
     # oslo.messaging reads these groups on every RPC send and receive but
     # registers them on the global CONF only, at import time, and leaves
     # them out of list_opts(): without them a private ConfigOpts (tests, or
-    # several services in one process) cannot cast.
-    for module, group in ((messaging_metrics, 'oslo_messaging_metrics'),
-                          (messaging_tracing, 'oslo_messaging_tracing')):
+    # several services in one process) cannot cast. Releases that lack a
+    # group do not read it either.
+    for module_name, group in (
+            ('oslo_messaging._metrics.client', 'oslo_messaging_metrics'),
+            ('oslo_messaging._tracing.client', 'oslo_messaging_tracing')):
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
         opts = getattr(module, group, None)
         if opts:
             conf.register_opts(opts, group=group)
