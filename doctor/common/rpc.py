@@ -19,6 +19,7 @@ from doctor.objects import base as objects_base
 
 EMBEDDED_TRANSPORT_URL = 'inproc:/'
 CONTROL_EXCHANGE = 'doctor'
+NOTIFICATION_DRIVERS = ('messagingv2',)
 
 _lock = threading.Lock()
 _transports: dict[tuple[int, str], messaging.Transport] = {}
@@ -49,7 +50,7 @@ def set_defaults(conf: cfg.ConfigOpts) -> None:
         if opts:
             conf.register_opts(opts, group=group)
     conf.set_default('transport_url', EMBEDDED_TRANSPORT_URL)
-    conf.set_default('driver', ['messagingv2'],
+    conf.set_default('driver', list(NOTIFICATION_DRIVERS),
                      group='oslo_messaging_notifications')
 
 

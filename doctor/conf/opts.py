@@ -1,5 +1,9 @@
 """Entry points for oslo-config-generator."""
 
+from oslo_config import cfg
+from oslo_messaging import transport
+from oslo_messaging.notify import notifier as messaging_notifier
+
 from doctor.conf import api
 from doctor.conf import consumer
 from doctor.conf import database
@@ -18,7 +22,21 @@ def list_opts():
 
 
 def set_lib_defaults():
-    """Set the defaults doctor gives to its libraries' options."""
+    """Set the defaults doctor gives to its libraries' options.
+
+    oslo-config-generator calls this (the ``oslo.config.opts.defaults``
+    entry point) before it lists the options, and prints the defaults of
+    the libraries' option objects rather than those of a ConfigOpts.
+    """
     from doctor import conf
     from doctor.common import rpc
+
+    # oslo.messaging has a setter for control_exchange alone; rpc sets the
+    # embedded bus and the notification driver on a ConfigOpts only. Set
+    # them on the library's own options too, before rpc registers copies
+    # of them, so that the copies and the originals stay equal.
+    cfg.set_defaults(transport._transport_opts,
+                     transport_url=rpc.EMBEDDED_TRANSPORT_URL)
+    cfg.set_defaults(messaging_notifier._notifier_opts,
+                     driver=list(rpc.NOTIFICATION_DRIVERS))
     rpc.set_defaults(conf.CONF)
