@@ -1,0 +1,410 @@
+"""The samples of the API reference, checked against the real API.
+
+The reference (``api-ref/source``) shows a JSON sample beside each request
+and answer. Here every request sample is sent to the API app, in the order
+a user would send them, and each answer must have the status and the shape
+of the response sample shown with it: the same keys, recursively, lists of
+the same length and values of the same JSON types. Only the values may
+differ (ids, timestamps). The webhook sample is checked the same way against
+the body a notifier plugin receives when the documented notification fires
+the alarm.
+
+The reference's tables are checked too: every field of a sample is a row of
+the parameter table beside it, every required row of that table is in the
+answer samples, and every row refers to a definition in parameters.yaml.
+"""
+
+from concurrent import futures
+import json
+import os
+import re
+import threading
+from typing import Any
+
+from stevedore import extension
+import yaml
+
+from doctor.evaluator import evaluator
+from doctor.evaluator import index
+from doctor.evaluator import transformer
+from doctor.notifier import deliverer
+from doctor.notifier.plugins import base as plugin_base
+from doctor.tests import base as test_base
+from doctor.tests.unit.api import base
+
+API_REF = os.path.normpath(os.path.join(
+    os.path.dirname(__file__), '..', '..', '..', '..', 'api-ref', 'source'))
+SAMPLES = os.path.join(API_REF, 'samples')
+PARAMETERS = os.path.join(API_REF, 'parameters.yaml')
+
+# The caller the samples show: the identity headers of every request.
+PROJECT = 'b7d3c1e2a9f84c5d8e6f0a1b2c3d4e5f'
+USER = '3f9a2b1c4d5e4f60a7b8c9d0e1f2a3b4'
+# The host the samples' links point at.
+HOST = '127.0.0.1:12345'
+
+# The notification of the webhook sample: Nova's legacy instance update
+# (the shape doctor's own controller also sends) for the samples' instance,
+# as part of a doctor fault.
+INSTANCE = '153462d0-a9b8-4b5b-8175-9e4b05e9b856'
+REQUEST_ID = 'req-5a0c9b7e-3f1d-4e2a-8b6c-7d9e0f1a2b3c'
+NOTIFICATION: dict[str, Any] = {
+    'publisher_id': 'compute.compute-0',
+    'event_type': 'compute.instance.update',
+    'payload': {
+        'instance_id': INSTANCE, 'tenant_id': PROJECT, 'user_id': USER,
+        'display_name': 'vnf-a-0', 'host': 'compute-0',
+        'state': 'error', 'old_state': 'active',
+    },
+    'metadata': {'message_id': '2e6b9a51-0d5b-4ad1-b1a3-1b8c6d2f3e4a',
+                 'timestamp': '2024-05-01 10:00:01.123456'},
+    'ctxt': {'request_id': REQUEST_ID,
+             'doctor_fault_id': 'f7a1c0de-2b3c-4d5e-8f90-a1b2c3d4e5f6'},
+}
+
+WAIT = 10
+
+
+def load_sample(name: str) -> Any:
+    with open(os.path.join(SAMPLES, name)) as f:
+        return json.load(f)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return 'null'
+    if isinstance(value, bool):
+        return 'boolean'
+    if isinstance(value, (int, float)):
+        return 'number'
+    if isinstance(value, str):
+        return 'string'
+    if isinstance(value, list):
+        return 'array'
+    return 'object'
+
+
+def _embedded_json(value: Any) -> Any:
+    """A JSON object held in a string (a history entry's detail), or None."""
+    if isinstance(value, str) and value.startswith('{'):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return None
+
+
+def shape_differences(expected: Any, actual: Any, where: str = '$'
+                      ) -> list[str]:
+    """How ``actual`` differs in shape from ``expected``; [] if it does not.
+
+    Objects must have the same keys, arrays the same length, scalars the
+    same JSON type; a string holding a JSON object is compared as that
+    object.
+    """
+    if _json_type(expected) != _json_type(actual):
+        return ['%s: the sample has %s, the API %s'
+                % (where, _json_type(expected), _json_type(actual))]
+    if isinstance(expected, dict):
+        differences = []
+        for key in sorted(set(expected) - set(actual)):
+            differences.append('%s.%s: in the sample, not in the API'
+                               % (where, key))
+        for key in sorted(set(actual) - set(expected)):
+            differences.append('%s.%s: in the API, not in the sample'
+                               % (where, key))
+        for key in sorted(set(expected) & set(actual)):
+            differences.extend(shape_differences(
+                expected[key], actual[key], '%s.%s' % (where, key)))
+        return differences
+    if isinstance(expected, list):
+        if len(expected) != len(actual):
+            return ['%s: the sample has %d items, the API %d'
+                    % (where, len(expected), len(actual))]
+        differences = []
+        for number, (item, other) in enumerate(zip(expected, actual)):
+            differences.extend(shape_differences(
+                item, other, '%s[%d]' % (where, number)))
+        return differences
+    inner, other = _embedded_json(expected), _embedded_json(actual)
+    if inner is not None or other is not None:
+        return shape_differences(inner, other, where + '<json>')
+    return []
+
+
+def field_names(document: Any, prefix: str = '') -> set[str]:
+    """The fields of a sample as the tables name them.
+
+    A nested field is named by its path (``notification_rule.query.op``);
+    arrays add nothing to the path, so the items of a list answer are named
+    like a single object.
+    """
+    names: set[str] = set()
+    if isinstance(document, dict):
+        for key, value in document.items():
+            name = prefix + key
+            names.add(name)
+            names |= field_names(value, name + '.')
+    elif isinstance(document, list):
+        for item in document:
+            names |= field_names(item, prefix)
+    return names
+
+
+class Part:
+    """A request or response part of a section of the reference."""
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.samples: list[str] = []
+        self.parameters: list[tuple[str, str]] = []
+
+
+_HEADING = re.compile(r'^([=\-~])\1{2,}$')
+_INCLUDE = re.compile(r'^\.\. literalinclude:: samples/(\S+)$')
+_PARAMETERS = re.compile(r'^\.\. rest_parameters:: parameters\.yaml$')
+_ROW = re.compile(r'^\s+- ([^:\s]+): (\S+)$')
+
+
+def read_reference() -> list[Part]:
+    """The parts of every page of the reference, in page order.
+
+    A section (a heading underlined with ``=`` or ``-``) is one part, or
+    two when it has ``Request`` and ``Response`` subsections (headings
+    underlined with ``~``).
+    """
+    parts: list[Part] = []
+    for name in sorted(os.listdir(API_REF)):
+        if not name.endswith(('.rst', '.inc')):
+            continue
+        with open(os.path.join(API_REF, name)) as f:
+            lines = f.read().splitlines()
+        section = name
+        part = Part(name)
+        parts.append(part)
+        in_table = False
+        for number, line in enumerate(lines):
+            following = lines[number + 1] if number + 1 < len(lines) else ''
+            heading = _HEADING.match(following)
+            if heading and line.strip() and not _HEADING.match(line):
+                if heading.group(1) == '~':
+                    part = Part('%s: %s, %s' % (name, section, line))
+                else:
+                    section = line
+                    part = Part('%s: %s' % (name, section))
+                parts.append(part)
+                in_table = False
+                continue
+            include = _INCLUDE.match(line)
+            if include:
+                part.samples.append(include.group(1))
+            if _PARAMETERS.match(line):
+                in_table = True
+                continue
+            row = _ROW.match(line)
+            if in_table and row:
+                part.parameters.append((row.group(1), row.group(2)))
+            elif in_table and line.strip():
+                in_table = False
+    return [part for part in parts if part.samples or part.parameters]
+
+
+def load_parameters() -> dict[str, dict]:
+    with open(PARAMETERS) as f:
+        return yaml.safe_load(f)
+
+
+class _Recorder(plugin_base.AlarmNotifier):
+    """A notifier plugin that keeps what it is asked to deliver."""
+
+    def __init__(self, conf) -> None:
+        super().__init__(conf)
+        self.deliveries: list[tuple[str, dict, str]] = []
+        self._lock = threading.Lock()
+
+    def notify(self, action, body, request_id):
+        with self._lock:
+            self.deliveries.append((action.geturl(), body, request_id))
+
+
+class TestAPIRefSamples(base.APITestCase):
+    """The samples are what the API sends and receives."""
+
+    def setUp(self):
+        super().setUp()
+        self.used: set[str] = set()
+        self.differences: list[str] = []
+
+    def call(self, method: str, path: str, request: str | None = None,
+             **kwargs):
+        """Send ``request`` (a sample name) as the samples' caller."""
+        kwargs.setdefault('project', PROJECT)
+        kwargs.setdefault('user', USER)
+        kwargs['headers'] = {'Host': HOST}
+        if request is None:
+            return self.request(method, path, **kwargs)
+        self.used.add(request)
+        return self.request(method, path, load_sample(request), **kwargs)
+
+    def check(self, response, status: int, sample: str) -> Any:
+        """Compare an answer with its sample; returns the answer's JSON."""
+        self.used.add(sample)
+        self.assertEqual(status, response.status_int, response.text)
+        actual = response.json
+        self.differences.extend(
+            '%s: %s' % (sample, difference) for difference
+            in shape_differences(load_sample(sample), actual))
+        return actual
+
+    def fire(self) -> tuple[str, dict, str]:
+        """Evaluate the documented notification; returns its delivery."""
+        recorder = _Recorder(self.conf)
+        plugins = extension.ExtensionManager.make_test_instance(
+            [extension.Extension(
+                'http', None, _Recorder, recorder)],  # type: ignore[arg-type]
+            namespace=deliverer.NAMESPACE)
+        sender = deliverer.Deliverer(self.conf, self.db, plugins)
+        self.addCleanup(sender.stop)
+        pending: list[futures.Future] = []
+        events = transformer.Transformer.from_file(
+            transformer.find_definitions_file(self.conf))
+        engine = evaluator.NotificationEvaluator(
+            self.conf, self.db, index.AlarmIndex(), events,
+            lambda firing: pending.extend(sender.deliver(firing)))
+        self.addCleanup(engine.stop)
+        engine.load_index()
+        event = events.transform(
+            NOTIFICATION['publisher_id'], NOTIFICATION['event_type'],
+            NOTIFICATION['payload'], NOTIFICATION['metadata'],
+            NOTIFICATION['ctxt'])
+        if event is None:
+            self.fail('no event definition covers the notification')
+        self.assertEqual(1, engine.evaluate(event))
+        futures.wait(pending, timeout=WAIT)
+        sender.flush()
+        self.assertEqual(1, len(recorder.deliveries))
+        return recorder.deliveries[0]
+
+    def test_every_sample_matches_what_the_api_does(self):
+        check = self.check
+        check(self.call('GET', '/', project=None, user=None), 200,
+              'versions-response.json')
+        check(self.call('GET', '/v1'), 200, 'version-v1-response.json')
+
+        alarm = check(self.call('POST', '/v1/alarms',
+                                'alarm-create-request.json'),
+                      201, 'alarm-create-response.json')
+        path = '/v1/alarms/' + alarm['alarm_id']
+        check(self.call('GET', '/v1/alarms?resource_id=' + INSTANCE), 200,
+              'alarms-list-response.json')
+        check(self.call('GET', path), 200, 'alarm-show-response.json')
+        alarm = check(self.call('PUT', path, 'alarm-update-request.json'),
+                      200, 'alarm-update-response.json')
+        check(self.call('GET', path + '/state'), 200,
+              'alarm-state-show-response.json')
+        check(self.call('PUT', path + '/state',
+                        'alarm-state-update-request.json'),
+              200, 'alarm-state-update-response.json')
+
+        action, body, request_id = self.fire()
+        self.used.add('webhook-body.json')
+        self.differences.extend(
+            'webhook-body.json: %s' % difference for difference
+            in shape_differences(load_sample('webhook-body.json'), body))
+        self.assertEqual(alarm['alarm_actions'][0], action)
+        self.assertEqual(REQUEST_ID, request_id)
+
+        check(self.call('GET', path + '/history'), 200,
+              'alarm-history-response.json')
+        self.assertEqual(204, self.call('DELETE', path).status_int)
+
+        bad = load_sample('alarm-create-request.json')
+        del bad['notification_rule']
+        check(self.request('POST', '/v1/alarms', bad, project=PROJECT,
+                           user=USER), 400, 'error-response.json')
+
+        self.assertEqual([], self.differences)
+        self.assertEqual(sorted(os.listdir(SAMPLES)), sorted(self.used),
+                         'every sample is checked, and only those')
+
+    def test_the_samples_show_the_answers_of_the_api(self):
+        # What the tables and the prose say of these answers.
+        alarm = load_sample('alarm-create-response.json')
+        self.assertEqual('insufficient data', alarm['state'])
+        self.assertEqual(PROJECT, alarm['project_id'])
+        self.assertEqual(USER, alarm['user_id'])
+        self.assertEqual(['alarm', 'ok'], [
+            load_sample('webhook-body.json')[key]
+            for key in ('current', 'previous')])
+        self.assertEqual(
+            ['state transition', 'state transition', 'rule change',
+             'creation'],
+            [entry['type']
+             for entry in load_sample('alarm-history-response.json')])
+
+
+class TestAPIRefTables(test_base.TestCase):
+    """The parameter tables document every field of the samples."""
+
+    def setUp(self):
+        super().setUp()
+        self.parameters = load_parameters()
+        self.parts = read_reference()
+
+    def test_every_row_is_defined_in_parameters_yaml(self):
+        undefined = ['%s: %s refers to %s' % (part.where, name, reference)
+                     for part in self.parts
+                     for name, reference in part.parameters
+                     if reference not in self.parameters]
+        self.assertEqual([], undefined)
+
+    def test_every_definition_is_used(self):
+        used = {reference for part in self.parts
+                for _name, reference in part.parameters}
+        self.assertEqual([], sorted(set(self.parameters) - used))
+
+    def test_every_included_sample_exists(self):
+        included = {sample for part in self.parts for sample in part.samples}
+        self.assertEqual(sorted(os.listdir(SAMPLES)), sorted(included))
+
+    def test_every_sample_field_is_in_its_table(self):
+        problems = []
+        for part in self.parts:
+            rows = {name: self.parameters.get(reference, {})
+                    for name, reference in part.parameters}
+            body = {name for name, definition in rows.items()
+                    if definition.get('in') == 'body'}
+            required = {name for name in body
+                        if rows[name].get('required')}
+            for sample in part.samples:
+                if not part.parameters:
+                    problems.append('%s: %s has no parameter table'
+                                    % (part.where, sample))
+                    continue
+                document = load_sample(sample)
+                if not isinstance(document, (dict, list)):
+                    # A bare value (an alarm's state): one row describes
+                    # the whole body.
+                    if len(body) != 1:
+                        problems.append('%s: %s is a bare value, the table '
+                                        'needs exactly one body row'
+                                        % (part.where, sample))
+                    continue
+                fields = field_names(document)
+                for name in sorted(fields - body):
+                    problems.append('%s: %s has %s, not in the table'
+                                    % (part.where, sample, name))
+                if sample.endswith('-request.json'):
+                    continue
+                # What doctor sends always has the required fields.
+                for name in sorted(required - fields):
+                    problems.append('%s: %s lacks required %s'
+                                    % (part.where, sample, name))
+        self.assertEqual([], problems)
+
+    def test_every_definition_is_complete(self):
+        for name, definition in self.parameters.items():
+            self.assertIn(definition.get('in'),
+                          ('header', 'path', 'query', 'body'), name)
+            self.assertIn('description', definition, name)
+            self.assertIn('type', definition, name)
