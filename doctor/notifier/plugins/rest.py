@@ -1,7 +1,9 @@
 """The ``http:`` and ``https:`` notifiers: webhooks."""
 
 import time
+from urllib import parse
 
+from oslo_config import cfg
 from oslo_log import log
 from oslo_serialization import jsonutils
 import requests
@@ -22,7 +24,7 @@ class RestAlarmNotifier(base.AlarmNotifier):
     receives many alarms pays the TCP (and TLS) handshake once.
     """
 
-    def __init__(self, conf):
+    def __init__(self, conf: cfg.ConfigOpts) -> None:
         super().__init__(conf)
         opts = conf.notifier
         self._session = requests.Session()
@@ -42,7 +44,8 @@ class RestAlarmNotifier(base.AlarmNotifier):
             self._cert = (opts.ssl_client_cert if not opts.ssl_client_key
                           else (opts.ssl_client_cert, opts.ssl_client_key))
 
-    def notify(self, action, body, request_id):
+    def notify(self, action: parse.SplitResult, body: dict,
+               request_id: str) -> None:
         url = action.geturl()
         data = jsonutils.dump_as_bytes(body)
         headers = {'Content-Type': 'application/json',
