@@ -8,6 +8,7 @@ from oslo_config import cfg
 
 from doctor.conf import api
 from doctor.conf import consumer
+from doctor.conf import coordination
 from doctor.conf import database
 from doctor.conf import default
 from doctor.conf import evaluator
@@ -22,6 +23,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     default.register_opts(conf)
     api.register_opts(conf)
     consumer.register_opts(conf)
+    coordination.register_opts(conf)
     database.register_opts(conf)
     evaluator.register_opts(conf)
     notifier.register_opts(conf)

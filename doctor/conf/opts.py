@@ -6,14 +6,15 @@ from oslo_messaging.notify import notifier as messaging_notifier
 
 from doctor.conf import api
 from doctor.conf import consumer
+from doctor.conf import coordination
 from doctor.conf import database
 from doctor.conf import default
 from doctor.conf import evaluator
 from doctor.conf import notifier
 from doctor.conf import upgrade_levels
 
-_MODULES = (default, api, consumer, database, evaluator, notifier,
-            upgrade_levels)
+_MODULES = (default, api, consumer, coordination, database, evaluator,
+            notifier, upgrade_levels)
 
 
 def list_opts():

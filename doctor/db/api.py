@@ -71,6 +71,10 @@ class Connection(metaclass=abc.ABCMeta):
         """One alarm. :raises AlarmNotFound: if there is none."""
 
     @abc.abstractmethod
+    def get_alarm_states(self, alarm_ids: Iterable[str]) -> dict[str, str]:
+        """The stored state of each alarm that still exists, by id."""
+
+    @abc.abstractmethod
     def iter_enabled_alarms(self, alarm_type: str,
                             batch_size: int = 5000) -> Iterable[dict]:
         """Every enabled alarm of ``alarm_type``, read in batches."""

@@ -18,7 +18,6 @@ from oslo_log import log
 from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 
-from doctor.common import exception
 from doctor.db import api as db_api
 from doctor.evaluator import announcer as announcer_mod
 from doctor.evaluator import index as index_mod
@@ -35,15 +34,20 @@ class NotificationEvaluator:
                  index: index_mod.AlarmIndex,
                  transformer: transformer_mod.Transformer,
                  fire: Callable[[firing_obj.AlarmFiring], object],
-                 announcer: announcer_mod.Announcer | None = None) -> None:
+                 announcer: announcer_mod.Announcer | None = None,
+                 has_peers: Callable[[], bool] | None = None) -> None:
         """Evaluate against ``index``, storing through ``connection``.
 
         :param fire: hands a stored firing to delivery (inline deliverer or
             the notifier RPC API); what it returns is ignored.
         :param announcer: told of each transition this evaluator stored,
             to notify the world and the other evaluators.
+        :param has_peers: whether other evaluator replicas run now; while
+            they do, an alarm whose indexed state says "nothing to do" is
+            checked against the database first. None: this one is alone.
         """
         self.conf = conf
+        self._has_peers = has_peers or (lambda: False)
         self._db = connection
         self.index = index
         self._transformer = transformer
@@ -138,8 +142,9 @@ class NotificationEvaluator:
 
     def evaluate(self, event: transformer_mod.Event) -> int:
         """Evaluate every alarm that watches ``event``; returns firings."""
-        fired = 0
         project_id = event.project_id
+        moves = []
+        unchanged = []
         for alarm in self.index.candidates(event.resource_id, project_id):
             if not alarm.rule.watches(event.event_type):
                 continue
@@ -149,23 +154,36 @@ class NotificationEvaluator:
                 continue
             matched = alarm.rule.matches(event)
             new_state = 'alarm' if matched else 'ok'
-            deadline = None
+            if new_state != alarm.state or (matched and
+                                            alarm.repeat_actions):
+                moves.append((alarm, matched, new_state))
+            else:
+                unchanged.append((alarm, matched, new_state))
+        if unchanged and self._has_peers():
+            # Another replica may have moved these alarms without this one
+            # knowing yet (its word is on the way, or never sent while RPC
+            # 1.0 evaluators run): the stored state decides, read for all
+            # of them at once.
+            stored = self._db.get_alarm_states(
+                [alarm.alarm_id for alarm, _m, _s in unchanged])
+            still = []
+            for alarm, matched, new_state in unchanged:
+                state = stored.get(alarm.alarm_id)
+                if state is None:
+                    self.index.remove(alarm.alarm_id)
+                    continue
+                alarm.state = state
+                if state != new_state:
+                    moves.append((alarm, matched, new_state))
+                else:
+                    still.append((alarm, matched, new_state))
+            unchanged = still
+        for alarm, _matched, _state in unchanged:
             if alarm.rule.timeout:
-                deadline = timeutils.utcnow() + datetime.timedelta(
-                    seconds=alarm.rule.timeout)
-            if new_state == alarm.state and not (
-                    matched and alarm.repeat_actions):
-                # Another evaluator may have moved the alarm without this
-                # one knowing yet (its message is on the way, or never
-                # sent while RPC 1.0 evaluators run): only the stored state
-                # can tell that there is nothing to do.
-                stored = self._stored_state(alarm)
-                if stored is None:
-                    continue
-                if stored == new_state:
-                    if deadline is not None:
-                        self._db.set_deadline(alarm.alarm_id, deadline)
-                    continue
+                self._db.set_deadline(alarm.alarm_id,
+                                      self._deadline(alarm))
+        fired = 0
+        for alarm, matched, new_state in moves:
             verb = 'hits' if matched else 'does not hit'
             reason = ('Event <id=%s,event_type=%s> %s the query <%s>.'
                       % (event.message_id, event.event_type, verb,
@@ -174,9 +192,16 @@ class NotificationEvaluator:
             if self._transition(alarm, alarm.state, new_state, reason,
                                 reason_data, event.traits.get('fault_id'),
                                 event.traits.get('request_id'),
-                                deadline=deadline):
+                                deadline=self._deadline(alarm)):
                 fired += 1
         return fired
+
+    @staticmethod
+    def _deadline(alarm) -> datetime.datetime | None:
+        if not alarm.rule.timeout:
+            return None
+        return timeutils.utcnow() + datetime.timedelta(
+            seconds=alarm.rule.timeout)
 
     def check_timeouts(self) -> int:
         """Move alarms whose expected event did not come in time.
@@ -255,18 +280,6 @@ class NotificationEvaluator:
         if change is not None:
             self._announcer.transitioned(alarm, change)
         return True
-
-    def _stored_state(self, alarm: index_mod.IndexedAlarm) -> str | None:
-        """The alarm's state in the database, now also in the index.
-
-        None, and the alarm leaves the index, if it is gone.
-        """
-        try:
-            alarm.state = self._db.get_alarm(alarm.alarm_id)['state']
-        except exception.AlarmNotFound:
-            self.index.remove(alarm.alarm_id)
-            return None
-        return alarm.state
 
     def _refresh(self, alarm_id: str) -> None:
         """Reload an alarm after losing a compare-and-set race."""

@@ -8,6 +8,7 @@ from oslo_service import loopingcall
 from oslo_service import service
 
 from doctor.common import context as doctor_context
+from doctor.common import coordination
 from doctor.common import rpc
 from doctor.db import api as db_api
 from doctor.evaluator import announcer as announcer_mod
@@ -47,6 +48,7 @@ class EvaluatorService(service.Service):
         self._servers: list = []
         self._timers: list = []
         self._db: db_api.Connection | None = None
+        self._membership: coordination.GroupMembership | None = None
 
     def start(self) -> None:
         super().start()
@@ -74,8 +76,12 @@ class EvaluatorService(service.Service):
         announcer = announcer_mod.Announcer(
             rpc.get_notifier(conf, 'doctor.evaluator.%s' % conf.host),
             publish_states)
+        self._membership = coordination.join(conf, 'doctor-evaluator')
+        membership = self._membership
         self.engine = evaluator_mod.NotificationEvaluator(
-            conf, connection, index, transformer, fire, announcer)
+            conf, connection, index, transformer, fire, announcer,
+            has_peers=(None if membership is None
+                       else lambda: membership.members > 1))
         self.engine.start()
         count = self.engine.load_index()
         LOG.info('Alarm index loaded: %d notification alarms', count)
@@ -135,6 +141,9 @@ class EvaluatorService(service.Service):
         self._servers = []
         if self.engine is not None:
             self.engine.stop()
+        if self._membership is not None:
+            self._membership.stop()
+            self._membership = None
         if self.deliverer is not None:
             self.deliverer.stop()
             self.deliverer = None

@@ -241,6 +241,16 @@ class Connection(api.Connection):
             raise exception.AlarmNotFound(alarm_id=alarm_id)
         return dict(row)
 
+    def get_alarm_states(self, alarm_ids):
+        ids = list(alarm_ids)
+        if not ids:
+            return {}
+        with self._reader() as session:
+            rows = session.execute(
+                sa.select(_alarm.c.alarm_id, _alarm.c.state)
+                .where(_alarm.c.alarm_id.in_(ids))).all()
+        return {alarm_id: state for alarm_id, state in rows}
+
     def iter_enabled_alarms(self, alarm_type, batch_size=5000):
         last_id = ''
         while True:

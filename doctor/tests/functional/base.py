@@ -440,7 +440,8 @@ class FunctionalTestCase(base.TestCase):
         conf = base.new_conf()
         for name in ('state_path', 'transport_url', 'control_exchange'):
             conf.set_override(name, self.conf[name])
-        for group in ('database', 'evaluator', 'notifier', 'upgrade_levels'):
+        for group in ('coordination', 'database', 'evaluator', 'notifier',
+                      'upgrade_levels'):
             for name in self.conf[group]:
                 conf.set_override(name, self.conf[group][name], group=group)
         conf.set_override('host', self.new_host())

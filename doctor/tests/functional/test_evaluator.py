@@ -5,7 +5,9 @@ and again, in the subclass at the end, on RabbitMQ and PostgreSQL.
 """
 
 from oslo_utils import timeutils
+from oslo_utils import uuidutils
 
+from doctor.tests.functional import base as fbase
 from doctor.tests.functional import pipeline
 
 
@@ -176,6 +178,12 @@ class RabbitPostgreSQLEvaluatorTest(EvaluatorTest):
         self._fire_through_two_evaluators()
 
     def _fire_through_two_evaluators(self):
+        # Replicas know of each other through coordination, and check an
+        # alarm's stored state before deciding a transition is not news.
+        self.require(fbase.REDIS)
+        self.config.config(
+            backend_url='redis://127.0.0.1:6379?namespace=%s'
+            % uuidutils.generate_uuid(), group='coordination')
         evaluators = [self.start_evaluator(),
                       self.start_evaluator(self.replica_conf())]
         alarms = [self.create_alarm() for _ in range(20)]

@@ -5,6 +5,7 @@ from unittest import mock
 
 import fixtures
 from oslo_serialization import jsonutils
+from oslo_utils import timeutils
 
 from doctor.evaluator import transformer
 from doctor.objects import firing as firing_obj
@@ -243,6 +244,39 @@ class TestEvaluate(fixture.EngineTestCase):
         # With the index current, the next event is evaluated normally.
         self.assertEqual(1, self.engine.evaluate(
             self.instance_event('active')))
+
+    def test_with_peers_the_stored_state_decides(self):
+        # A replica moved the alarm to 'alarm' and its word has not come:
+        # this one's index still says 'ok', and the instance is fine again.
+        engine = self.make_engine(has_peers=lambda: True)
+        engine.load_index()
+        self.db.transition_state(self.alarm_id, 'ok', 'alarm', 'elsewhere',
+                                 timeutils.utcnow(), None, [])
+        self.assertEqual(1, engine.evaluate(self.instance_event('active')))
+        self.assertEqual('ok', self.state_of(self.alarm_id))
+        self.assertEqual(['ok'], [f.current for f in self.fired])
+
+    def test_alone_the_index_decides_without_reading(self):
+        engine = self.make_engine(has_peers=lambda: False)
+        engine.load_index()
+        with mock.patch.object(self.db, 'get_alarm_states',
+                               autospec=True) as read:
+            self.assertEqual(0, engine.evaluate(
+                self.instance_event('active')))
+        read.assert_not_called()
+
+    def test_with_peers_one_read_for_all_unchanged_alarms(self):
+        for _ in range(3):
+            self.create_alarm()
+        engine = self.make_engine(has_peers=lambda: True)
+        engine.load_index()
+        with mock.patch.object(self.db, 'get_alarm_states',
+                               autospec=True,
+                               side_effect=self.db.get_alarm_states) as read:
+            self.assertEqual(0, engine.evaluate(
+                self.instance_event('active')))
+        read.assert_called_once()
+        self.assertEqual(4, len(read.call_args.args[0]))
 
     def test_alarm_disabled_elsewhere_leaves_the_index(self):
         self.db.update_alarm(self.alarm_id, {'enabled': False}, [])
