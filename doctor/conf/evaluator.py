@@ -14,9 +14,11 @@ opts = [
                 help='Exchanges whose notification topics the evaluator '
                      'listens on: those of Nova, Neutron and doctor itself '
                      'by default.'),
-    cfg.StrOpt('notification_pool', default='doctor-evaluator',
+    cfg.StrOpt('notification_pool', default='doctor-evaluator-notifications',
                help='Listener pool shared by all evaluator replicas: each '
-                    'notification is evaluated by exactly one of them.'),
+                    'notification is evaluated by exactly one of them. On '
+                    'RabbitMQ it names the queue, so it must differ from '
+                    'every RPC topic (doctor-evaluator, doctor-notifier).'),
     cfg.StrOpt('event_definitions_file',
                default='event_definitions.yaml',
                help='YAML file of event definitions: which notification '

@@ -9,6 +9,7 @@ from oslo_service import service
 
 from doctor.common import context as doctor_context
 from doctor.common import coordination
+from doctor.common import exception
 from doctor.common import rpc
 from doctor.db import api as db_api
 from doctor.evaluator import announcer as announcer_mod
@@ -53,6 +54,14 @@ class EvaluatorService(service.Service):
     def start(self) -> None:
         super().start()
         conf = self.conf
+        if conf.evaluator.notification_pool in (rpcapi.TOPIC,
+                                                notifier_rpcapi.TOPIC):
+            # RabbitMQ names a pool's queue after the pool: RPC casts and
+            # notifications would share one queue and be lost to each
+            # other's consumer.
+            raise exception.ConfigInvalid(
+                reason='[evaluator] notification_pool must not be an RPC '
+                       'topic (%s)' % conf.evaluator.notification_pool)
         connection = self._db = db_api.get_connection(conf)
         transformer = transformer_mod.Transformer.from_file(
             transformer_mod.find_definitions_file(conf))

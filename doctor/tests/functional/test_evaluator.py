@@ -169,6 +169,20 @@ class RabbitPostgreSQLEvaluatorTest(EvaluatorTest):
                      b'{"oslo.version": "2.0", "oslo.message": "{"}'):
             self.rabbit_publish('nova', 'notifications.info', body)
 
+    def test_default_pool_keeps_casts_and_notifications_apart(self):
+        # RabbitMQ names a pool's queue after the pool; the default must
+        # not share the RPC topic's queue, or the RPC server receives the
+        # notifications and the listener the alarm changes.
+        self.conf.clear_override('notification_pool', group='evaluator')
+        evaluator = self.start_evaluator()
+        alarm = self.create_alarm()
+        self.announce(alarm, evaluator)
+        self.error(alarm)
+        self.webhook.wait_for(1, '/alarm')
+        self.active(alarm)
+        self.webhook.wait_for(1, '/ok')
+        self.webhook.assert_no_more(2)
+
     def test_two_evaluators_fire_every_transition_once(self):
         self._fire_through_two_evaluators()
 
