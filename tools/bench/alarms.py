@@ -389,7 +389,6 @@ class Bench:
         if self.backend != 'embedded':
             # Queue the backlog first, then let the evaluator drain it.
             self.evaluator.stop()
-            rpc.cleanup()
             self.publish(events, 0)
             restarted = evaluator_service.EvaluatorService(self.conf)
             baseline = 0
