@@ -86,7 +86,9 @@ rules: list[policy.RuleDefault] = [
     policy.DocumentedRuleDefault(
         name=HISTORY,
         check_str=base.ADMIN_OR_OWNER,
-        description='Show the history of an alarm.',
+        description='Show the history of an alarm. The history outlives '
+                    'the alarm: once it is deleted, the target is the '
+                    'project and user that owned it when it was deleted.',
         operations=[{'path': ALARM_PATH + '/history', 'method': 'GET'}],
         scope_types=['project']),
     policy.DocumentedRuleDefault(

@@ -8,6 +8,7 @@ its existence is not revealed.
 from http import client as http_client
 
 from oslo_log import log
+from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
 import pecan
@@ -33,6 +34,9 @@ LIST_PARAMETERS = ('type', 'resource_id', 'state', 'name', 'enabled',
                    'project_id', 'all_projects', 'limit', 'marker', 'sort')
 HISTORY_PARAMETERS = ('limit', 'marker')
 SORT_DIRECTIONS = ('asc', 'desc')
+# How many history entries are read at a time to find a deleted alarm's
+# owner; the first one read is normally enough.
+_OWNER_PAGE = 20
 
 
 def _caller() -> doctor_context.RequestContext:
@@ -88,6 +92,59 @@ def _enforce_on_alarm(rule: str, alarm_id: str
             raise exception.AlarmNotFound(alarm_id=alarm_id)
         raise
     return context, alarm
+
+
+def _history_owner(dbapi: db_api.Connection, alarm_id: str) -> dict:
+    """The policy target of a deleted alarm, as its history tells it.
+
+    Every entry names the project the alarm belonged to when it was
+    written (``on_behalf_of``); the newest entry that names one, normally
+    the deletion, gives the alarm's last owner. A history whose entries
+    name no project is for administrators only.
+
+    :raises AlarmNotFound: if the alarm has no history either.
+    """
+    marker = None
+    while True:
+        changes = dbapi.get_alarm_changes(alarm_id, limit=_OWNER_PAGE,
+                                          marker=marker)
+        if not changes and marker is None:
+            raise exception.AlarmNotFound(alarm_id=alarm_id)
+        for change in changes:
+            if change['on_behalf_of'] is not None:
+                user_id = None
+                if change['type'] == db_api.CHANGE_DELETION:
+                    # The deletion's detail is the alarm as it was.
+                    user_id = jsonutils.loads(change['detail']).get(
+                        'user_id')
+                return {'project_id': change['on_behalf_of'],
+                        'user_id': user_id}
+        if len(changes) < _OWNER_PAGE:
+            return {'project_id': None, 'user_id': None}
+        marker = changes[-1]['event_id']
+
+
+def _enforce_on_history(alarm_id: str) -> doctor_context.RequestContext:
+    """Check the history rule on an alarm, which may have been deleted.
+
+    :raises AlarmNotFound: if there is neither the alarm nor any history
+        of it, or the policy refuses it to a caller of another project.
+    :raises PolicyNotAuthorized: if the policy refuses a caller of the
+        owning project.
+    """
+    context = _caller()
+    dbapi = pecan.request.dbapi
+    try:
+        target = _target(dbapi.get_alarm(alarm_id))
+    except exception.AlarmNotFound:
+        target = _history_owner(dbapi, alarm_id)
+    try:
+        policy.authorize(alarm_policies.HISTORY, target, context)
+    except exception.PolicyNotAuthorized:
+        if target['project_id'] != context.project_id:
+            raise exception.AlarmNotFound(alarm_id=alarm_id)
+        raise
+    return context
 
 
 def _announce(context: doctor_context.RequestContext, alarm: dict) -> None:
@@ -220,8 +277,7 @@ class AlarmHistoryController(base.RestController):
     @pecan.expose('json')
     def get(self) -> list[dict]:
         """A page of history entries; ``limit`` and ``marker`` page on."""
-        _context, _alarm = _enforce_on_alarm(alarm_policies.HISTORY,
-                                             self._id)
+        _enforce_on_history(self._id)
         conf = pecan.request.conf
         params = validation.QueryParams(pecan.request, HISTORY_PARAMETERS)
         limit = params.integer('limit', conf.api.default_limit, 1,

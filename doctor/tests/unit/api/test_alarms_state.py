@@ -1,7 +1,12 @@
 """/v1/alarms/{id}/state and /v1/alarms/{id}/history."""
 
-from oslo_serialization import jsonutils
+from unittest import mock
 
+from oslo_serialization import jsonutils
+from oslo_utils import timeutils
+from oslo_utils import uuidutils
+
+from doctor.api.controllers.v1 import alarms
 from doctor.tests.unit.api import base
 
 
@@ -135,10 +140,95 @@ class TestHistory(base.APITestCase):
 
         self.assertEqual(['creation'], [e['type'] for e in response.json])
 
-    def test_deleted_alarm_history_is_404(self):
+    def test_deleted_alarm_history_is_readable_by_its_project(self):
+        self.request('PUT', '/v1/alarms/%s/state' % self.alarm_id, 'ok')
+        self.request('DELETE', '/v1/alarms/' + self.alarm_id)
+        path = '/v1/alarms/%s/history' % self.alarm_id
+
+        entries = self.request('GET', path, user=base.OTHER_USER).json
+        page = self.request('GET', '%s?limit=1&marker=%s'
+                            % (path, entries[0]['event_id'])).json
+
+        self.assertEqual(['deletion', 'state transition', 'creation'],
+                         [e['type'] for e in entries])
+        self.assertEqual('ok',
+                         jsonutils.loads(entries[0]['detail'])['state'])
+        self.assertEqual(['state transition'], [e['type'] for e in page])
+
+    def test_admin_reads_a_deleted_alarms_history(self):
+        self.request('DELETE', '/v1/alarms/' + self.alarm_id)
+
+        response = self.as_admin('GET',
+                                 '/v1/alarms/%s/history' % self.alarm_id)
+
+        self.assertEqual(200, response.status_int, response.text)
+        self.assertEqual(['deletion', 'creation'],
+                         [e['type'] for e in response.json])
+
+    def test_deleted_alarm_history_is_404_to_another_project(self):
         self.request('DELETE', '/v1/alarms/' + self.alarm_id)
 
         response = self.request('GET',
-                                '/v1/alarms/%s/history' % self.alarm_id)
+                                '/v1/alarms/%s/history' % self.alarm_id,
+                                project=base.OTHER_PROJECT)
 
-        self.assert_error(response, 404)
+        self.assert_error(response, 404, self.alarm_id)
+
+    def test_deleted_alarm_history_follows_its_last_owner(self):
+        self.as_admin('PUT', '/v1/alarms/' + self.alarm_id, base.alarm_body(
+            project_id=base.OTHER_PROJECT, user_id=base.OTHER_USER))
+        self.as_admin('DELETE', '/v1/alarms/' + self.alarm_id)
+        path = '/v1/alarms/%s/history' % self.alarm_id
+
+        response = self.request('GET', path, project=base.OTHER_PROJECT,
+                                user=base.OTHER_USER)
+
+        self.assertEqual(200, response.status_int, response.text)
+        self.assertEqual(['deletion', 'rule change', 'creation'],
+                         [e['type'] for e in response.json])
+        self.assert_error(self.request('GET', path), 404, self.alarm_id)
+
+    def _record_ownerless_action(self, alarm_id: str) -> None:
+        # A failed delivery recorded by a release that left on_behalf_of
+        # empty.
+        self.db.record_change({
+            'event_id': uuidutils.generate_uuid(), 'alarm_id': alarm_id,
+            'type': 'action', 'detail': '{}', 'severity': None,
+            'on_behalf_of': None, 'project_id': None, 'user_id': None,
+            'timestamp': timeutils.utcnow()})
+
+    def test_deleted_alarm_owner_is_found_past_ownerless_entries(self):
+        self.request('DELETE', '/v1/alarms/' + self.alarm_id)
+        for _ in range(3):
+            self._record_ownerless_action(self.alarm_id)
+        path = '/v1/alarms/%s/history' % self.alarm_id
+
+        with mock.patch.object(alarms, '_OWNER_PAGE', 2):
+            response = self.request('GET', path)
+            other = self.request('GET', path, project=base.OTHER_PROJECT)
+
+        self.assertEqual(200, response.status_int, response.text)
+        self.assertEqual(5, len(response.json))
+        self.assert_error(other, 404, self.alarm_id)
+
+    def test_history_naming_no_project_is_for_admins(self):
+        self._record_ownerless_action('gone-alarm')
+        path = '/v1/alarms/gone-alarm/history'
+
+        self.assert_error(self.request('GET', path), 404, 'gone-alarm')
+        self.assertEqual(['action'], [e['type'] for e in
+                                      self.as_admin('GET', path).json])
+
+    def test_history_of_an_unknown_alarm_is_404(self):
+        for caller in (self.request, self.as_admin):
+            response = caller('GET', '/v1/alarms/no-such-alarm/history')
+
+            self.assert_error(response, 404, 'no-such-alarm')
+
+    def test_bad_marker_of_a_deleted_alarms_history_is_400(self):
+        self.request('DELETE', '/v1/alarms/' + self.alarm_id)
+
+        response = self.request(
+            'GET', '/v1/alarms/%s/history?marker=nope' % self.alarm_id)
+
+        self.assert_error(response, 400, "'marker'")
