@@ -4,6 +4,7 @@ from oslo_config import cfg
 from oslo_log import log
 from oslo_service import service
 
+from doctor import cmd
 from doctor import conf as doctor_conf
 from doctor import demo
 from doctor.api import service as api_service
@@ -41,10 +42,12 @@ def build(conf: cfg.ConfigOpts) -> doctor_service.ServiceGroup:
     return doctor_service.ServiceGroup(members)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     conf = doctor_conf.CONF
     conf.register_cli_opts(CLI_OPTS)
-    doctor_service.prepare_service(conf=conf)
+    doctor_service.prepare_service(argv, conf=conf)
+    cmd.check_config('doctor-all',
+                     lambda: evaluator_service.check_config(conf))
     # The all-in-one process owns its database: bring the schema up to date
     # so that the embedded default works from a fresh machine.
     connection = db_api.get_connection(conf)

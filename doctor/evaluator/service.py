@@ -38,6 +38,35 @@ class NotificationEndpoint:
     audit = critical = debug = error = info = sample = warn = _handle
 
 
+def _check_notification_pool(conf) -> None:
+    if conf.evaluator.notification_pool in (rpcapi.TOPIC,
+                                            notifier_rpcapi.TOPIC):
+        # RabbitMQ names a pool's queue after the pool: RPC casts and
+        # notifications would share one queue and be lost to each other's
+        # consumer.
+        raise exception.ConfigInvalid(
+            reason='[evaluator] notification_pool must not be an RPC '
+                   'topic (%s)' % conf.evaluator.notification_pool)
+
+
+def _load_transformer(conf) -> transformer_mod.Transformer:
+    return transformer_mod.Transformer.from_file(
+        transformer_mod.find_definitions_file(conf))
+
+
+def check_config(conf) -> None:
+    """Refuse, before launching, a configuration the evaluator cannot run.
+
+    oslo.service restarts a service whose start() raises, again and again:
+    the commands that run the evaluator call this first.
+
+    :raises ConfigInvalid: saying what is wrong, and where for the event
+        definitions.
+    """
+    _check_notification_pool(conf)
+    _load_transformer(conf)
+
+
 class EvaluatorService(service.Service):
     """Listens to the bus and evaluates notification alarms."""
 
@@ -54,17 +83,9 @@ class EvaluatorService(service.Service):
     def start(self) -> None:
         super().start()
         conf = self.conf
-        if conf.evaluator.notification_pool in (rpcapi.TOPIC,
-                                                notifier_rpcapi.TOPIC):
-            # RabbitMQ names a pool's queue after the pool: RPC casts and
-            # notifications would share one queue and be lost to each
-            # other's consumer.
-            raise exception.ConfigInvalid(
-                reason='[evaluator] notification_pool must not be an RPC '
-                       'topic (%s)' % conf.evaluator.notification_pool)
+        _check_notification_pool(conf)
         connection = self._db = db_api.get_connection(conf)
-        transformer = transformer_mod.Transformer.from_file(
-            transformer_mod.find_definitions_file(conf))
+        transformer = _load_transformer(conf)
         index = index_mod.AlarmIndex(
             conf.evaluator.allow_alarms_without_resource)
         if conf.evaluator.inline_notifier:

@@ -162,9 +162,8 @@ class EventDefinition:
         unknown = set(definition) - {'event_type', 'traits'}
         if unknown:
             raise exception.EventDefinitionError(
-                reason='definition of %s has unknown keys: %s'
-                % (definition.get('event_type'),
-                   ', '.join(sorted(map(str, unknown)))))
+                reason='unknown keys: %s'
+                % ', '.join(sorted(map(str, unknown))))
         patterns = definition.get('event_type')
         if isinstance(patterns, str):
             patterns = [patterns]
@@ -177,7 +176,7 @@ class EventDefinition:
         traits = definition.get('traits') or {}
         if not isinstance(traits, dict):
             raise exception.EventDefinitionError(
-                reason='"traits" of %s must be a mapping' % patterns)
+                reason='"traits" must be a mapping')
         self.traits = tuple(TraitDefinition(name, trait)
                             for name, trait in traits.items())
 
@@ -194,16 +193,41 @@ class Transformer:
 
     @classmethod
     def from_file(cls, path: str) -> 'Transformer':
+        """The transformer of an event definitions file.
+
+        :raises EventDefinitionError: on one line, naming the file and,
+            for a bad definition, its index, line and event type.
+        """
         try:
             with open(path) as f:
-                raw = yaml.safe_load(f)
-        except (OSError, yaml.YAMLError) as e:
+                loader = yaml.SafeLoader(f)
+                try:
+                    node = loader.get_single_node()
+                    raw = (loader.construct_document(node)
+                           if node is not None else None)
+                finally:
+                    loader.dispose()
+        except OSError as e:
             raise exception.EventDefinitionError(
                 reason='cannot read %s: %s' % (path, e))
+        except yaml.YAMLError as e:
+            raise exception.EventDefinitionError(
+                reason='cannot read %s: %s' % (path, _yaml_error(e)))
         if not isinstance(raw, list):
             raise exception.EventDefinitionError(
                 reason='%s must hold a list of definitions' % path)
-        return cls([EventDefinition(entry) for entry in raw])
+        assert isinstance(node, yaml.SequenceNode)
+        definitions = []
+        for index, entry in enumerate(raw):
+            try:
+                definitions.append(EventDefinition(entry))
+            except exception.EventDefinitionError as e:
+                raise exception.EventDefinitionError(
+                    reason='%s: entry at index %d (line %d, %s): %s'
+                    % (path, index, node.value[index].start_mark.line + 1,
+                       _describe_event_type(entry),
+                       e.kwargs.get('reason', e))) from e
+        return cls(definitions)
 
     def _definition_for(self, event_type: str) -> EventDefinition | None:
         try:
@@ -253,6 +277,26 @@ class Transformer:
                      generated=generated, traits=traits,
                      trait_types=trait_types, payload=payload,
                      publisher_id=publisher_id)
+
+
+def _yaml_error(error: yaml.YAMLError) -> str:
+    """A YAML error on one line: where it is and what is wrong."""
+    if not isinstance(error, yaml.MarkedYAMLError):
+        return ' '.join(str(error).split())
+    mark = error.problem_mark or error.context_mark
+    what = '; '.join(part for part in (error.context, error.problem)
+                     if part)
+    if mark is None:
+        return what
+    return 'line %d, column %d: %s' % (mark.line + 1, mark.column + 1,
+                                       what)
+
+
+def _describe_event_type(entry: Any) -> str:
+    """The event type of a definitions file entry, as an error names it."""
+    if not isinstance(entry, dict) or entry.get('event_type') is None:
+        return 'no event_type'
+    return 'event_type %r' % (entry['event_type'],)
 
 
 def find_definitions_file(conf) -> str:

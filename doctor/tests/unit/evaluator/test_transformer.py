@@ -334,6 +334,43 @@ class TestInvalidDefinitions(base.TestCase):
         e = self._assert_invalid('{}\n')
         self.assertIsInstance(e, exception.ConfigInvalid)
 
+    def test_entry_errors_name_the_file_and_the_entry(self):
+        good = '- event_type: a.good\n  traits:\n    x: payload.x\n'
+        path = os.path.join(self.state_path, 'defs.yaml')
+        for bad, event_type, reason in (
+                ('- a.b\n', 'no event_type', 'must be a mapping'),
+                ('- traits: {}\n', 'no event_type', '"event_type"'),
+                ('- event_type: [a.b, 3]\n', "event_type ['a.b', 3]",
+                 '"event_type"'),
+                ('- event_type: a.b\n  trait: {}\n', "event_type 'a.b'",
+                 'unknown keys: trait'),
+                ('- event_type: a.b\n  traits: [x]\n', "event_type 'a.b'",
+                 '"traits" must be a mapping'),
+                ('- event_type: a.b\n  traits:\n    x: [payload.x]\n',
+                 "event_type 'a.b'", 'trait x must be a mapping'),
+                ('- event_type: a.b\n  traits:\n    x: {type: int}\n',
+                 "event_type 'a.b'", 'trait x needs "fields"'),
+                ('- event_type: a.b\n  traits:\n'
+                 '    x: {fields: payload.x, type: string}\n',
+                 "event_type 'a.b'", "trait x has type 'string'"),
+                ('- event_type: [a.b, a.c]\n  traits:\n'
+                 '    x: payload..x\n', "event_type ['a.b', 'a.c']",
+                 "trait x: cannot parse path 'payload..x'")):
+            message = str(self._assert_invalid(good + bad))
+            prefix = ('Invalid event definition: %s: entry at index 1 '
+                      '(line 4, %s): ' % (path, event_type))
+            self.assertTrue(message.startswith(prefix), message)
+            self.assertIn(reason, message[len(prefix):])
+            self.assertNotIn('\n', message)
+
+    def test_file_errors_name_the_file_on_one_line(self):
+        path = os.path.join(self.state_path, 'defs.yaml')
+        for text, fragment in (('- event_type: [a\n', 'line 2, column 1'),
+                               ('event_type: a.b\n', 'list of definitions'),
+                               ('', 'list of definitions')):
+            e = self._assert_invalid(text, path, fragment)
+            self.assertNotIn('\n', str(e))
+
 
 class TestFindDefinitionsFile(base.TestCase):
 
