@@ -104,6 +104,27 @@ class RestTestCase(base.TestCase):
 
 class TestHttp(RestTestCase):
 
+    def test_environment_is_read_once_without_a_proxy(self):
+        plugin = rest.RestAlarmNotifier(self.conf)
+        self.addCleanup(plugin.close)
+        with mock.patch.object(rest.requests.utils, 'get_environ_proxies',
+                               autospec=True) as lookup:
+            server = self.useFixture(webhook.WebhookServer())
+            plugin.notify(parse.urlsplit(server.url + '/a'), BODY, 'req')
+            plugin.notify(parse.urlsplit(server.url + '/b'), BODY, 'req')
+        lookup.assert_not_called()
+        self.assertEqual(2, len(server.received))
+
+    def test_a_configured_proxy_is_honoured(self):
+        server = self.useFixture(webhook.WebhookServer())
+        # The webhook server stands in for the proxy: it receives the
+        # request with the absolute URL of the real destination.
+        self.useFixture(fixtures.EnvironmentVariable('http_proxy',
+                                                     server.url))
+        self._notify('http://vnfm.invalid:8000/alarm')
+        [received] = server.received
+        self.assertEqual('http://vnfm.invalid:8000/alarm', received.path)
+
     def test_posts_json_with_the_request_id(self):
         server = self.useFixture(webhook.WebhookServer())
         self._notify(server.url + '/failure?site=a', request_id='req-42')
