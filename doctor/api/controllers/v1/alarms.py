@@ -256,13 +256,16 @@ class AlarmStateController(base.RestController):
                 % ', '.join('"%s"' % s for s in db_api.ALARM_STATES))
         now = timeutils.utcnow()
         previous = alarm['state']
-        alarm.update(state=state, state_timestamp=now,
-                     state_reason=alarm_history.STATE_REASON)
+        values = {'state': state, 'state_timestamp': now,
+                  'state_reason': alarm_history.STATE_REASON}
+        deadline = alarm_input.deadline(alarm['rule'], now)
+        if deadline is not None:
+            # A timeout clears the deadline: a state set by hand arms the
+            # watchdog again, as a replacement of the alarm does.
+            values['deadline'] = deadline
+        alarm.update(values)
         change = alarm_history.state_change(context, alarm, previous, now)
-        alarm = pecan.request.dbapi.update_alarm(
-            self._id, {'state': state, 'state_timestamp': now,
-                       'state_reason': alarm_history.STATE_REASON},
-            [change])
+        alarm = pecan.request.dbapi.update_alarm(self._id, values, [change])
         _announce(context, alarm)
         alarm_history.emit(pecan.request.notifier, context, [change])
         return alarm['state']

@@ -1,5 +1,6 @@
 """/v1/alarms/{id}/state and /v1/alarms/{id}/history."""
 
+import datetime
 from unittest import mock
 
 from oslo_serialization import jsonutils
@@ -42,6 +43,50 @@ class TestState(base.APITestCase):
                           'not valid JSON')
         self.assertEqual('insufficient data',
                          self.request('GET', self.path).json)
+
+    def _timed_out_alarm(self) -> str:
+        """An alarm with a timeout, as a timeout leaves it: no deadline."""
+        rule = dict(base.alarm_body()['notification_rule'], timeout=60)
+        alarm_id = self.create(notification_rule=rule)['alarm_id']
+        self.db.set_deadline(alarm_id, None)
+        return alarm_id
+
+    def _assert_rearmed(self, alarm_id: str, before: datetime.datetime
+                        ) -> None:
+        deadline = self.db.get_alarm(alarm_id)['deadline']
+        self.assertIsNotNone(deadline)
+        self.assertGreaterEqual(deadline,
+                                before + datetime.timedelta(seconds=60))
+        self.assertLessEqual(deadline, timeutils.utcnow()
+                             + datetime.timedelta(seconds=60))
+
+    def test_setting_the_state_rearms_the_timeout(self):
+        alarm_id = self._timed_out_alarm()
+        before = timeutils.utcnow()
+
+        response = self.request('PUT', '/v1/alarms/%s/state' % alarm_id,
+                                'ok')
+
+        self.assertEqual(200, response.status_int, response.text)
+        self._assert_rearmed(alarm_id, before)
+
+    def test_setting_the_state_in_a_replacement_rearms_the_timeout(self):
+        alarm_id = self._timed_out_alarm()
+        rule = dict(base.alarm_body()['notification_rule'], timeout=60)
+        before = timeutils.utcnow()
+
+        response = self.request('PUT', '/v1/alarms/' + alarm_id,
+                                base.alarm_body(notification_rule=rule,
+                                                state='ok'))
+
+        self.assertEqual(200, response.status_int, response.text)
+        self._assert_rearmed(alarm_id, before)
+
+    def test_setting_the_state_without_a_timeout_sets_no_deadline(self):
+        self.request('PUT', self.path, 'ok')
+
+        self.assertIsNone(self.db.get_alarm(self.alarm['alarm_id'])
+                          ['deadline'])
 
     def test_disabled_alarm_state_may_be_set(self):
         self.request('PUT', '/v1/alarms/' + self.alarm['alarm_id'],
