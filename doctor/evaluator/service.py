@@ -4,12 +4,12 @@ import threading
 
 from oslo_log import log
 import oslo_messaging as messaging
-from oslo_service import loopingcall
 from oslo_service import service
 
 from doctor.common import context as doctor_context
 from doctor.common import coordination
 from doctor.common import exception
+from doctor.common import periodic
 from doctor.common import rpc
 from doctor.db import api as db_api
 from doctor.evaluator import announcer as announcer_mod
@@ -76,7 +76,7 @@ class EvaluatorService(service.Service):
         self.engine: evaluator_mod.NotificationEvaluator | None = None
         self.deliverer: deliverer_mod.Deliverer | None = None
         self._servers: list = []
-        self._timers: list = []
+        self._periodic = periodic.PeriodicTasks()
         self._db: db_api.Connection | None = None
         self._membership: coordination.GroupMembership | None = None
 
@@ -130,32 +130,17 @@ class EvaluatorService(service.Service):
         listener.start()
         self._servers.append(listener)
 
-        self._every(conf.evaluator.timeout_check_interval,
-                    self.engine.check_timeouts)
+        self._periodic.add(conf.evaluator.timeout_check_interval,
+                           self.engine.check_timeouts)
         if conf.evaluator.resync_interval:
-            self._every(conf.evaluator.resync_interval,
-                        self.engine.load_index, initial_delay=True)
+            self._periodic.add(conf.evaluator.resync_interval,
+                               self.engine.load_index, initial_delay=True)
         if self.deliverer is not None:
-            self._every(conf.notifier.redelivery_interval,
-                        self.deliverer.redeliver_stale)
-
-    def _every(self, interval, function, initial_delay=False) -> None:
-        def run():
-            try:
-                function()
-            except Exception:
-                LOG.exception('Periodic task %s failed', function.__name__)
-        timer = loopingcall.FixedIntervalLoopingCall(run)
-        timer.start(interval=interval,
-                    initial_delay=interval if initial_delay else None)
-        self._timers.append(timer)
+            self._periodic.add(conf.notifier.redelivery_interval,
+                               self.deliverer.redeliver_stale)
 
     def stop(self, graceful: bool = False) -> None:
-        for timer in self._timers:
-            timer.stop()
-        for timer in self._timers:
-            timer.wait()
-        self._timers = []
+        self._periodic.stop()
         # On RabbitMQ an idle listener notices it is stopped only when its
         # poll times out (up to 5 s): stop the RPC server and the
         # notification listener together rather than one after the other.

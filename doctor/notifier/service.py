@@ -2,9 +2,9 @@
 
 from oslo_log import log
 import oslo_messaging as messaging
-from oslo_service import loopingcall
 from oslo_service import service
 
+from doctor.common import periodic
 from doctor.common import rpc
 from doctor.db import api as db_api
 from doctor.notifier import deliverer as deliverer_mod
@@ -22,7 +22,7 @@ class NotifierService(service.Service):
         self.conf = conf
         self.deliverer: deliverer_mod.Deliverer | None = None
         self._server: messaging.MessageHandlingServer | None = None
-        self._timer: loopingcall.FixedIntervalLoopingCall | None = None
+        self._periodic = periodic.PeriodicTasks()
         self._db: db_api.Connection | None = None
 
     def start(self) -> None:
@@ -34,20 +34,11 @@ class NotifierService(service.Service):
             self.conf, rpcapi.get_target(self.conf),
             [manager.NotifierManager(self.deliverer)])
         self._server.start()
-
-        def redeliver():
-            try:
-                self.deliverer.redeliver_stale()
-            except Exception:
-                LOG.exception('Scanning for stale deliveries failed')
-        self._timer = loopingcall.FixedIntervalLoopingCall(redeliver)
-        self._timer.start(interval=self.conf.notifier.redelivery_interval)
+        self._periodic.add(self.conf.notifier.redelivery_interval,
+                           self.deliverer.redeliver_stale)
 
     def stop(self, graceful: bool = False) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer.wait()
-            self._timer = None
+        self._periodic.stop()
         if self._server is not None:
             self._server.stop()
             self._server.wait()
