@@ -13,25 +13,8 @@ set -eu -o pipefail
 
 cd "$(dirname "$0")/.."
 
-VENV=${DOCTOR_VENV:-.venv}
-PYTHON=${PYTHON3:-python3}
-
-# A .venv file rather than a directory is a PEP 832 redirect: its first
-# line names the environment to use, relative to the project.
-if [[ -f $VENV ]]; then
-    VENV=$(head -n 1 "$VENV")
-    echo "Using the environment $VENV, named by .venv"
-fi
-
-if [[ ! -x $VENV/bin/python ]]; then
-    echo "Creating the virtual environment in $VENV"
-    "$PYTHON" -m venv "$VENV"
-fi
-
-echo "Installing doctor and its test requirements into $VENV"
-# The warnings silenced are the build backend's, about packaging metadata.
-PYTHONWARNINGS=ignore "$VENV/bin/python" -m pip install --quiet --quiet \
-    --disable-pip-version-check -e . -r test-requirements.txt
+# shellcheck source=tools/venv.sh
+source tools/venv.sh test-requirements.txt
 
 STESTR=("$VENV/bin/python" -m stestr)
 
