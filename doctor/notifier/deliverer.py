@@ -118,8 +118,22 @@ class Deliverer:
         self._wakeup.set()
         return ok
 
+    def _owner(self, firing) -> tuple[str | None, str]:
+        """The alarm's project and severity; None and the firing's if gone.
+
+        Every other history entry names the project the alarm belongs to:
+        the project reading its history, or an alarm's history after the
+        alarm is deleted, is matched on it.
+        """
+        try:
+            alarm = self._db.get_alarm(firing.alarm_id)
+        except exception.AlarmNotFound:
+            return None, firing.severity
+        return alarm['project_id'], alarm['severity']
+
     def _record_failure(self, firing, parsed, reason: str) -> None:
         try:
+            project_id, severity = self._owner(firing)
             self._db.record_change({
                 'event_id': str(uuid.uuid4()),
                 'alarm_id': firing.alarm_id,
@@ -128,8 +142,8 @@ class Deliverer:
                     'action': notifier_base.safe_url(parsed),
                     'state': firing.current,
                     'result': 'failed', 'reason': reason}),
-                'severity': firing.severity,
-                'on_behalf_of': None, 'project_id': None, 'user_id': None,
+                'severity': severity, 'on_behalf_of': project_id,
+                'project_id': None, 'user_id': None,
                 'timestamp': timeutils.utcnow(),
             })
         except Exception:

@@ -153,12 +153,34 @@ class TestDeliver(DelivererTestCase):
         self.assertIn('Giving up delivering alarm %s' % self.alarm_id,
                       self.logger.output)
 
-    def test_failure_history_entry_has_the_firings_severity(self):
-        self.deliver(self.store_firing('fail://vnfm/alarm'))
+    def _action_change(self) -> dict:
         [change] = [c for c in self.db.get_alarm_changes(self.alarm_id)
                     if c['type'] == db_api.CHANGE_ACTION]
-        self.assertEqual('critical', change['severity'])
+        return change
+
+    def test_failure_history_entry_is_on_behalf_of_the_alarms_project(self):
+        # Like every other entry of the history: the project that reads
+        # it finds the entry as its own.
+        self.deliver(self.store_firing('fail://vnfm/alarm'))
+
+        change = self._action_change()
+
         self.assertEqual(self.alarm_id, change['alarm_id'])
+        self.assertEqual(factory.PROJECT_ID, change['on_behalf_of'])
+        self.assertEqual(self.alarm['severity'], change['severity'])
+        self.assertIsNone(change['project_id'])
+        self.assertIsNone(change['user_id'])
+
+    def test_failure_of_a_deleted_alarm_keeps_the_firings_severity(self):
+        firing = self.store_firing('fail://vnfm/alarm')
+        self.db.delete_alarm(self.alarm_id, factory.change_values(
+            self.alarm_id, db_api.CHANGE_DELETION))
+
+        self.deliver(firing)
+
+        change = self._action_change()
+        self.assertIsNone(change['on_behalf_of'])
+        self.assertEqual('critical', change['severity'])
 
     def test_plugin_bug_is_recorded(self):
         self.assertEqual([False], self.deliver(
