@@ -63,6 +63,7 @@ def setup_app(conf: cfg.ConfigOpts) -> WSGIApp:
     X-User-Id, X-Project-Id and X-Roles headers.
     """
     objects.register_all()
+    errors.quiet_pecan_client_errors()
     enforcer = policy.init_enforcer(conf)
     app_hooks = [
         errors.ErrorHook(),

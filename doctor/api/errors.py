@@ -9,6 +9,7 @@ their status; anything unexpected is logged and answered with a generic
 
 from collections.abc import Callable
 from http import client as http_client
+import logging
 
 import jsonschema
 from oslo_log import log
@@ -23,6 +24,11 @@ LOG = log.getLogger(__name__)
 
 SERVER_ERROR = _('The server could not complete the request. The error has '
                  'been logged.')
+
+# What pecan logs at ERROR about a request it then refuses with a 4xx: an
+# Accept header no controller answers (406) or a content type it does not
+# serve (404); and, with the exception, a request it cannot decode (400).
+_PECAN_CLIENT_ERROR = 'does not support content_type'
 
 
 def error_body(status: int, message: str) -> dict:
@@ -53,18 +59,29 @@ def _http_error_message(error: webob_exc.WSGIHTTPException,
     return error.detail or error.explanation or error.title
 
 
+def _client_error(request: webob.Request, status: int,
+                  message: str) -> webob.Response:
+    """The answer to a client's mistake, logged at INFO: not our error."""
+    LOG.info('%s %s answered %d: %s', request.method, request.path,
+             status, message)
+    return error_response(status, message)
+
+
 def to_response(error: BaseException,
                 request: webob.Request) -> webob.Response | None:
-    """The error answer for ``error``; None for a redirection."""
+    """The error answer for ``error``; None for a redirection.
+
+    Server errors are logged at ERROR, client errors (4xx) at INFO.
+    """
     if isinstance(error, exception.DoctorException):
         if error.code >= 500:
             LOG.error('%s %s failed: %s', request.method, request.path,
                       error)
             return error_response(error.code, SERVER_ERROR)
-        return error_response(error.code, str(error))
+        return _client_error(request, error.code, str(error))
     if isinstance(error, jsonschema.ValidationError):
-        return error_response(http_client.BAD_REQUEST,
-                              _('Invalid input: %s') % error.message)
+        return _client_error(request, http_client.BAD_REQUEST,
+                             _('Invalid input: %s') % error.message)
     if isinstance(error, webob_exc.WSGIHTTPException):
         if isinstance(error, webob_exc.HTTPRedirection):
             return None
@@ -72,13 +89,49 @@ def to_response(error: BaseException,
             LOG.error('%s %s failed: %s', request.method, request.path,
                       error)
             return error_response(error.code, SERVER_ERROR)
-        response = error_response(error.code,
-                                  _http_error_message(error, request))
+        response = _client_error(request, error.code,
+                                 _http_error_message(error, request))
         if 'Allow' in error.headers:
             response.headers['Allow'] = error.headers['Allow']
         return response
     LOG.exception('%s %s failed', request.method, request.path)
     return error_response(http_client.INTERNAL_SERVER_ERROR, SERVER_ERROR)
+
+
+class PecanClientErrorFilter(logging.Filter):
+    """Moves pecan's ERROR records of a client's mistake down to DEBUG.
+
+    pecan logs at ERROR, before raising the 4xx it answers with, a request
+    whose Accept header no controller satisfies and a request it cannot
+    decode: a client's mistake is not a server error, and doctor's own
+    answer to it is logged at INFO already. The record is dropped unless
+    its logger takes DEBUG records, and keeps no traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR or not self._client_error(record):
+            return True
+        record.levelno = logging.DEBUG
+        record.levelname = logging.getLevelName(logging.DEBUG)
+        record.exc_info = None
+        record.exc_text = None
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+    @staticmethod
+    def _client_error(record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1],
+                                          UnicodeDecodeError):
+            return True
+        return _PECAN_CLIENT_ERROR in str(record.msg)
+
+
+_pecan_filter = PecanClientErrorFilter()
+
+
+def quiet_pecan_client_errors() -> None:
+    """Install :class:`PecanClientErrorFilter` on pecan's logger, once."""
+    # addFilter adds the same filter object only once.
+    logging.getLogger('pecan.core').addFilter(_pecan_filter)
 
 
 class ErrorMiddleware:

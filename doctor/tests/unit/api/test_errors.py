@@ -107,3 +107,75 @@ class TestToResponse(test_base.TestCase):
     def test_redirections_are_left_to_pecan(self):
         self.assertIsNone(errors.to_response(
             webob.exc.HTTPFound(location='/'), self.request))
+
+
+class TestLogLevels(base.APITestCase):
+    """A client's mistake is no server error: 4xx never log at ERROR."""
+
+    def _log(self, level: int = logging.DEBUG) -> fixtures.FakeLogger:
+        return self.useFixture(fixtures.FakeLogger(
+            level=level, format='%(levelname)s %(name)s: %(message)s'))
+
+    def _assert_no_error(self, log: fixtures.FakeLogger) -> None:
+        for line in log.output.splitlines():
+            self.assertFalse(line.startswith(('ERROR', 'CRITICAL')), line)
+
+    def test_406_for_an_accept_of_html_is_not_an_error(self):
+        log = self._log()
+
+        response = self.request('GET', '/v1/alarms',
+                                headers={'Accept': 'text/html'})
+
+        self.assert_error(response, 406, 'application/json')
+        self._assert_no_error(log)
+        self.assertIn('DEBUG pecan.core: Controller', log.output)
+        self.assertIn('INFO doctor.api.errors: GET /v1/alarms answered '
+                      '406', log.output)
+
+    def test_406_is_not_logged_where_info_is_not(self):
+        log = self._log(logging.WARNING)
+
+        response = self.request('GET', '/v1/alarms',
+                                headers={'Accept': 'text/html'})
+
+        self.assertEqual(406, response.status_int)
+        self.assertEqual('', log.output)
+
+    def test_undecodable_query_is_a_400_not_an_error(self):
+        log = self._log()
+
+        response = self.request('GET', '/v1/alarms?name=%ff')
+
+        self.assertEqual(400, response.status_int, response.text)
+        self._assert_no_error(log)
+        self.assertIn("DEBUG pecan.core: 'utf-8' codec can't decode",
+                      log.output)
+        self.assertNotIn('Traceback', log.output)
+
+    def test_doctor_client_errors_log_at_info(self):
+        log = self._log()
+
+        for method, path, status in (
+                ('GET', '/v1/alarms/no-such-alarm', 404),
+                ('GET', '/v1/alarms?limit=x', 400),
+                ('DELETE', '/v1/alarms', 405)):
+            response = self.request(method, path)
+
+            self.assertEqual(status, response.status_int, response.text)
+            self.assertIn('INFO doctor.api.errors: %s %s answered %d'
+                          % (method, path.split('?')[0], status),
+                          log.output)
+        self._assert_no_error(log)
+
+    def test_server_errors_still_log_at_error(self):
+        log = self._log()
+        patcher = mock.patch.object(self.db, 'get_alarms', autospec=True,
+                                    side_effect=db_exc.DBError('disk'))
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+        response = self.request('GET', '/v1/alarms')
+
+        self.assertEqual(500, response.status_int)
+        self.assertIn('ERROR doctor.api.errors: GET /v1/alarms failed',
+                      log.output)
