@@ -254,6 +254,34 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+def _index_memory_main(url: str, results) -> None:
+    from doctor.evaluator import index as index_mod
+    conf = test_base.new_conf()
+    conf.set_override('connection', url, group='database')
+    connection = db_api.get_connection(conf)
+    rows = connection.iter_enabled_alarms('notification')
+    first = next(rows)
+    before = rss_mb()
+    index = index_mod.AlarmIndex()
+    index.put(first)
+    started = time.perf_counter()
+    index.replace_all(rows)
+    elapsed = time.perf_counter() - started
+    results.put((rss_mb() - before, len(index) + 1, elapsed))
+
+
+def index_memory(url: str) -> tuple[float, int, float]:
+    """MB the alarm index adds to a fresh process, alarms, build time."""
+    context = multiprocessing.get_context('spawn')
+    results = context.Queue()
+    process = context.Process(target=_index_memory_main,
+                              args=(url, results))
+    process.start()
+    figures = results.get(timeout=600)
+    process.join(30)
+    return figures
+
+
 def wait_for(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -315,12 +343,14 @@ class Bench:
         return self.results
 
     def start_services(self) -> None:
-        before = rss_mb()
+        # The index's own size, measured in a fresh process so that what
+        # this one allocated before does not hide it.
+        self.results['index_mb'], _count, self.results['index_build_s'] = (
+            index_memory(self.conf.database.connection))
         started = time.perf_counter()
         self.evaluator = evaluator_service.EvaluatorService(self.conf)
         self.evaluator.start()
         self.results['index_load_s'] = time.perf_counter() - started
-        self.results['index_mb'] = rss_mb() - before
         self.engine = self.evaluator.engine
         self.api = api_service.APIService(self.conf)
         self.api.start()
@@ -480,8 +510,11 @@ def report(results: list[dict]) -> str:
             continue
         lines.append('== %s: %d alarms on %d resources ==' % (
             result['backend'], result['alarms'], result['resources']))
-        lines.append('alarm index: %.1f MB, loaded in %.2f s'
-                     % (result['index_mb'], result['index_load_s']))
+        lines.append('alarm index: %.1f MB added to a fresh process, built '
+                     'in %.2f s; evaluator started (index loaded from the '
+                     'database) in %.2f s'
+                     % (result['index_mb'], result['index_build_s'],
+                        result['index_load_s']))
         for name in ('latency', 'latency_low_rate'):
             latency = result[name]
             lines.append(
