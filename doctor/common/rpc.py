@@ -3,7 +3,9 @@
 The embedded default is doctor's in-process transport (``inproc:/``, see
 :mod:`doctor.common.inproc`), so that ``doctor-all`` runs with no broker;
 production sets ``transport_url`` to ``rabbit://...``. Every service uses
-the threading executor.
+the threading executor: oslo.messaging picks it whenever eventlet has not
+monkey patched the process, which doctor never does (naming it explicitly
+is deprecated).
 """
 
 import importlib
@@ -117,7 +119,7 @@ def get_server(conf: cfg.ConfigOpts, target: messaging.Target,
                endpoints: list) -> messaging.MessageHandlingServer:
     """An RPC server on ``target`` using the threading executor."""
     return messaging.get_rpc_server(
-        get_rpc_transport(conf), target, endpoints, executor='threading',
+        get_rpc_transport(conf), target, endpoints,
         serializer=RequestContextSerializer(),
         access_policy=dispatcher.DefaultRPCAccessPolicy)
 
@@ -141,4 +143,4 @@ def get_notification_listener(conf: cfg.ConfigOpts,
     """
     return messaging.get_notification_listener(
         get_notification_transport(conf), targets, endpoints,
-        executor='threading', pool=pool, allow_requeue=False)
+        pool=pool, allow_requeue=False)
