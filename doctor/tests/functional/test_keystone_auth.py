@@ -10,7 +10,6 @@ process (see :mod:`doctor.tests.functional.keystone`); each test gets its
 own API server on a free port and empty tables.
 """
 
-import copy
 import uuid
 
 from keystoneauth1 import loading as ks_loading
@@ -20,33 +19,12 @@ import requests
 from doctor.api import service as api_service
 from doctor.tests.functional import base
 from doctor.tests.functional import keystone
+from doctor.tests.unit.api import base as api_base
 
 AUTHTOKEN = 'keystone_authtoken'
 TENANT_A = 'tenant-a'
 TENANT_B = 'tenant-b'
 HTTP_TIMEOUT = 30
-
-ALARM = {
-    'name': 'InstanceStatusAlarm',
-    'description': 'An alarm',
-    'type': 'notification',
-    'severity': 'moderate',
-    'resource_id': '153462d0-a9b8-4b5b-8175-9e4b05e9b856',
-    'notification_rule': {
-        'event_type': 'compute.instance.update',
-        'query': [{'field': 'traits.state', 'op': 'eq',
-                   'value': 'error', 'type': 'string'}],
-    },
-    'alarm_actions': ['http://site:8000/alarm'],
-    'ok_actions': [],
-    'insufficient_data_actions': ['http://site:8000/nodata'],
-}
-
-
-def alarm_body(**overrides) -> dict:
-    body = copy.deepcopy(ALARM)
-    body.update(overrides)
-    return body
 
 
 class KeystoneAuthTest(base.FunctionalTestCase):
@@ -127,7 +105,7 @@ class KeystoneAuthTest(base.FunctionalTestCase):
 
     def create(self, caller, **overrides) -> dict:
         return self.call('POST', '/v1/alarms', caller,
-                         alarm_body(**overrides), expected=201).json()
+                         api_base.alarm_body(**overrides), expected=201).json()
 
     def listed(self, caller, query: str = '') -> set[str]:
         """The ids of the alarms ``caller`` lists."""
@@ -177,7 +155,7 @@ class KeystoneAuthTest(base.FunctionalTestCase):
                              ('POST', '/v1/alarms'),
                              ('GET', '/v1/alarms/%s' % uuid.uuid4()),
                              ('GET', '/v1')):
-            response = self.call(method, path, json=alarm_body())
+            response = self.call(method, path, json=api_base.alarm_body())
             self.assert_unauthorized(response)
         self.assertEqual(0, self.db.count_alarms())
 
@@ -187,8 +165,8 @@ class KeystoneAuthTest(base.FunctionalTestCase):
         forged = token[:-8] + ('A' if token[-8] != 'A' else 'B') + token[-7:]
 
         for bad in (forged, uuid.uuid4().hex):
-            response = self.call('POST', '/v1/alarms', json=alarm_body(),
-                                 token=bad)
+            response = self.call('POST', '/v1/alarms',
+                                 json=api_base.alarm_body(), token=bad)
             self.assert_unauthorized(response)
         self.assertEqual(0, self.db.count_alarms())
 
@@ -201,7 +179,7 @@ class KeystoneAuthTest(base.FunctionalTestCase):
         for method, path, body in (
                 ('GET', '/v1/alarms', None),
                 ('GET', '/v1/alarms?all_projects=true', None),
-                ('POST', '/v1/alarms', alarm_body())):
+                ('POST', '/v1/alarms', api_base.alarm_body())):
             response = self.call(method, path, json=body, token=token)
             self.assert_error(response, 403, 'project-scoped token')
             self.assertNotIn('WWW-Authenticate', response.headers)
@@ -211,7 +189,7 @@ class KeystoneAuthTest(base.FunctionalTestCase):
         # A member claims tenant-b's project, another user and the admin
         # role: only the token counts.
         response = self.call(
-            'POST', '/v1/alarms', self.member_a, alarm_body(),
+            'POST', '/v1/alarms', self.member_a, api_base.alarm_body(),
             headers={'X-Project-Id': self.member_b.project_id,
                      'X-User-Id': self.member_b.user_id,
                      'X-Roles': 'admin'},
@@ -241,7 +219,7 @@ class KeystoneAuthTest(base.FunctionalTestCase):
     def test_member_cannot_create_an_alarm_in_another_project(self):
         response = self.call(
             'POST', '/v1/alarms', self.member_a,
-            alarm_body(project_id=self.member_b.project_id))
+            api_base.alarm_body(project_id=self.member_b.project_id))
 
         self.assert_error(response, 403)
         self.assertEqual(0, self.db.count_alarms())
@@ -255,7 +233,7 @@ class KeystoneAuthTest(base.FunctionalTestCase):
         path = '/v1/alarms/%s' % alarm_a
         for method, suffix, body in (
                 ('GET', '', None),
-                ('PUT', '', alarm_body(name='taken over')),
+                ('PUT', '', api_base.alarm_body(name='taken over')),
                 ('DELETE', '', None),
                 ('GET', '/state', None),
                 ('PUT', '/state', 'alarm'),
@@ -302,7 +280,7 @@ class KeystoneAuthTest(base.FunctionalTestCase):
         for action in ('log://', 'test://'):
             for field in ('alarm_actions', 'ok_actions'):
                 response = self.call('POST', '/v1/alarms', self.member_a,
-                                     alarm_body(**{field: [action]}))
+                                     api_base.alarm_body(**{field: [action]}))
                 self.assert_error(response, 403, 'only an administrator',
                                   action.rstrip('/'))
         self.assertEqual(0, self.db.count_alarms())
@@ -310,7 +288,7 @@ class KeystoneAuthTest(base.FunctionalTestCase):
         alarm = self.create(self.member_a)
         response = self.call('PUT', '/v1/alarms/%s' % alarm['alarm_id'],
                              self.member_a,
-                             alarm_body(alarm_actions=['log://']))
+                             api_base.alarm_body(alarm_actions=['log://']))
         self.assert_error(response, 403, 'only an administrator')
 
         created = self.create(self.admin,
