@@ -61,6 +61,10 @@ class Alarm(Base):
     # to 'insufficient data' unless a matching event moves it further.
     deadline: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
         _precise_datetime())
+    # Whether the alarm sees the events that name no project (compute
+    # services, hosts): the policy's word on whoever last defined it.
+    infrastructure: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, server_default=sa.false())
 
 
 class AlarmChange(Base):

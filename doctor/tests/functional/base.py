@@ -240,6 +240,7 @@ def new_alarm(resource_id: str | None = None, project_id: str | None = None,
         'insufficient_data_actions': [], 'repeat_actions': False,
         'state': 'ok', 'state_reason': 'Not evaluated yet',
         'state_timestamp': now, 'timestamp': now, 'deadline': None,
+        'infrastructure': False,
     }
     alarm.update(values)
     change = {

@@ -5,6 +5,7 @@ One set of tests, run on each backend by the subclasses at the end.
 
 import datetime
 import threading
+import typing
 import uuid
 
 from oslo_db.sqlalchemy import test_migrations
@@ -128,6 +129,24 @@ class SQLiteStorageTest(test_migrations.ModelsMigrationsSync,
                          'alarm_delivery'}.issubset(tables), tables)
         connection.upgrade()  # at head already: nothing to do
         self.assertEqual(migration.head(), connection.schema_version())
+
+    def test_alarms_of_0001_do_not_see_events_of_no_project(self):
+        engine = self.get_engine()
+        migration.upgrade(engine, '0001')
+        alarm, _change = base.new_alarm()
+        alarm.pop('infrastructure', None)
+        table = typing.cast(sa.Table, models.Alarm.__table__)
+        with engine.begin() as connection:
+            # The new column is left out of the insert, as 0001 has none.
+            connection.execute(table.insert(), alarm)
+
+        migration.upgrade(engine)
+
+        with engine.connect() as connection:
+            stored = connection.execute(
+                sa.select(table.c.infrastructure)
+                .where(table.c.alarm_id == alarm['alarm_id'])).scalar_one()
+        self.assertIs(False, stored)
 
     # alarms
 

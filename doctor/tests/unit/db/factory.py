@@ -29,7 +29,7 @@ def alarm_values(**overrides) -> dict:
         'insufficient_data_actions': ['test://nodata'],
         'repeat_actions': False, 'state': 'ok',
         'state_reason': 'Not evaluated yet', 'state_timestamp': T0,
-        'timestamp': T0, 'deadline': None,
+        'timestamp': T0, 'deadline': None, 'infrastructure': False,
     }
     values.update(overrides)
     return values
