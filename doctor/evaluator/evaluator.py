@@ -148,7 +148,13 @@ class NotificationEvaluator:
         for alarm in self.index.candidates(event.resource_id, project_id):
             if not alarm.rule.watches(event.event_type):
                 continue
-            if (project_id is not None and alarm.project_id is not None
+            if project_id is None:
+                if not alarm.infrastructure:
+                    # An event of no project is about the infrastructure
+                    # (a compute service, a host): only alarms the policy
+                    # allowed such events see it.
+                    continue
+            elif (alarm.project_id is not None
                     and alarm.project_id != project_id):
                 # A tenant's alarm never sees another tenant's resources.
                 continue

@@ -25,7 +25,7 @@ class IndexedAlarm:
     __slots__ = ('alarm_id', 'name', 'severity', 'project_id', 'user_id',
                  'resource_id', 'rule', 'alarm_actions', 'ok_actions',
                  'insufficient_data_actions', 'repeat_actions', 'state',
-                 'timestamp')
+                 'timestamp', 'infrastructure')
 
     def __init__(self, alarm: dict) -> None:
         self.alarm_id: str = alarm['alarm_id']
@@ -42,6 +42,9 @@ class IndexedAlarm:
         self.repeat_actions: bool = bool(alarm.get('repeat_actions'))
         self.state: str = alarm['state']
         self.timestamp = _timestamp(alarm)
+        # Whether it sees the events that name no project; an alarm from
+        # an API older than the flag does not.
+        self.infrastructure: bool = bool(alarm.get('infrastructure'))
 
     def actions_for(self, state: str) -> tuple[str, ...]:
         if state == 'alarm':

@@ -425,3 +425,63 @@ class TestAlarmsWithoutResource(fixture.EngineTestCase):
         self._submit('another-project')
         self.engine.stop()
         self.assertEqual([], self.fired)
+
+
+class TestEventsWithoutProject(fixture.EngineTestCase):
+    """Compute service and host events name no project."""
+
+    SERVICE_RULE = {'event_type': 'service.update',
+                    'query': [{'field': 'traits.forced_down', 'op': 'eq',
+                               'value': 'True', 'type': 'string'}]}
+
+    def setUp(self):
+        super().setUp()
+        self.tenants = self.create_alarm(resource_id='compute-0',
+                                         rule=self.SERVICE_RULE)
+        self.admins = self.create_alarm(resource_id='compute-0',
+                                        rule=self.SERVICE_RULE,
+                                        project_id='admin-project',
+                                        infrastructure=True)
+        self.engine.load_index()
+
+    def _service_forced_down(self):
+        event = self.transformer.transform(
+            'nova-compute:compute-0', 'service.update',
+            samples.nova_service_update(), {'message_id': 'msg-s'}, {})
+        self.assertIsNone(event.project_id)
+        self.assertEqual('compute-0', event.resource_id)
+        return event
+
+    def test_only_alarms_allowed_infrastructure_events_see_them(self):
+        self.assertEqual(1, self.engine.evaluate(
+            self._service_forced_down()))
+        self.assertEqual('alarm', self.state_of(self.admins['alarm_id']))
+        self.assertEqual('ok', self.state_of(self.tenants['alarm_id']))
+        self.assertEqual([self.admins['alarm_id']],
+                         [firing.alarm_id for firing in self.fired])
+        self.assertEqual([], self.state_changes(self.tenants['alarm_id']))
+
+    def test_doctor_host_events_too(self):
+        rule = {'event_type': 'doctor.host.*', 'query': []}
+        tenants = self.create_alarm(resource_id='compute-0', rule=rule)
+        admins = self.create_alarm(resource_id='compute-0', rule=rule,
+                                   project_id='admin-project',
+                                   infrastructure=True)
+        self.engine.load_index()
+        event = self.transformer.transform(
+            'doctor.inspector.controller-0', 'doctor.host.down',
+            {'host': 'compute-0', 'state': 'down'}, {}, {})
+        self.assertIsNone(event.project_id)
+        self.engine.evaluate(event)
+        self.assertEqual('alarm', self.state_of(admins['alarm_id']))
+        self.assertEqual('ok', self.state_of(tenants['alarm_id']))
+
+    def test_flag_does_not_open_other_projects_events(self):
+        # An event that names a project keeps the same-project rule.
+        tenants = self.create_alarm()
+        admins = self.create_alarm(project_id='admin-project',
+                                   infrastructure=True)
+        self.engine.load_index()
+        self.engine.evaluate(self.instance_event('error'))
+        self.assertEqual('alarm', self.state_of(tenants['alarm_id']))
+        self.assertEqual('ok', self.state_of(admins['alarm_id']))
