@@ -3,6 +3,7 @@
 import datetime
 import typing
 
+from oslo_utils import versionutils
 from oslo_versionedobjects import fields
 
 from doctor.objects import base
@@ -16,9 +17,11 @@ class Alarm(base.DoctorObject):
     Version history:
 
     * 1.0: initial version
+    * 1.1: ``infrastructure``, whether the alarm sees the events that name
+      no project
     """
 
-    VERSION = '1.0'
+    VERSION = '1.1'
 
     fields = {
         'alarm_id': fields.StringField(),
@@ -39,6 +42,7 @@ class Alarm(base.DoctorObject):
         'state_reason': fields.StringField(nullable=True),
         'state_timestamp': doctor_fields.PreciseDateTimeField(nullable=True),
         'timestamp': doctor_fields.PreciseDateTimeField(nullable=True),
+        'infrastructure': fields.BooleanField(default=False),
     }
 
     if typing.TYPE_CHECKING:
@@ -62,6 +66,16 @@ class Alarm(base.DoctorObject):
         state_reason: str | None
         state_timestamp: datetime.datetime | None
         timestamp: datetime.datetime | None
+        infrastructure: bool
+
+    def obj_make_compatible(self, primitive: dict,
+                            target_version: str) -> None:
+        """Drop what a receiver of ``target_version`` does not know."""
+        super().obj_make_compatible(primitive, target_version)
+        target = versionutils.convert_version_to_tuple(target_version)
+        if target < (1, 1):
+            # A 1.0 evaluator then treats the alarm as it always did.
+            primitive.pop('infrastructure', None)
 
     @classmethod
     def from_dict(cls, values: dict) -> 'Alarm':

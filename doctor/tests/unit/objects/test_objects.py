@@ -7,6 +7,7 @@ import inspect
 from oslo_versionedobjects import exception as ovo_exception
 from oslo_versionedobjects import fixture as ovo_fixture
 
+from doctor.evaluator import index
 from doctor.objects import alarm as alarm_obj
 from doctor.objects import base as objects_base
 from doctor.objects import firing as firing_obj
@@ -17,7 +18,7 @@ from doctor.tests.unit.db import factory
 # teach obj_make_compatible to translate for older services, add the
 # change to the version history in its docstring, then update the hash.
 OBJECT_HASHES = {
-    'Alarm': '1.0-739f2a02b730b58de0922580ccd1a1f7',
+    'Alarm': '1.1-246daad0a3e1e48836c54bb6aeebc7cd',
     'AlarmFiring': '1.1-c4243aadfe51d975c54a4feb8eb6553e',
 }
 
@@ -164,6 +165,26 @@ class TestAlarm(base.TestCase):
             timestamp=datetime.datetime(2024, 5, 1, 10, 0, 7)))
         again = alarm_obj.Alarm.obj_from_primitive(alarm.obj_to_primitive())
         self.assertEqual(alarm.as_dict(), again.as_dict())
+
+    def test_infrastructure_crosses_the_bus(self):
+        alarm = alarm_obj.Alarm.from_dict(factory.alarm_values(
+            infrastructure=True))
+        again = alarm_obj.Alarm.obj_from_primitive(alarm.obj_to_primitive())
+        self.assertIs(True, again.infrastructure)
+
+    def test_backport_to_1_0_drops_infrastructure(self):
+        alarm = alarm_obj.Alarm.from_dict(factory.alarm_values(
+            infrastructure=True))
+        primitive = alarm.obj_to_primitive(target_version='1.0')
+        self.assertEqual('1.0', primitive['doctor_object.version'])
+        self.assertNotIn('infrastructure', primitive['doctor_object.data'])
+        self.assertNotIn('infrastructure',
+                         primitive.get('doctor_object.changes', []))
+        received = alarm_obj.Alarm.obj_from_primitive(primitive)
+        self.assertFalse(received.obj_attr_is_set('infrastructure'))
+        # An evaluator indexing it does not show it events of no project.
+        self.assertIs(False, index.IndexedAlarm(
+            received.as_dict()).infrastructure)
 
     def test_timestamps_cross_the_bus_to_the_microsecond(self):
         # Two changes of one alarm within a second must keep their order
