@@ -22,6 +22,7 @@ GET_STATE = PREFIX % 'get_state'
 SET_STATE = PREFIX % 'set_state'
 HISTORY = PREFIX % 'history'
 INTERNAL_ACTIONS = PREFIX % 'actions:internal'
+INFRASTRUCTURE_EVENTS = PREFIX % 'infrastructure_events'
 
 ALARM_PATH = '/v1/alarms/{alarm_id}'
 
@@ -97,6 +98,19 @@ rules: list[policy.RuleDefault] = [
         description='Give an alarm actions of the log: and test: schemes, '
                     'which write into doctor\'s own log and memory rather '
                     'than reach the tenant. Anyone else gets 403.',
+        operations=[{'path': '/v1/alarms', 'method': 'POST'},
+                    {'path': ALARM_PATH, 'method': 'PUT'}],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
+        name=INFRASTRUCTURE_EVENTS,
+        check_str=base.ADMIN,
+        description='Let an alarm see the events that name no project, '
+                    'such as a compute service forced down or a host found '
+                    'failed: infrastructure state. Checked whenever an '
+                    'alarm is created or replaced, on the project and user '
+                    'the alarm will belong to; the result is kept with the '
+                    'alarm. Refused, the request still succeeds, but the '
+                    'alarm sees only events of its own project.',
         operations=[{'path': '/v1/alarms', 'method': 'POST'},
                     {'path': ALARM_PATH, 'method': 'PUT'}],
         scope_types=['project']),

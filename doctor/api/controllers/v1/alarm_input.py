@@ -125,7 +125,9 @@ def definition(conf: cfg.ConfigOpts, body: dict, schemes: Collection[str],
     """The stored values an alarm body defines, defaults filled in.
 
     Ownership, state and timestamps are left to the caller, as they differ
-    between creation and replacement.
+    between creation and replacement. ``infrastructure``, whether the alarm
+    may see the events that name no project, is not part of the body: it
+    is the caller's right to such events, as the policy says now.
     """
     rule = notification_rule(body)
     values = {
@@ -138,6 +140,8 @@ def definition(conf: cfg.ConfigOpts, body: dict, schemes: Collection[str],
         'rule': rule,
         'repeat_actions': body.get('repeat_actions', False),
         'deadline': deadline(rule, now),
+        'infrastructure': policy.check(
+            alarm_policies.INFRASTRUCTURE_EVENTS, target, context),
     }
     values.update(actions(conf, body, schemes, context, target))
     return values

@@ -157,3 +157,66 @@ class TestOwnership(base.APITestCase):
             project_id=base.OTHER_PROJECT))
 
         self.assert_error(response, 403, 'quota', base.OTHER_PROJECT)
+
+
+class TestInfrastructureEvents(base.APITestCase):
+    """Whether an alarm sees events that name no project (hosts, services).
+
+    The policy decides for the caller who creates or replaces the alarm;
+    the body cannot ask for it.
+    """
+
+    def _stored(self, alarm_id: str) -> bool:
+        return self.db.get_alarm(alarm_id)['infrastructure']
+
+    def test_members_alarms_do_not(self):
+        alarm = self.create(resource_id='compute-0')
+
+        self.assertIs(False, self._stored(alarm['alarm_id']))
+        self.assertIs(False,
+                      self.alarm_changed.call_args.args[2].infrastructure)
+
+    def test_admins_alarms_do(self):
+        response = self.as_admin('POST', '/v1/alarms', base.alarm_body(
+            resource_id='compute-0'))
+
+        self.assertEqual(201, response.status_int, response.text)
+        self.assertIs(True, self._stored(response.json['alarm_id']))
+        self.assertIs(True,
+                      self.alarm_changed.call_args.args[2].infrastructure)
+
+    def test_admin_creating_for_a_project_gives_the_flag(self):
+        response = self.as_admin('POST', '/v1/alarms', base.alarm_body(
+            project_id=base.PROJECT, user_id=base.USER))
+
+        self.assertEqual(201, response.status_int, response.text)
+        self.assertIs(True, self._stored(response.json['alarm_id']))
+
+    def test_replacement_takes_the_replacing_callers_right(self):
+        alarm = self.create()
+        path = '/v1/alarms/' + alarm['alarm_id']
+
+        response = self.as_admin('PUT', path, base.alarm_body())
+        self.assertEqual(200, response.status_int, response.text)
+        self.assertIs(True, self._stored(alarm['alarm_id']))
+        self.assertIs(True,
+                      self.alarm_changed.call_args.args[2].infrastructure)
+
+        response = self.request('PUT', path, base.alarm_body())
+        self.assertEqual(200, response.status_int, response.text)
+        self.assertIs(False, self._stored(alarm['alarm_id']))
+        self.assertIs(False,
+                      self.alarm_changed.call_args.args[2].infrastructure)
+
+    def test_the_body_cannot_ask_for_it(self):
+        for body in (base.alarm_body(infrastructure=True),
+                     base.alarm_body(infrastructure=False)):
+            response = self.request('POST', '/v1/alarms', body)
+
+            self.assert_error(response, 400, 'infrastructure')
+        self.assertEqual(0, self.db.count_alarms())
+
+    def test_it_is_not_shown(self):
+        response = self.as_admin('POST', '/v1/alarms', base.alarm_body())
+
+        self.assertNotIn('infrastructure', response.json)

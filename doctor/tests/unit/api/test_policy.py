@@ -16,7 +16,7 @@ from doctor.tests.unit.api import base
 ALARM_RULES = ('alarm:create', 'alarm:get', 'alarm:get_all',
                'alarm:get_all:all_projects', 'alarm:update', 'alarm:delete',
                'alarm:get_state', 'alarm:set_state', 'alarm:history',
-               'alarm:actions:internal')
+               'alarm:actions:internal', 'alarm:infrastructure_events')
 
 
 def _context(**kwargs) -> doctor_context.RequestContext:
@@ -43,7 +43,8 @@ class TestDefaults(test_base.TestCase):
         member = _context()
         admin = _context(roles=['admin'])
 
-        for name in ('alarm:get_all:all_projects', 'alarm:actions:internal'):
+        for name in ('alarm:get_all:all_projects', 'alarm:actions:internal',
+                     'alarm:infrastructure_events'):
             self.assertFalse(enforcer.authorize(name, {}, member), name)
             self.assertTrue(enforcer.authorize(name, {}, admin), name)
 
@@ -112,7 +113,8 @@ class TestPolicyFile(base.APITestCase):
         path = os.path.join(self.state_path, 'policy.yaml')
         with open(path, 'w') as f:
             f.write('"alarm:delete": "rule:context_is_admin"\n'
-                    '"alarm:actions:internal": "@"\n')
+                    '"alarm:actions:internal": "@"\n'
+                    '"alarm:infrastructure_events": "@"\n')
         policy_opts.set_defaults(self.conf)
         self.config.config(policy_file=path, group='oslo_policy')
 
@@ -141,6 +143,12 @@ class TestPolicyFile(base.APITestCase):
         self.assertEqual(['log://'],
                          self.create(alarm_actions=['log://'])
                          ['alarm_actions'])
+
+    def test_opened_rule_lets_members_see_infrastructure_events(self):
+        alarm = self.create()
+
+        self.assertTrue(self.db.get_alarm(alarm['alarm_id'])
+                        ['infrastructure'])
 
 
 class TestAdminRole(base.APITestCase):
