@@ -188,16 +188,20 @@ class NotificationEvaluator:
             if alarm.rule.timeout:
                 self._db.set_deadline(alarm.alarm_id,
                                       self._deadline(alarm))
+        if not moves:
+            return 0
+        # What the firings of this event share, made once for all of them.
+        reason_data = {'type': 'event', 'event': event.as_dict()}
+        fault_id = event.traits.get('fault_id')
+        request_id = event.traits.get('request_id')
         fired = 0
         for alarm, matched, new_state in moves:
             verb = 'hits' if matched else 'does not hit'
             reason = ('Event <id=%s,event_type=%s> %s the query <%s>.'
                       % (event.message_id, event.event_type, verb,
                          alarm.rule.describe()))
-            reason_data = {'type': 'event', 'event': event.as_dict()}
             if self._transition(alarm, alarm.state, new_state, reason,
-                                reason_data, event.traits.get('fault_id'),
-                                event.traits.get('request_id'),
+                                reason_data, fault_id, request_id,
                                 deadline=self._deadline(alarm)):
                 fired += 1
         return fired

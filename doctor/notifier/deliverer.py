@@ -67,9 +67,7 @@ class Deliverer:
 
     def deliver(self, firing: firing_obj.AlarmFiring) -> list[futures.Future]:
         """Start every delivery of ``firing``; returns their futures."""
-        return [self._pool.submit(self._deliver_one, firing, delivery_id,
-                                  action)
-                for delivery_id, action in firing.deliveries.items()]
+        return self._submit(firing, firing.deliveries.items())
 
     def deliver_handed_over(self, firing: firing_obj.AlarmFiring
                             ) -> list[futures.Future]:
@@ -86,13 +84,25 @@ class Deliverer:
             LOG.exception('Cannot claim the deliveries of alarm %s; '
                           'delivering them anyway', firing.alarm_id)
             return self.deliver(firing)
-        return [self._pool.submit(self._deliver_one, firing, delivery_id,
-                                  action)
-                for delivery_id, action in firing.deliveries.items()
-                if delivery_id in claimed]
+        return self._submit(firing, [
+            (delivery_id, action)
+            for delivery_id, action in firing.deliveries.items()
+            if delivery_id in claimed])
 
-    def _deliver_one(self, firing, delivery_id: str, action: str) -> bool:
+    def _submit(self, firing: firing_obj.AlarmFiring,
+                deliveries) -> list[futures.Future]:
+        """Queue ``(delivery_id, action)`` pairs of one firing.
+
+        The webhook body and the request id are made once for all of them.
+        """
+        body = firing.webhook_body()
         request_id = firing.request_id or 'req-' + str(uuid.uuid4())
+        return [self._pool.submit(self._deliver_one, firing, body,
+                                  request_id, delivery_id, action)
+                for delivery_id, action in deliveries]
+
+    def _deliver_one(self, firing, body: dict, request_id: str,
+                     delivery_id: str, action: str) -> bool:
         parsed = parse.SplitResult('', '', action, '', '')
         try:
             parsed = parse.urlsplit(action)
@@ -102,7 +112,7 @@ class Deliverer:
                 raise exception.NotifierNotFound(scheme=parsed.scheme)
             # Plugins are invoked on load: a loaded one has its object.
             assert notifier is not None
-            notifier.notify(parsed, firing.webhook_body(), request_id)
+            notifier.notify(parsed, body, request_id)
         except Exception as e:  # a plugin may fail in any way
             reason = (str(e) if isinstance(e, exception.DoctorException)
                       else '%s: %s' % (type(e).__name__, e))
@@ -186,8 +196,7 @@ class Deliverer:
                 continue
             LOG.info('Redelivering alarm %s to %s', row['alarm_id'],
                      notifier_base.safe_url(parse.urlsplit(row['action'])))
-            self._pool.submit(self._deliver_one, firing, row['delivery_id'],
-                              row['action'])
+            self._submit(firing, [(row['delivery_id'], row['action'])])
         return len(rows)
 
     def stop(self) -> None:

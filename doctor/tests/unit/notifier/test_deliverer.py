@@ -117,6 +117,12 @@ class TestDeliver(DelivererTestCase):
         [(_url, _body, request_id)] = self.delivered()
         self.assertTrue(request_id.startswith('req-'))
 
+    def test_actions_of_one_firing_share_the_made_request_id(self):
+        self.deliver(self.store_firing('test://a', 'test://b',
+                                       request_id=None))
+        ids = {request_id for _url, _body, request_id in self.delivered()}
+        self.assertEqual(1, len(ids))
+
     def test_actions_of_one_firing_are_delivered_concurrently(self):
         # Each delivery waits for the other: both finish only if they run
         # at the same time.
