@@ -1,13 +1,17 @@
-"""Membership of service replicas through tooz.
+"""Membership and leadership of service replicas through tooz.
 
 A replica joins its service's group and keeps, refreshed on a thread of
 its own, the number of members the group has, so that asking "am I
 alone?" costs nothing on a hot path. Without ``[coordination]
 backend_url`` there is no coordinator and a service is alone by
 definition.
+
+Tasks that one replica at a time must run (a synchronizer's collectors)
+go to the leader of each task: :func:`leadership`.
 """
 
 import threading
+import typing
 
 from oslo_log import log
 from oslo_utils import uuidutils
@@ -82,3 +86,83 @@ def join(conf, group: str) -> GroupMembership | None:
     membership = GroupMembership(conf, group)
     membership.start()
     return membership
+
+
+class Leadership:
+    """This replica's leadership of named tasks, one leader per task.
+
+    A task is led by whoever holds its tooz lock; the holder keeps it by
+    the coordinator's heartbeat and loses it when it stops (or stops
+    beating, after the backend's lock timeout: ``?timeout=`` on Redis).
+    Each call of :meth:`is_leader` tries to take the lock of a task
+    without a leader, so that a replica takes over within one interval of
+    the lock's expiry.
+    """
+
+    def __init__(self, conf, prefix: str) -> None:
+        self.conf = conf
+        self.prefix = prefix
+        self.member_id = ('%s-%s' % (conf.host, uuidutils.generate_uuid())
+                          ).encode()
+        self._coordinator = coordination.get_coordinator(
+            conf.coordination.backend_url, self.member_id)
+        self._locks: dict[str, typing.Any] = {}
+        self._held: set[str] = set()
+        self._guard = threading.Lock()
+
+    def start(self) -> None:
+        self._coordinator.start(start_heart=True)
+
+    def is_leader(self, task: str) -> bool:
+        """Whether this replica leads ``task`` now; tries to become it."""
+        with self._guard:
+            lock = self._locks.get(task)
+            if lock is None:
+                lock = self._locks[task] = self._coordinator.get_lock(
+                    ('%s-%s' % (self.prefix, task)).encode())
+            try:
+                if task in self._held:
+                    still = getattr(lock, 'is_still_owner', None)
+                    if still is None or still():
+                        return True
+                    LOG.warning('Lost the leadership of %s', task)
+                    self._held.discard(task)
+                if lock.acquire(blocking=False):
+                    LOG.info('This replica now leads %s', task)
+                    self._held.add(task)
+                    return True
+            except coordination.ToozError as e:
+                LOG.warning('Cannot tell who leads %s: %s', task, e)
+                self._held.discard(task)
+            return False
+
+    def stop(self) -> None:
+        with self._guard:
+            for task in list(self._held):
+                try:
+                    self._locks[task].release()
+                except coordination.ToozError as e:
+                    LOG.warning('Cannot give up the leadership of %s: %s',
+                                task, e)
+            self._held.clear()
+            self._coordinator.stop()
+
+
+class SoleLeadership:
+    """Leadership without a coordination backend: one replica leads all."""
+
+    def start(self) -> None:
+        pass
+
+    def is_leader(self, task: str) -> bool:
+        return True
+
+    def stop(self) -> None:
+        pass
+
+
+def leadership(conf, prefix: str) -> 'Leadership | SoleLeadership':
+    """Leadership of ``prefix`` tasks, through tooz when it is configured."""
+    if not conf.coordination.backend_url:
+        return SoleLeadership()
+    return Leadership(conf, prefix)

@@ -62,6 +62,10 @@ class AlarmNotFound(NotFound):
     msg_fmt = _('Alarm %(alarm_id)s not found.')
 
 
+class EntityNotFound(NotFound):
+    msg_fmt = _('Entity %(key)s not found.')
+
+
 class Conflict(DoctorException):
     msg_fmt = _('Conflict: %(reason)s')
     code = http_client.CONFLICT

@@ -7,12 +7,14 @@ option at import time.
 from oslo_config import cfg
 
 from doctor.conf import api
+from doctor.conf import clients
 from doctor.conf import consumer
 from doctor.conf import coordination
 from doctor.conf import database
 from doctor.conf import default
 from doctor.conf import evaluator
 from doctor.conf import notifier
+from doctor.conf import synchronizer
 from doctor.conf import upgrade_levels
 
 CONF = cfg.CONF
@@ -22,11 +24,13 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     """Register every doctor option group on ``conf``."""
     default.register_opts(conf)
     api.register_opts(conf)
+    clients.register_opts(conf)
     consumer.register_opts(conf)
     coordination.register_opts(conf)
     database.register_opts(conf)
     evaluator.register_opts(conf)
     notifier.register_opts(conf)
+    synchronizer.register_opts(conf)
     upgrade_levels.register_opts(conf)
 
 

@@ -5,16 +5,18 @@ from oslo_messaging import transport
 from oslo_messaging.notify import notifier as messaging_notifier
 
 from doctor.conf import api
+from doctor.conf import clients
 from doctor.conf import consumer
 from doctor.conf import coordination
 from doctor.conf import database
 from doctor.conf import default
 from doctor.conf import evaluator
 from doctor.conf import notifier
+from doctor.conf import synchronizer
 from doctor.conf import upgrade_levels
 
-_MODULES = (default, api, consumer, coordination, database, evaluator,
-            notifier, upgrade_levels)
+_MODULES = (default, api, clients, consumer, coordination, database,
+            evaluator, notifier, synchronizer, upgrade_levels)
 
 
 def list_opts():

@@ -14,6 +14,12 @@ opts = [
                help='Highest RPC API version sent to doctor-notifier. Set '
                     'it to the version of the oldest notifier while an '
                     'upgrade is under way; unset means the newest.'),
+    cfg.StrOpt('synchronizer',
+               help='Highest RPC API version the synchronizer sends to '
+                    'the services that follow entity changes (the '
+                    'inspector). Set it to the version of the oldest '
+                    'follower while an upgrade is under way; unset means '
+                    'the newest.'),
 ]
 
 

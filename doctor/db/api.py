@@ -169,6 +169,55 @@ class Connection(metaclass=abc.ABCMeta):
     def delete_deliveries(self, delivery_ids: Iterable[str]) -> None:
         """Forget deliveries that are done or given up."""
 
+    # entities
+
+    @abc.abstractmethod
+    def apply_entity_changes(self, changes: list[dict]) -> list[dict]:
+        """Store entity changes, in one transaction; return those that took.
+
+        Each change is a record of :meth:`doctor.synchronizer.entity.Change.
+        as_record`. Changes are applied in timestamp order. A change older
+        than what the store has for its entity is ignored, and so is one
+        that says nothing new (same digest), a delete of an entity that is
+        not there, and a delete by a datasource other than the one that
+        last reported the entity. The changes returned are those that
+        changed the store, with ``action`` saying what they did to it
+        (``create`` for an entity it did not have, even if the source
+        reported an update).
+        """
+
+    @abc.abstractmethod
+    def get_entities(self, *, entity_type: str | None = None,
+                     parent: str | None = None, state: str | None = None,
+                     datasource: str | None = None,
+                     project_id: str | None = None,
+                     limit: int | None = None,
+                     marker: str | None = None) -> list[dict]:
+        """Entities that are not deleted, matching every filter, by key.
+
+        :param parent: key of an entity the entities must belong to.
+        :param marker: key of the last entity of the previous page.
+        """
+
+    @abc.abstractmethod
+    def get_entity(self, key: str) -> dict:
+        """One entity, with the keys of its ``children``.
+
+        :raises EntityNotFound: if there is none, or it is deleted.
+        """
+
+    @abc.abstractmethod
+    def get_entity_digests(self, datasource: str
+                           ) -> dict[str, tuple[str, datetime.datetime]]:
+        """Digest and time of every entity ``datasource`` reported, by key.
+
+        A collector's baseline is rebuilt from this.
+        """
+
+    @abc.abstractmethod
+    def purge_entity_tombstones(self, before: datetime.datetime) -> int:
+        """Forget entities deleted before ``before``; return how many."""
+
 
 def get_connection(conf: cfg.ConfigOpts) -> Connection:
     """The storage connection configured by ``[database] connection``."""

@@ -23,15 +23,14 @@ from collections.abc import Callable
 import dataclasses
 import datetime
 import fnmatch
-import os
 import re
-import sys
 from typing import Any
 
 from oslo_log import log
 from oslo_utils import timeutils
 import yaml
 
+from doctor.common import config_files
 from doctor.common import exception
 from doctor.common import jsonpath
 
@@ -305,17 +304,5 @@ def find_definitions_file(conf) -> str:
     A relative name is looked up beside the configuration files, in the
     installed ``etc/doctor`` and in the source tree, in that order.
     """
-    name = conf.evaluator.event_definitions_file
-    if os.path.isabs(name):
-        return name
-    found = conf.find_file(name)
-    if found:
-        return os.path.abspath(found)
-    here = os.path.dirname(os.path.abspath(__file__))
-    for directory in (os.path.join(sys.prefix, 'etc', 'doctor'),
-                      os.path.join(here, '..', '..', 'etc', 'doctor')):
-        candidate = os.path.normpath(os.path.join(directory, name))
-        if os.path.exists(candidate):
-            return candidate
-    raise exception.ConfigInvalid(
-        reason='event definitions file %s not found' % name)
+    return config_files.find(conf, conf.evaluator.event_definitions_file,
+                             'event definitions file')

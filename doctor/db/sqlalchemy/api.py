@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from doctor.common import exception
 from doctor.db import api
+from doctor.db.sqlalchemy import entities
 from doctor.db.sqlalchemy import migration
 from doctor.db.sqlalchemy import models
 
@@ -23,6 +24,12 @@ LOG = log.getLogger(__name__)
 _retry_on_deadlock = oslo_db_api.wrap_db_retry(
     max_retries=5, retry_on_deadlock=True, retry_interval=0.05,
     inc_retry_interval=True)
+# Two synchronizer replicas may create the same entity at once: the loser
+# reads again and finds it.
+_retry_on_race = oslo_db_api.wrap_db_retry(
+    max_retries=5, retry_on_deadlock=True, retry_interval=0.05,
+    inc_retry_interval=True,
+    exception_checker=lambda e: isinstance(e, db_exc.DBDuplicateEntry))
 
 SORT_KEYS = ('alarm_id', 'name', 'type', 'enabled', 'severity', 'state',
              'resource_id', 'project_id', 'user_id', 'state_timestamp',
@@ -434,3 +441,37 @@ class Connection(api.Connection):
         with self._writer() as session:
             session.execute(
                 _delivery.delete().where(_delivery.c.delivery_id.in_(ids)))
+
+    # entities
+
+    @_retry_on_race
+    def apply_entity_changes(self, changes):
+        if not changes:
+            return []
+        with self._write() as connection:
+            return entities.apply_changes(connection, changes)
+
+    def get_entities(self, *, entity_type=None, parent=None, state=None,
+                     datasource=None, project_id=None, limit=None,
+                     marker=None):
+        with self.engine.connect() as connection:
+            return entities.get_entities(
+                connection, entity_type=entity_type, parent=parent,
+                state=state, datasource=datasource, project_id=project_id,
+                limit=limit, marker=marker)
+
+    def get_entity(self, key):
+        with self.engine.connect() as connection:
+            entity = entities.get_entity(connection, key)
+        if entity is None:
+            raise exception.EntityNotFound(key=key)
+        return entity
+
+    def get_entity_digests(self, datasource):
+        with self.engine.connect() as connection:
+            return entities.get_digests(connection, datasource)
+
+    @_retry_on_deadlock
+    def purge_entity_tombstones(self, before):
+        with self._write() as connection:
+            return entities.purge_tombstones(connection, before)

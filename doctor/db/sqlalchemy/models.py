@@ -111,3 +111,50 @@ class AlarmDelivery(Base):
         _precise_datetime())
     claimed_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
         _precise_datetime())
+
+
+class Entity(Base):
+    """An entity of the synchronizer's store: what a datasource last said.
+
+    ``updated_at`` is the time of the report, as the source stamped it;
+    a report older than it is ignored. A deleted entity is kept for a
+    while as a tombstone (``deleted``), so that a late older report does
+    not bring it back.
+    """
+
+    __tablename__ = 'entity'
+    __table_args__ = (
+        sa.Index('ix_entity_type', 'type'),
+        sa.Index('ix_entity_datasource', 'datasource'),
+        sa.Index('ix_entity_deleted_updated_at', 'deleted', 'updated_at'),
+    )
+
+    key: orm.Mapped[str] = orm.mapped_column(sa.String(255),
+                                             primary_key=True)
+    type: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    entity_id: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    name: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    state: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+    project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(128))
+    datasource: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    parents: orm.Mapped[list] = orm.mapped_column(db_types.JsonEncodedList)
+    attributes: orm.Mapped[dict] = orm.mapped_column(
+        db_types.JsonEncodedDict)
+    digest: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        _precise_datetime())
+    deleted: orm.Mapped[bool] = orm.mapped_column(sa.Boolean)
+
+
+class EntityParent(Base):
+    """That an entity belongs to another (an instance to its host)."""
+
+    __tablename__ = 'entity_parent'
+    __table_args__ = (
+        sa.Index('ix_entity_parent_parent_key', 'parent_key'),
+    )
+
+    child_key: orm.Mapped[str] = orm.mapped_column(sa.String(255),
+                                                   primary_key=True)
+    parent_key: orm.Mapped[str] = orm.mapped_column(sa.String(255),
+                                                    primary_key=True)

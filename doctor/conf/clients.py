@@ -1,0 +1,71 @@
+"""Options of ``[nova]`` and ``[neutron]``: reaching OpenStack services.
+
+Each group holds keystoneauth's session, authentication and adapter
+options (credentials, CA file, timeouts, region, interface, endpoint
+override) and, for the datasource of the same name, its snapshot interval
+and timeout and the notifications it follows. openstacksdk reads the
+groups by these names (``oslo_conf``).
+"""
+
+from keystoneauth1 import loading as ks_loading
+from oslo_config import cfg
+
+NOVA_GROUP = cfg.OptGroup('nova', title='Nova: compute services and servers')
+NEUTRON_GROUP = cfg.OptGroup('neutron', title='Neutron: ports')
+
+
+def _datasource_opts(service: str, interval: float, topics: list[str],
+                     exchange: str) -> list[cfg.Opt]:
+    return [
+        cfg.FloatOpt('snapshot_interval', default=interval, min=1.0,
+                     help='Seconds between two full snapshots of %s taken '
+                          'by the %s datasource. Notifications keep the '
+                          'entity store current in between; the snapshot '
+                          'is the consistency check.'
+                          % (service, service.lower())),
+        cfg.FloatOpt('snapshot_timeout', default=120.0, min=1.0,
+                     help='Seconds a snapshot of %s may take. One that '
+                          'takes longer is given up, logged and taken '
+                          'again at the next interval; no entity is '
+                          'deleted because of it.' % service),
+        cfg.ListOpt('notification_topics', default=topics,
+                    help='Topics on which %s publishes the notifications '
+                         'the %s datasource follows. Empty: follow none '
+                         'and rely on snapshots alone.'
+                         % (service, service.lower())),
+        cfg.StrOpt('notification_exchange', default=exchange,
+                   help='Exchange of %s\'s notifications.' % service),
+    ]
+
+
+nova_opts = _datasource_opts(
+    'Nova', 60.0, ['notifications', 'versioned_notifications'], 'nova')
+neutron_opts = _datasource_opts('Neutron', 60.0, ['notifications'],
+                                'neutron')
+
+
+def _keystoneauth_opts() -> list[cfg.Opt]:
+    return (ks_loading.get_session_conf_options()
+            + ks_loading.get_auth_common_conf_options()
+            + ks_loading.get_auth_plugin_conf_options('password')
+            + ks_loading.get_adapter_conf_options(include_deprecated=False))
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    for group, opts, service_type in (
+            (NOVA_GROUP, nova_opts, 'compute'),
+            (NEUTRON_GROUP, neutron_opts, 'network')):
+        conf.register_group(group)
+        conf.register_opts(opts, group=group)
+        ks_loading.register_session_conf_options(conf, group.name)
+        ks_loading.register_auth_conf_options(conf, group.name)
+        ks_loading.register_adapter_conf_options(
+            conf, group.name, include_deprecated=False)
+        conf.set_default('service_type', service_type, group=group.name)
+        conf.set_default('valid_interfaces', ['internal', 'public'],
+                         group=group.name)
+
+
+def list_opts():
+    return [(NOVA_GROUP, nova_opts + _keystoneauth_opts()),
+            (NEUTRON_GROUP, neutron_opts + _keystoneauth_opts())]

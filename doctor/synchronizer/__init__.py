@@ -1,0 +1,1 @@
+"""The synchronizer: datasources and the entity store they keep current."""

@@ -1,0 +1,1 @@
+"""Datasource plugins (``doctor.datasources`` entry points)."""

@@ -1,0 +1,138 @@
+"""The base of datasource plugins.
+
+A datasource is a *collector*, a *message-bus* listener, or both:
+
+* a collector takes full snapshots at an interval (:meth:`snapshot`); the
+  synchronizer compares each with the datasource's baseline and stores
+  only what changed. For a source that pushes nothing it is the only
+  channel; for one that does, it is the periodic consistency check.
+* a message-bus listener names the notification targets it follows
+  (:meth:`notification_targets`) and turns each notification into changes
+  as it arrives (:meth:`changes_from_notification`).
+
+Plugins are stevedore entry points of ``doctor.datasources``, loaded by
+name and instantiated with the configuration and that name.
+"""
+
+from collections.abc import Iterable
+import datetime
+import typing
+
+from oslo_config import cfg
+import oslo_messaging as messaging
+from oslo_utils import timeutils
+
+from doctor.synchronizer import entity as entity_mod
+
+NAMESPACE = 'doctor.datasources'
+
+
+class NotificationError(ValueError):
+    """A notification a datasource cannot make sense of; says why."""
+
+
+class SnapshotError(Exception):
+    """A snapshot failed for a reason the message says in full."""
+
+
+class Datasource:
+    """A source of entities; override the side(s) the source has.
+
+    :ivar types: the entity types the datasource reports.
+    """
+
+    types: tuple[str, ...] = ()
+
+    def __init__(self, conf: cfg.ConfigOpts, name: str) -> None:
+        self.conf = conf
+        self.name = name
+
+    # collector
+
+    @property
+    def is_collector(self) -> bool:
+        """Whether the datasource takes snapshots."""
+        return type(self).snapshot is not Datasource.snapshot
+
+    @property
+    def snapshot_interval(self) -> float:
+        """Seconds between two snapshots."""
+        return self.conf[self.name].snapshot_interval
+
+    @property
+    def snapshot_timeout(self) -> float:
+        """Seconds a snapshot may take before it is given up."""
+        return self.conf[self.name].snapshot_timeout
+
+    def snapshot(self) -> Iterable[entity_mod.Entity] | None:
+        """Every entity the source has now.
+
+        Return None when the source can tell that nothing changed since
+        the previous snapshot this object took (a file not modified): the
+        synchronizer then skips the comparison. Raise on any failure: the
+        snapshot is then retried at the next interval and no entity is
+        deleted because of it.
+        """
+        raise NotImplementedError()
+
+    def forget(self) -> None:
+        """Forget what was kept between snapshots: the next one is whole.
+        """
+
+    # message bus
+
+    @property
+    def is_listener(self) -> bool:
+        """Whether the datasource follows notifications."""
+        return bool(self.notification_targets())
+
+    def notification_targets(self) -> list[messaging.Target]:
+        """Topics and exchanges of the notifications to follow."""
+        return []
+
+    def changes_from_notification(
+            self, event_type: str, payload: typing.Any,
+            metadata: dict[str, typing.Any]
+    ) -> list[entity_mod.Change]:
+        """The entity changes one notification reports, maybe none.
+
+        :raises NotificationError: for a notification of a followed type
+            whose payload lacks what the change needs.
+        """
+        return []
+
+    def close(self) -> None:
+        """Release what the datasource holds (connections)."""
+
+    # helpers for plugins
+
+    def change(self, action: str, entity: entity_mod.Entity,
+               timestamp: datetime.datetime) -> entity_mod.Change:
+        """A change reported by this datasource."""
+        return entity_mod.Change(action, entity, timestamp, self.name)
+
+
+def notification_time(metadata: dict[str, typing.Any]
+                      ) -> datetime.datetime:
+    """When a notification was published, from its metadata (UTC, naive).
+
+    Falls back to now when the publisher did not say.
+    """
+    value = metadata.get('timestamp') if metadata else None
+    if value:
+        try:
+            return timeutils.normalize_time(timeutils.parse_isotime(
+                str(value)))
+        except ValueError:
+            pass
+    return timeutils.utcnow()
+
+
+def required(payload: typing.Any, field: str, event_type: str
+             ) -> typing.Any:
+    """``payload[field]``, or a :class:`NotificationError` naming it."""
+    value = payload.get(field) if isinstance(payload, dict) else None
+    if value in (None, ''):
+        raise NotificationError('%s notification without %s'
+                                % (event_type, field))
+    return value

@@ -1,0 +1,191 @@
+"""doctor-synchronizer: runs the datasources, keeps the entity store.
+
+Each configured datasource (``[synchronizer] datasources``) is loaded as a
+stevedore plugin. A collector takes its snapshots at its own interval,
+on the replica that leads it; a message-bus datasource listens on every
+replica, in a listener pool of its own, so that each notification is
+handled once. One datasource failing or hanging takes none of the others
+down.
+"""
+
+import datetime
+import typing
+
+from oslo_log import log
+import oslo_messaging as messaging
+from oslo_service import service
+from oslo_utils import timeutils
+import stevedore
+
+from doctor.common import context as doctor_context
+from doctor.common import coordination
+from doctor.common import exception
+from doctor.common import periodic
+from doctor.common import rpc
+from doctor.db import api as db_api
+from doctor.synchronizer import collector as collector_mod
+from doctor.synchronizer import rpcapi
+from doctor.synchronizer import synchronizer as synchronizer_mod
+from doctor.synchronizer.datasources import base
+from doctor.synchronizer.datasources import static
+
+LOG = log.getLogger(__name__)
+
+# Seconds between two purges of old tombstones, at most.
+PURGE_INTERVAL = 600.0
+
+
+def load_datasources(conf) -> list[base.Datasource]:
+    """The configured datasources, instantiated, in configuration order.
+
+    :raises ConfigInvalid: naming a datasource that no plugin provides.
+    """
+    names = list(dict.fromkeys(conf.synchronizer.datasources))
+    missing: list[str] = []
+    manager: stevedore.NamedExtensionManager = (
+        stevedore.NamedExtensionManager(
+            base.NAMESPACE, names, name_order=True, invoke_on_load=False,
+            on_missing_entrypoints_callback=missing.extend))
+    if missing:
+        available = sorted(stevedore.ExtensionManager(base.NAMESPACE)
+                           .names())
+        raise exception.ConfigInvalid(
+            reason='[synchronizer] datasources: no datasource %s (there '
+                   'are: %s)' % (', '.join(sorted(missing)),
+                                 ', '.join(available)))
+    return [extension.plugin(conf, extension.name)
+            for extension in manager]
+
+
+def check_config(conf) -> None:
+    """Refuse, before launching, a configuration the synchronizer can't run.
+
+    :raises ConfigInvalid: saying what is wrong.
+    """
+    names = load_datasources(conf)
+    if any(datasource.name == 'static' for datasource in names):
+        static.load(static.find_inventory(conf))
+
+
+class NotificationEndpoint:
+    """Turns one datasource's notifications into entity changes."""
+
+    def __init__(self, datasource: base.Datasource,
+                 synchronizer: synchronizer_mod.Synchronizer,
+                 runner: collector_mod.CollectorRunner | None) -> None:
+        self._datasource = datasource
+        self._synchronizer = synchronizer
+        self._runner = runner
+
+    def _handle(self, ctxt, publisher_id, event_type, payload, metadata):
+        try:
+            changes = self._datasource.changes_from_notification(
+                event_type, payload, metadata or {})
+        except base.NotificationError as e:
+            LOG.warning('Dropped a notification from %s for %s: %s',
+                        publisher_id, self._datasource.name, e)
+            return messaging.NotificationResult.HANDLED
+        except Exception:
+            LOG.exception('Dropped a %s notification from %s that %s '
+                          'cannot read', event_type, publisher_id,
+                          self._datasource.name)
+            return messaging.NotificationResult.HANDLED
+        if changes:
+            if self._runner is not None:
+                self._runner.record(changes)
+            self._synchronizer.submit(changes)
+        return messaging.NotificationResult.HANDLED
+
+    audit = critical = debug = error = info = sample = warn = _handle
+
+
+class SynchronizerService(service.Service):
+    """The datasources, the entity store's writer and its publisher."""
+
+    def __init__(self, conf) -> None:
+        super().__init__()
+        self.conf = conf
+        self.synchronizer: synchronizer_mod.Synchronizer | None = None
+        self.datasources: list[base.Datasource] = []
+        self.runners: dict[str, collector_mod.CollectorRunner] = {}
+        self._listeners: list[messaging.MessageHandlingServer] = []
+        self._periodic = periodic.PeriodicTasks()
+        self._db: db_api.Connection | None = None
+        self._leadership: typing.Any = None
+
+    def start(self) -> None:
+        super().start()
+        conf = self.conf
+        self.datasources = load_datasources(conf)
+        connection = self._db = db_api.get_connection(conf)
+        followers = rpcapi.EntityFollowerAPI(conf)
+        admin = doctor_context.get_admin_context()
+
+        def publish(changes: list[dict]) -> None:
+            followers.entities_changed(admin, changes)
+
+        synchronizer = self.synchronizer = synchronizer_mod.Synchronizer(
+            conf, connection, publish)
+        synchronizer.start()
+        self._leadership = coordination.leadership(conf,
+                                                   'doctor-synchronizer')
+        self._leadership.start()
+        for datasource in self.datasources:
+            runner = None
+            if datasource.is_collector:
+                runner = collector_mod.CollectorRunner(
+                    datasource, synchronizer, connection,
+                    self._leadership.is_leader)
+                self.runners[datasource.name] = runner
+                self._periodic.add(datasource.snapshot_interval, runner.run)
+            targets = datasource.notification_targets()
+            if targets:
+                listener = rpc.get_notification_listener(
+                    conf, targets,
+                    [NotificationEndpoint(datasource, synchronizer, runner)],
+                    pool='%s-%s' % (conf.synchronizer.notification_pool,
+                                    datasource.name))
+                listener.start()
+                self._listeners.append(listener)
+            LOG.info('Datasource %s started (%s)', datasource.name,
+                     ', '.join(kind for kind, on in (
+                         ('collector', runner is not None),
+                         ('message bus', bool(targets))) if on))
+        lifetime = conf.synchronizer.tombstone_lifetime
+        self._periodic.add(min(PURGE_INTERVAL, float(lifetime)),
+                           self.purge_tombstones, initial_delay=True)
+
+    def purge_tombstones(self) -> int:
+        """Forget the entities deleted longer ago than their lifetime."""
+        assert self._db is not None
+        before = timeutils.utcnow() - datetime.timedelta(
+            seconds=self.conf.synchronizer.tombstone_lifetime)
+        return self._db.purge_entity_tombstones(before)
+
+    def stop(self, graceful: bool = False) -> None:
+        self._periodic.stop()
+        for listener in self._listeners:
+            listener.stop()
+        for listener in self._listeners:
+            listener.wait()
+        self._listeners = []
+        for runner in self.runners.values():
+            runner.stop()
+        self.runners = {}
+        if self.synchronizer is not None:
+            self.synchronizer.stop()
+            self.synchronizer = None
+        for datasource in self.datasources:
+            try:
+                datasource.close()
+            except Exception:
+                LOG.exception('Closing datasource %s failed',
+                              datasource.name)
+        self.datasources = []
+        if self._leadership is not None:
+            self._leadership.stop()
+            self._leadership = None
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        super().stop(graceful)
