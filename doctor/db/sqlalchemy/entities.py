@@ -28,6 +28,9 @@ _TOMBSTONE = (_entity.update()
               .where(_entity.c.key == sa.bindparam('b_key'))
               .values(deleted=True, digest=None,
                       updated_at=sa.bindparam('b_updated_at')))
+_TOUCH = (_entity.update()
+          .where(_entity.c.key == sa.bindparam('b_key'))
+          .values(updated_at=sa.bindparam('b_updated_at')))
 _INSERT_PARENT = _parent.insert()
 
 CREATE = 'create'
@@ -81,6 +84,9 @@ def apply_changes(connection: sa.Connection,
     current = _current(connection, list({c['key'] for c in ordered}))
     in_store = set(current)
     rows: dict[str, dict] = {}
+    # Entities reported again unchanged: only their time moves, so that a
+    # report older than this one is still recognised as older.
+    touched: dict[str, datetime.datetime] = {}
     applied: list[dict] = []
     for change in ordered:
         key = change['key']
@@ -105,6 +111,11 @@ def apply_changes(connection: sa.Connection,
             if present and same_source and (
                     known is not None
                     and known['digest'] == change['digest']):
+                if key in rows:
+                    rows[key]['updated_at'] = change['timestamp']
+                else:
+                    touched[key] = change['timestamp']
+                current[key] = dict(known, updated_at=change['timestamp'])
                 continue
             row = _row(change)
             action = UPDATE if present else CREATE
@@ -114,6 +125,10 @@ def apply_changes(connection: sa.Connection,
         record['action'] = action
         applied.append(record)
     _write(connection, rows, in_store)
+    touches = [{'b_key': key, 'b_updated_at': when}
+               for key, when in touched.items() if key not in rows]
+    if touches:
+        connection.execute(_TOUCH, touches)
     return applied
 
 

@@ -281,6 +281,9 @@ class FunctionalTestCase(base.TestCase):
         self.config.config(host=_unique('doctor-test-'))
         self.config.config(notification_pool=_unique('doctor-evaluator-'),
                            group='evaluator')
+        self.config.config(
+            notification_pool=_unique('doctor-synchronizer-'),
+            group='synchronizer')
 
     # services
 
