@@ -11,8 +11,10 @@ from oslo_policy import policy
 
 from doctor.policies import alarms
 from doctor.policies import base
+from doctor.policies import entities
 
 
 def list_rules() -> list[policy.RuleDefault]:
     """Every default rule of doctor's API."""
-    return list(itertools.chain(base.list_rules(), alarms.list_rules()))
+    return list(itertools.chain(base.list_rules(), alarms.list_rules(),
+                                entities.list_rules()))

@@ -17,6 +17,7 @@ ALARM_RULES = ('alarm:create', 'alarm:get', 'alarm:get_all',
                'alarm:get_all:all_projects', 'alarm:update', 'alarm:delete',
                'alarm:get_state', 'alarm:set_state', 'alarm:history',
                'alarm:actions:internal', 'alarm:infrastructure_events')
+ENTITY_RULES = ('entity:get_all', 'entity:get')
 
 
 def _context(**kwargs) -> doctor_context.RequestContext:
@@ -28,10 +29,10 @@ def _context(**kwargs) -> doctor_context.RequestContext:
 
 class TestDefaults(test_base.TestCase):
 
-    def test_every_alarm_operation_has_a_documented_rule(self):
+    def test_every_operation_has_a_documented_rule(self):
         rules = {rule.name: rule for rule in policies.list_rules()}
 
-        for name in ALARM_RULES:
+        for name in ALARM_RULES + ENTITY_RULES:
             self.assertIsInstance(rules[name],
                                   oslo_policy.DocumentedRuleDefault)
             self.assertTrue(rules[name].description)
@@ -44,7 +45,7 @@ class TestDefaults(test_base.TestCase):
         admin = _context(roles=['admin'])
 
         for name in ('alarm:get_all:all_projects', 'alarm:actions:internal',
-                     'alarm:infrastructure_events'):
+                     'alarm:infrastructure_events') + ENTITY_RULES:
             self.assertFalse(enforcer.authorize(name, {}, member), name)
             self.assertTrue(enforcer.authorize(name, {}, admin), name)
 
