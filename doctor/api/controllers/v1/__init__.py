@@ -3,6 +3,7 @@
 import pecan
 
 from doctor.api.controllers.v1 import alarms
+from doctor.api.controllers.v1 import entities
 
 STATUS = 'CURRENT'
 
@@ -20,6 +21,7 @@ class V1Controller:
     """``/v1``: its description and its resources."""
 
     alarms = alarms.AlarmsController()
+    entities = entities.EntitiesController()
 
     @pecan.expose(generic=True, template='json')
     def index(self) -> None:
@@ -33,4 +35,7 @@ class V1Controller:
         return dict(version(host_url), resources=[
             {'name': 'alarms',
              'links': [{'rel': 'self', 'href': host_url + '/v1/alarms'}]},
+            {'name': 'entities',
+             'links': [{'rel': 'self',
+                        'href': host_url + '/v1/entities'}]},
         ])

@@ -15,7 +15,7 @@ class TestVersions(base.APITestCase):
                                       'href': 'http://localhost/v1/'}]}]},
             response.json)
 
-    def test_v1_describes_itself_and_links_its_alarms(self):
+    def test_v1_describes_itself_and_links_its_resources(self):
         response = self.request('GET', '/v1')
 
         self.assertEqual(200, response.status_int)
@@ -23,7 +23,10 @@ class TestVersions(base.APITestCase):
         self.assertEqual(
             [{'name': 'alarms',
               'links': [{'rel': 'self',
-                         'href': 'http://localhost/v1/alarms'}]}],
+                         'href': 'http://localhost/v1/alarms'}]},
+             {'name': 'entities',
+              'links': [{'rel': 'self',
+                         'href': 'http://localhost/v1/entities'}]}],
             response.json['resources'])
 
     def test_links_follow_the_proxy_when_proxy_headers_are_enabled(self):
