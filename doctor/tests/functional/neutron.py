@@ -1,0 +1,786 @@
+"""A real Neutron on loopback, shared by the tests of one process.
+
+:func:`shared` starts it on first use and stops it when the process exits:
+
+* Neutron (with gunicorn and MariaDB's driver) lives in a virtualenv of its
+  own under the user's cache directory (``~/.cache/doctor-tests/
+  neutron-venv``, or under ``$XDG_CACHE_HOME``), never in doctor's, made
+  once per machine under a file lock and reused while it holds the pinned
+  versions. Beside it, ``neutron-drivers`` holds this module's ML2
+  mechanism driver (below), found by Neutron through an entry point.
+* Each start gets a new MariaDB database (``neutron-db-manage upgrade
+  heads``; Neutron's schema no longer migrates on PostgreSQL), a RabbitMQ
+  virtual host of its own (``transport_url``; deleted at the end) and a
+  temporary directory with the configuration and the logs.
+* The API is Neutron's WSGI application under gunicorn (gthread); Neutron
+  runs on oslo.service's threading backend, no eventlet. The ML2 plugin
+  has the ``flat`` and ``local`` type drivers, the ``port_security`` and
+  ``data_plane_status`` extension drivers, the ``router`` service plugin
+  and no agents: a mechanism driver of this module binds every port to
+  whatever host it names and marks it ``ACTIVE``, as an agent on that host
+  would. Nothing is told to Nova about ports.
+* Notifications go out through ``messagingv2``: ``port.create.end``,
+  ``port.update.end``, ``port.delete.end`` and the like arrive on exchange
+  ``neutron``, topic ``notifications``, of the virtual host.
+* Authentication is the process's real Keystone
+  (:func:`doctor.tests.functional.keystone.shared`): a ``neutron`` service
+  user in the ``service`` project validates tokens, and the ``network``
+  service with its endpoints is in Keystone's catalog, so that clients
+  find Neutron as in a cloud.
+* Once Neutron answers, a shared flat network with an IPv4 subnet (no
+  DHCP) is made: :meth:`Neutron.create_port` makes ports on it.
+
+Costs on a 2-core machine: the first start on a machine installs the
+virtualenv (~55 s; ~75 s to serving, Keystone excluded); later starts take
+~9 s (schema 5 s, app loading 2 s, first token validation ~1 s); gunicorn
+and its one worker take ~150 MiB PSS.
+
+When the virtualenv cannot be made, MariaDB or RabbitMQ is missing, or
+Keystone is unavailable, :class:`Unavailable` is raised: a test then skips,
+or fails when ``CI`` or ``DOCTOR_REQUIRE_SERVICES`` is set. Any other
+failure to start is an error, with the tail of the logs. Every wait is
+bounded. gunicorn stops on its own if this process dies without stopping
+it, and the next start removes the database, virtual host and directory
+left behind.
+"""
+
+import atexit
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+
+from openstack import connection as sdk_connection
+from oslo_log import log
+import requests
+
+from doctor.tests.functional import base
+from doctor.tests.functional import keystone
+
+LOG = log.getLogger(__name__)
+
+VERSION = '29.0.0'
+# Neutron pinned (the release of Keystone 30 and Nova 34); gunicorn and
+# the driver at versions known to work with it.
+REQUIREMENTS = (
+    'neutron==' + VERSION,
+    'gunicorn==27.0.1',
+    'PyMySQL==1.2.4',
+)
+NEUTRON = 'Neutron ' + VERSION
+SERVICE_USER = 'neutron'
+SERVICE_TYPE = 'network'
+PHYSICAL_NETWORK = 'physnet1'
+NETWORK = 'doctor-ports'
+CIDR = '10.64.0.0/16'
+COMPUTE_OWNER = 'compute:nova'
+EXCHANGE = 'neutron'
+NOTIFICATION_TOPIC = 'notifications'
+
+# Bounds, in seconds.
+INSTALL_TIMEOUT = 900
+COMMAND_TIMEOUT = 120
+START_TIMEOUT = 60
+STOP_TIMEOUT = 10
+HTTP_TIMEOUT = 30
+
+_VENV = 'neutron-venv'
+_DRIVERS = 'neutron-drivers'
+_WORKDIR_PREFIX = 'doctor-neutron-'
+_VHOST_PREFIX = 'doctor-neutron-'
+_VHOST_NAME = re.compile(re.escape(_VHOST_PREFIX) + '[0-9a-f]{12}')
+# Neutron outlives each test's temporary directory
+# (fixtures.NestedTempfile): its own is made in the system one.
+_TMP = tempfile.gettempdir()
+_OWNER = 'owner'
+_MARKER = 'doctor-requirements.txt'
+
+# Neutron's WSGI module configures itself from sys.argv and from
+# OS_NEUTRON_CONFIG_DIR / OS_NEUTRON_CONFIG_FILES.
+_WSGI_MODULE = '''\
+import sys
+
+_argv = sys.argv
+sys.argv = _argv[:1]
+try:
+    from neutron.wsgi.api import application  # noqa: F401
+finally:
+    sys.argv = _argv
+'''
+
+_DRIVER_MODULE = 'doctor_test_neutron'
+_DRIVER_NAME = 'doctor_bind_all'
+_DRIVER_SOURCE = '''\
+"""ML2 drivers of doctor's functional tests."""
+
+from neutron_lib.api.definitions import portbindings
+from neutron_lib import constants
+from neutron_lib.plugins.ml2 import api
+
+
+class BindAllMechanismDriver(api.MechanismDriver):
+    """Binds every port to the host it names, as if an agent ran there.
+
+    The port is bound on the first segment offered (OVS-like VIF) and
+    becomes ACTIVE at once.
+    """
+
+    def initialize(self):
+        pass
+
+    @property
+    def connectivity(self):
+        return portbindings.CONNECTIVITY_L2
+
+    def bind_port(self, context):
+        for segment in context.segments_to_bind:
+            context.set_binding(segment[api.ID], portbindings.VIF_TYPE_OVS,
+                                {portbindings.CAP_PORT_FILTER: True},
+                                status=constants.PORT_STATUS_ACTIVE)
+            return
+'''
+_DRIVER_FILES = {
+    _DRIVER_MODULE + '.py': _DRIVER_SOURCE,
+    _DRIVER_MODULE + '-1.0.dist-info/METADATA': (
+        'Metadata-Version: 2.1\nName: %s\nVersion: 1.0\n' % _DRIVER_MODULE),
+    _DRIVER_MODULE + '-1.0.dist-info/entry_points.txt': (
+        '[neutron.ml2.mechanism_drivers]\n%s = %s:BindAllMechanismDriver\n'
+        % (_DRIVER_NAME, _DRIVER_MODULE)),
+}
+
+
+class Unavailable(Exception):
+    """Neutron cannot be run on this machine: a service is missing."""
+
+
+class StartError(Exception):
+    """Neutron could be run here, but did not start."""
+
+
+# -- the virtualenv -----------------------------------------------------------
+
+def _venv_matches(venv: str) -> bool:
+    """Whether ``venv`` finished installing :data:`REQUIREMENTS`."""
+    python = os.path.join(venv, 'bin', 'python')
+    try:
+        with open(os.path.join(venv, _MARKER)) as f:
+            if f.read().split() != list(REQUIREMENTS):
+                return False
+        probe = subprocess.run(
+            [python, '-c', 'import importlib.metadata as m; '
+             'print(m.version("neutron"))'],
+            env=keystone._child_env(), capture_output=True, text=True,
+            timeout=COMMAND_TIMEOUT)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0 and probe.stdout.strip() == VERSION
+
+
+def _write_drivers(directory: str) -> None:
+    """Write the mechanism driver's files where they differ, atomically."""
+    for name, text in _DRIVER_FILES.items():
+        path = os.path.join(directory, name)
+        try:
+            with open(path) as f:
+                if f.read() == text:
+                    continue
+        except OSError:
+            pass
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + '.new', 'w') as f:
+            f.write(text)
+        os.replace(path + '.new', path)
+
+
+def ensure_venv() -> tuple[str, str]:
+    """Neutron's virtualenv and the drivers' directory, made if needed.
+
+    The virtualenv is remade if missing or not the pinned one.
+
+    :raises Unavailable: if it cannot be installed.
+    """
+    directory = keystone.cache_dir()
+    os.makedirs(directory, exist_ok=True)
+    venv = os.path.join(directory, _VENV)
+    drivers = os.path.join(directory, _DRIVERS)
+    with open(os.path.join(directory, _VENV + '.lock'), 'w') as lock:
+        # Parallel test processes wait here for the one installing.
+        keystone._lock_file(lock, 2 * INSTALL_TIMEOUT + COMMAND_TIMEOUT)
+        _write_drivers(drivers)
+        if _venv_matches(venv):
+            return venv, drivers
+        shutil.rmtree(venv, ignore_errors=True)
+        log_path = os.path.join(directory, _VENV + '-install.log')
+        started = time.monotonic()
+        LOG.info('Installing %s into %s', NEUTRON, venv)
+        commands = (
+            [sys.executable, '-m', 'venv', venv],
+            [os.path.join(venv, 'bin', 'python'), '-m', 'pip', 'install',
+             '--quiet', '--disable-pip-version-check', *REQUIREMENTS],
+        )
+        with open(log_path, 'w') as out:
+            for argv in commands:
+                try:
+                    result = subprocess.run(
+                        argv, stdout=out, stderr=subprocess.STDOUT,
+                        env=keystone._child_env(), timeout=INSTALL_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    raise Unavailable('installing %s timed out after %d s'
+                                      % (NEUTRON, INSTALL_TIMEOUT))
+                if result.returncode:
+                    raise Unavailable(
+                        'cannot install %s into %s (%s exited %d):\n%s'
+                        % (NEUTRON, venv, ' '.join(argv[:4]),
+                           result.returncode, keystone._tail(log_path, 10)))
+        with open(os.path.join(venv, _MARKER), 'w') as f:
+            f.write('\n'.join(REQUIREMENTS) + '\n')
+        if not _venv_matches(venv):
+            raise Unavailable('%s installed into %s does not run; see %s'
+                              % (NEUTRON, venv, log_path))
+        LOG.info('Installed %s in %.0f s', NEUTRON,
+                 time.monotonic() - started)
+        return venv, drivers
+
+
+# -- Neutron ------------------------------------------------------------------
+
+class Neutron:
+    """One neutron-server: start it, use it, stop it.
+
+    After :meth:`start`, ``url`` is its endpoint (as in Keystone's catalog,
+    unversioned), ``transport_url`` its RabbitMQ virtual host, ``auth`` the
+    cloud administrator's keystoneauth password options and
+    ``network_id`` / ``subnet_id`` the shared network that
+    :meth:`create_port` uses.
+
+    :param identity: the Keystone to use; the process's shared one if None.
+        One Neutron at a time may be registered in a Keystone.
+    """
+
+    def __init__(self, identity: keystone.Keystone | None = None) -> None:
+        self.keystone = identity
+        self.workdir = ''
+        self.url = ''
+        self.port = 0
+        self.vhost = ''
+        self.transport_url = ''
+        self.network_id = ''
+        self.subnet_id = ''
+        self.service_user = keystone.User(SERVICE_USER, uuid.uuid4().hex,
+                                          keystone.SERVICE_PROJECT)
+        self.timings: dict[str, float] = {}
+        self._venv = ''
+        self._drivers = ''
+        self._database: str | None = None
+        self._gunicorn: subprocess.Popen | None = None
+        self._service_id = ''
+        self._token = ''
+        self._registration: _Background | None = None
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """keystoneauth password options of the cloud administrator."""
+        identity = self._identity
+        return {
+            'auth_url': identity.root_url,
+            'username': identity.admin.name,
+            'password': identity.admin.password,
+            'project_name': identity.admin.project,
+            'user_domain_name': keystone.DOMAIN,
+            'project_domain_name': keystone.DOMAIN,
+            'region_name': keystone.REGION,
+        }
+
+    def connection(self) -> sdk_connection.Connection:
+        """A new openstacksdk connection as the cloud administrator.
+
+        It finds Neutron through Keystone's catalog; no clouds.yaml or
+        ``OS_*`` variable is read.
+        """
+        auth = self.auth
+        region = auth.pop('region_name')
+        return sdk_connection.Connection(
+            auth_type='password', auth=auth, region_name=region,
+            interface='public')
+
+    @property
+    def _identity(self) -> keystone.Keystone:
+        if self.keystone is None:
+            raise StartError('%s is not started' % NEUTRON)
+        return self.keystone
+
+    # -- starting
+
+    def start(self) -> None:
+        """Install if needed, configure, migrate, register and serve.
+
+        On failure, whatever was started is stopped again.
+        """
+        for service in (base.MARIADB, base.RABBITMQ):
+            reason = base.unavailable(service)
+            if reason is not None:
+                raise Unavailable('it needs %s' % reason)
+        if self.keystone is None:
+            try:
+                self.keystone = keystone.shared()
+            except keystone.Unavailable as e:
+                raise Unavailable('it needs %s: %s' % (keystone.KEYSTONE, e))
+            except keystone.StartError as e:
+                raise StartError('%s did not start: %s'
+                                 % (keystone.KEYSTONE, e))
+        started = time.monotonic()
+        self._venv, self._drivers = ensure_venv()
+        self.timings['venv'] = time.monotonic() - started
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        self.timings['total'] = time.monotonic() - started
+        LOG.info('%s serving %s (%s)', NEUTRON, self.url, ', '.join(
+            '%s %.1f s' % item for item in self.timings.items()))
+
+    def _start(self) -> None:
+        started = time.monotonic()
+        _reap_abandoned()
+        self.workdir = tempfile.mkdtemp(prefix=_WORKDIR_PREFIX, dir=_TMP)
+        server = base.SERVERS['mysql']
+        self._database, database_url = server.create()
+        vhost = _VHOST_PREFIX + uuid.uuid4().hex[:12]
+        base._rabbitmqctl_run('add_vhost', vhost)
+        self.vhost = vhost
+        # Who owns the directory, the database and the virtual host, for
+        # _reap_abandoned.
+        with open(self._path(_OWNER), 'w') as f:
+            f.write('%d %s %s\n' % (os.getpid(), self._database, vhost))
+        base._rabbitmqctl_run('set_permissions', '-p', vhost, 'guest',
+                              '.*', '.*', '.*')
+        self.transport_url = base.rabbit_url(vhost)
+        listener = socket.socket()
+        try:
+            listener.bind((base.HOST, 0))
+            listener.listen(128)
+            self.port = listener.getsockname()[1]
+            self.url = 'http://%s:%d' % (base.HOST, self.port)
+            # Keystone is told about Neutron, and gunicorn loads Neutron,
+            # while the schema is made: loading reads no table.
+            self._registration = _Background(self._register)
+            conf = self._write_config(database_url)
+            self._serve(listener)
+        finally:
+            listener.close()
+        self._manage(['upgrade', 'heads'], conf)
+        self.timings['schema'] = time.monotonic() - started
+        self._registration.join(COMMAND_TIMEOUT)
+        self.timings['registered'] = time.monotonic() - started
+        self._wait_until_ready()
+        self.timings['ready'] = time.monotonic() - started
+        self._make_network()
+        self.timings['network'] = time.monotonic() - started
+
+    def _path(self, *names: str) -> str:
+        return os.path.join(self.workdir, *names)
+
+    def _write_config(self, database_url: str) -> str:
+        identity = self._identity
+        user = self.service_user
+        os.mkdir(self._path('lock'))
+        shutil.copy(os.path.join(self._venv, 'etc', 'neutron',
+                                 'api-paste.ini'), self._path())
+        sections = {
+            'DEFAULT': {
+                'core_plugin': 'ml2',
+                'service_plugins': 'router',
+                'auth_strategy': 'keystone',
+                'transport_url': self.transport_url,
+                'control_exchange': EXCHANGE,
+                'notify_nova_on_port_status_changes': 'False',
+                'notify_nova_on_port_data_changes': 'False',
+                'dhcp_agent_notification': 'False',
+                'log_file': self._path('neutron.log'),
+            },
+            'database': {'connection': database_url},
+            'oslo_messaging_notifications': {
+                'driver': 'messagingv2',
+                'topics': NOTIFICATION_TOPIC,
+            },
+            'oslo_concurrency': {'lock_path': self._path('lock')},
+            'keystone_authtoken': {
+                'www_authenticate_uri': identity.root_url,
+                'auth_url': identity.root_url,
+                'auth_type': 'password',
+                'username': user.name,
+                'password': user.password,
+                'user_domain_name': keystone.DOMAIN,
+                'project_name': user.project,
+                'project_domain_name': keystone.DOMAIN,
+                'region_name': keystone.REGION,
+            },
+            'ml2': {
+                'type_drivers': 'flat,local',
+                'project_network_types': 'local',
+                'mechanism_drivers': _DRIVER_NAME,
+                'extension_drivers': 'port_security,data_plane_status',
+            },
+            'ml2_type_flat': {'flat_networks': PHYSICAL_NETWORK},
+            # Tests make and delete many ports over a process's life.
+            'quotas': {name: '-1' for name in (
+                'quota_network', 'quota_subnet', 'quota_port',
+                'quota_security_group', 'quota_security_group_rule')},
+        }
+        path = self._path('neutron.conf')
+        with open(path, 'w') as f:
+            for section, options in sections.items():
+                f.write('[%s]\n' % section)
+                for name, value in options.items():
+                    f.write('%s = %s\n' % (name, value))
+        return path
+
+    def _manage(self, command: list[str], conf: str) -> None:
+        """Run one neutron-db-manage command, which must succeed."""
+        log_path = self._path('db-manage-%s.log' % command[0])
+        argv = [os.path.join(self._venv, 'bin', 'neutron-db-manage'),
+                '--config-file', conf, *command]
+        with open(log_path, 'w') as out:
+            try:
+                result = subprocess.run(
+                    argv, stdin=subprocess.DEVNULL, stdout=out,
+                    stderr=subprocess.STDOUT, env=keystone._child_env(),
+                    timeout=COMMAND_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                raise StartError('neutron-db-manage %s took over %d s'
+                                 % (command[0], COMMAND_TIMEOUT))
+        if result.returncode:
+            raise StartError('neutron-db-manage %s exited %d:\n%s'
+                             % (command[0], result.returncode,
+                                keystone._tail(log_path)))
+
+    def _serve(self, listener: socket.socket) -> None:
+        with open(self._path('neutron_wsgi.py'), 'w') as f:
+            f.write(_WSGI_MODULE)
+        with open(self._path('gunicorn_conf.py'), 'w') as f:
+            f.write(keystone._GUNICORN_CONF)
+        env = keystone._child_env()
+        env['OS_NEUTRON_CONFIG_DIR'] = self.workdir
+        env['OS_NEUTRON_CONFIG_FILES'] = 'neutron.conf'
+        env['PYTHONPATH'] = self._drivers
+        fd = listener.fileno()
+        argv = [
+            os.path.join(self._venv, 'bin', 'gunicorn'),
+            '--config', self._path('gunicorn_conf.py'),
+            '--chdir', self.workdir,
+            '--bind', 'fd://%d' % fd,
+            '--worker-class', 'gthread', '--workers', '1', '--threads', '8',
+            '--graceful-timeout', '3', '--timeout', '60',
+            '--no-control-socket',
+            '--error-logfile', self._path('gunicorn.log'),
+            'neutron_wsgi:application',
+        ]
+        with open(self._path('gunicorn.out'), 'w') as out:
+            self._gunicorn = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, env=env, pass_fds=(fd,),
+                cwd=self.workdir, start_new_session=True)
+
+    def logs(self) -> str:
+        """The tails of gunicorn's and Neutron's logs."""
+        return '\n'.join(
+            '--- %s:\n%s' % (name, keystone._tail(self._path(name)))
+            for name in ('gunicorn.out', 'gunicorn.log', 'neutron.log'))
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            assert self._gunicorn is not None
+            if self._gunicorn.poll() is not None:
+                raise StartError('gunicorn serving %s exited %s\n%s'
+                                 % (NEUTRON, self._gunicorn.returncode,
+                                    self.logs()))
+            try:
+                # Loads the app in the worker and validates a first token.
+                response = requests.get(
+                    self.url + '/v2.0/networks',
+                    headers={'X-Auth-Token': self._admin_token()},
+                    timeout=HTTP_TIMEOUT)
+                if response.status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise StartError('%s did not answer on %s within %d s\n%s'
+                                 % (NEUTRON, self.url, START_TIMEOUT,
+                                    self.logs()))
+            time.sleep(0.1)
+
+    def _register(self) -> None:
+        """The service user and the catalog's entries, made in Keystone."""
+        identity = self._identity
+        admin = identity.token(identity.admin)
+        roles = {role['name']: role['id']
+                 for role in identity.call('GET', '/roles', admin)['roles']}
+        domain = identity.call('GET', '/domains?name=%s' % keystone.DOMAIN,
+                               admin)['domains'][0]['id']
+        project = identity.call(
+            'GET', '/projects?name=%s' % keystone.SERVICE_PROJECT,
+            admin)['projects'][0]['id']
+        user = self.service_user
+        user.user_id = identity.call('POST', '/users', admin, {'user': {
+            'name': user.name, 'password': user.password,
+            'domain_id': domain, 'default_project_id': project}},
+            expected=201)['user']['id']
+        user.project_id = project
+        identity.call('PUT', '/projects/%s/users/%s/roles/%s'
+                      % (project, user.user_id,
+                         roles[keystone.SERVICE_ROLE]),
+                      admin, expected=204)
+        self._service_id = identity.call('POST', '/services', admin, {
+            'service': {'type': SERVICE_TYPE, 'name': 'neutron',
+                        'description': 'doctor functional tests'}},
+            expected=201)['service']['id']
+        for interface in ('public', 'internal', 'admin'):
+            identity.call('POST', '/endpoints', admin, {'endpoint': {
+                'service_id': self._service_id, 'interface': interface,
+                'region_id': keystone.REGION, 'url': self.url}},
+                expected=201)
+
+    def _unregister(self) -> None:
+        identity = self.keystone
+        registration, self._registration = self._registration, None
+        if identity is None or registration is None:
+            return
+        try:
+            registration.join(COMMAND_TIMEOUT)
+        except Exception:
+            pass
+        service, self._service_id = self._service_id, ''
+        user, self.service_user.user_id = self.service_user.user_id, ''
+        try:
+            admin = identity.token(identity.admin)
+            # Keystone deletes a service's endpoints with it.
+            if service:
+                identity.call('DELETE', '/services/%s' % service, admin,
+                              expected=204)
+            if user:
+                identity.call('DELETE', '/users/%s' % user, admin,
+                              expected=204)
+        except Exception:
+            LOG.exception('Cannot remove %s from Keystone\'s catalog',
+                          NEUTRON)
+
+    # -- the REST API
+
+    def _admin_token(self, renew: bool = False) -> str:
+        identity = self._identity
+        if renew or not self._token:
+            self._token = identity.issue_token(identity.admin)
+        return self._token
+
+    def call(self, method: str, path: str, json: dict | None = None,
+             expected: int = 200) -> dict:
+        """One call to Neutron's API as the cloud administrator.
+
+        ``path`` follows ``/v2.0``; returns the JSON body, if any.
+
+        :raises StartError: if the answer's status is not ``expected``.
+        """
+        for renew in (False, True):
+            response = requests.request(
+                method, self.url + '/v2.0' + path, json=json,
+                headers={'X-Auth-Token': self._admin_token(renew)},
+                timeout=HTTP_TIMEOUT)
+            if response.status_code != 401:
+                break
+        if response.status_code != expected:
+            raise StartError('%s %s answered %d, not %d: %s'
+                             % (method, path, response.status_code,
+                                expected, response.text[:500]))
+        return response.json() if response.content else {}
+
+    def _make_network(self) -> None:
+        self.network_id = self.call('POST', '/networks', {'network': {
+            'name': NETWORK, 'shared': True,
+            'provider:network_type': 'flat',
+            'provider:physical_network': PHYSICAL_NETWORK}},
+            expected=201)['network']['id']
+        self.subnet_id = self.call('POST', '/subnets', {'subnet': {
+            'name': NETWORK, 'network_id': self.network_id,
+            'ip_version': 4, 'cidr': CIDR, 'enable_dhcp': False}},
+            expected=201)['subnet']['id']
+
+    def create_port(self, host: str, device_id: str | None = None,
+                    project: str | None = None) -> str:
+        """A new port on the shared network, bound to ``host``; its id.
+
+        :param host: the port's ``binding:host_id``.
+        :param device_id: the server using the port; the port is then
+            owned by ``compute:nova``, as Nova's ports are.
+        :param project: the id of the project owning the port; the
+            administrator's by default.
+        """
+        port = {'network_id': self.network_id, 'binding:host_id': host}
+        if device_id is not None:
+            port.update(device_id=device_id, device_owner=COMPUTE_OWNER)
+        if project is not None:
+            port['project_id'] = project
+        return self.call('POST', '/ports', {'port': port},
+                         expected=201)['port']['id']
+
+    def delete_port(self, port_id: str) -> None:
+        """Delete the port ``port_id``."""
+        self.call('DELETE', '/ports/%s' % port_id, expected=204)
+
+    # -- stopping
+
+    def stop(self) -> None:
+        """Stop gunicorn, leave Keystone's catalog, drop what was made."""
+        process, self._gunicorn = self._gunicorn, None
+        if process is not None and process.poll() is None:
+            _signal(process, signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                LOG.warning('%s did not stop within %d s: killed',
+                            NEUTRON, STOP_TIMEOUT)
+                _signal(process, signal.SIGKILL)
+                process.wait(STOP_TIMEOUT)
+        self._unregister()
+        database, self._database = self._database, None
+        if database is not None:
+            try:
+                base.SERVERS['mysql'].drop(database)
+            except Exception:
+                LOG.exception('Cannot drop Neutron\'s database %s', database)
+        vhost, self.vhost = self.vhost, ''
+        if vhost:
+            try:
+                base._rabbitmqctl_run('delete_vhost', vhost)
+            except Exception:
+                LOG.exception('Cannot delete Neutron\'s virtual host %s',
+                              vhost)
+        if self.workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class _Background(threading.Thread):
+    """Runs ``function`` in a thread; join() raises what it raised."""
+
+    def __init__(self, function) -> None:
+        super().__init__(daemon=True)
+        self._function = function
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._function()
+        except BaseException as e:
+            self._error = e
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.is_alive():
+            raise StartError('%s did not end within %s s'
+                             % (self._function.__name__, timeout))
+        if self._error is not None:
+            raise self._error
+
+
+def _signal(process: subprocess.Popen, signum: int) -> None:
+    # gunicorn leads a process group of its own, workers included.
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _reap_abandoned() -> None:
+    """Drop what test processes killed outright left behind.
+
+    Their gunicorn stopped by itself; their database, virtual host and
+    directory remain and are removed here, once the process that made them
+    is gone.
+    """
+    for name in os.listdir(_TMP):
+        workdir = os.path.join(_TMP, name)
+        if not name.startswith(_WORKDIR_PREFIX):
+            continue
+        try:
+            if os.stat(workdir).st_uid != os.getuid():
+                continue
+            with open(os.path.join(workdir, _OWNER)) as f:
+                pid, database, vhost = f.read().split()
+            if not (keystone._DATABASE_NAME.fullmatch(database)
+                    and _VHOST_NAME.fullmatch(vhost)):
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            LOG.info('Removing the Neutron database %s, virtual host %s and '
+                     'directory %s of process %s, which is gone',
+                     database, vhost, workdir, pid)
+            try:
+                base.SERVERS['mysql'].drop(database)
+                base._rabbitmqctl_run('delete_vhost', vhost)
+            except Exception:
+                LOG.exception('Cannot remove database %s or virtual host %s',
+                              database, vhost)
+                continue
+            shutil.rmtree(workdir, ignore_errors=True)
+        except (OSError, ValueError):
+            # Being made, or not ours to judge.
+            continue
+
+
+_lock = threading.Lock()
+_neutron: Neutron | None = None
+_failure: BaseException | None = None
+
+
+def shared() -> Neutron:
+    """This process's Neutron, started on first use, stopped at exit.
+
+    It uses the process's shared Keystone. A failure to start is
+    remembered: later callers get it at once.
+
+    :raises Unavailable: if a service Neutron needs is missing.
+    :raises StartError: if Neutron did not start.
+    """
+    global _neutron, _failure
+    with _lock:
+        if _failure is not None:
+            raise _failure
+        if _neutron is None:
+            neutron = Neutron()
+            try:
+                neutron.start()
+            except Exception as e:
+                _failure = e
+                raise
+            atexit.register(neutron.stop)
+            _neutron = neutron
+        return _neutron
+
+
+def require(test: base.FunctionalTestCase) -> Neutron:
+    """The shared Neutron, for ``test``.
+
+    Skips ``test`` when Neutron cannot be had on this machine, or fails it
+    when ``CI`` or ``DOCTOR_REQUIRE_SERVICES`` is set. Call :func:`shared`
+    from ``setUpClass`` first: a first start (an install) may take longer
+    than a test is given.
+    """
+    try:
+        return shared()
+    except Unavailable as e:
+        if base.services_required():
+            test.fail('%s is required (%s is set) but unusable: %s'
+                      % (NEUTRON, ' or '.join(base.REQUIRE_ENV), e))
+        test.skipTest('%s is not available: %s' % (NEUTRON, e))
+    except StartError as e:
+        test.fail('%s did not start: %s' % (NEUTRON, e))
