@@ -109,9 +109,11 @@ class Leadership:
         self._locks: dict[str, typing.Any] = {}
         self._held: set[str] = set()
         self._guard = threading.Lock()
+        self._started = False
 
     def start(self) -> None:
         self._coordinator.start(start_heart=True)
+        self._started = True
 
     def is_leader(self, task: str) -> bool:
         """Whether this replica leads ``task`` now; tries to become it."""
@@ -137,7 +139,12 @@ class Leadership:
             return False
 
     def stop(self) -> None:
+        """Give up every leadership and leave; a second call does nothing.
+        """
         with self._guard:
+            if not self._started:
+                return
+            self._started = False
             for task in list(self._held):
                 try:
                     self._locks[task].release()

@@ -100,12 +100,18 @@ class NotificationEndpoint:
 
 
 class SynchronizerService(service.Service):
-    """The datasources, the entity store's writer and its publisher."""
+    """The datasources, the entity store's writer and its publisher.
 
-    def __init__(self, conf) -> None:
+    :param datasources: the datasources to run instead of the configured
+        ones (tools and tests).
+    """
+
+    def __init__(self, conf,
+                 datasources: list[base.Datasource] | None = None) -> None:
         super().__init__()
         self.conf = conf
         self.synchronizer: synchronizer_mod.Synchronizer | None = None
+        self._given = datasources
         self.datasources: list[base.Datasource] = []
         self.runners: dict[str, collector_mod.CollectorRunner] = {}
         self._listeners: list[messaging.MessageHandlingServer] = []
@@ -116,7 +122,8 @@ class SynchronizerService(service.Service):
     def start(self) -> None:
         super().start()
         conf = self.conf
-        self.datasources = load_datasources(conf)
+        self.datasources = (list(self._given) if self._given is not None
+                            else load_datasources(conf))
         connection = self._db = db_api.get_connection(conf)
         followers = rpcapi.EntityFollowerAPI(conf)
         admin = doctor_context.get_admin_context()
@@ -181,7 +188,6 @@ class SynchronizerService(service.Service):
             except Exception:
                 LOG.exception('Closing datasource %s failed',
                               datasource.name)
-        self.datasources = []
         if self._leadership is not None:
             self._leadership.stop()
             self._leadership = None

@@ -186,7 +186,6 @@ class Synchronizer:
                    for consumer in list(self._consumers))
 
     def _take(self) -> list[dict] | None:
-        batch_size = self.conf.synchronizer.batch_size
         with self._ready:
             while not self._queue:
                 self._writing = False
@@ -194,7 +193,7 @@ class Synchronizer:
                 if self._stopping:
                     return None
                 self._ready.wait()
-            count = min(batch_size, len(self._queue))
+            count = min(self.conf.synchronizer.batch_size, len(self._queue))
             batch = [self._queue.popleft() for _ in range(count)]
             self._writing = True
             return batch
