@@ -131,7 +131,7 @@ class TestSynchronizer(base.DBTestCase):
             return real(changes)
         self.useFixture(base.fixtures.MockPatchObject(
             synchronizer_mod, 'RETRY_INTERVAL', 0.01))
-        with mock.patch.object(self.db, 'apply_entity_changes',
+        with mock.patch.object(self.db, 'apply_entity_changes', autospec=True,
                                side_effect=flaky):
             self.synchronizer.submit([change('i1')])
             self.settle()
@@ -155,7 +155,7 @@ class TestSynchronizer(base.DBTestCase):
         def spy(changes):
             sizes.append(len(changes))
             return real(changes)
-        with mock.patch.object(self.db, 'apply_entity_changes',
+        with mock.patch.object(self.db, 'apply_entity_changes', autospec=True,
                                side_effect=spy):
             self.synchronizer.submit([change('i%d' % n) for n in range(5)])
             self.settle()
