@@ -69,8 +69,11 @@ def _no_query_parameters() -> None:
 
 
 def _isotime(value: datetime.datetime) -> str:
-    """``value`` in UTC, in ISO 8601 without an offset."""
-    return timeutils.normalize_time(value).isoformat()
+    """``value`` in UTC, in ISO 8601 without an offset, to the
+    microsecond even when it has none, so that every time reads alike.
+    """
+    return timeutils.normalize_time(value).isoformat(
+        timespec='microseconds')
 
 
 def entity_view(entity: dict, children: bool = False) -> dict:
@@ -86,11 +89,11 @@ def entity_view(entity: dict, children: bool = False) -> dict:
         'project_id': entity['project_id'],
         'datasource': entity['datasource'],
         'parents': list(entity['parents']),
-        'attributes': entity['attributes'],
-        'updated_at': _isotime(entity['updated_at']),
     }
     if children:
         view['children'] = list(entity['children'])
+    view.update(attributes=entity['attributes'],
+                updated_at=_isotime(entity['updated_at']))
     return view
 
 

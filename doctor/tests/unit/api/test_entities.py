@@ -260,6 +260,13 @@ class TestShow(EntitiesTestCase):
              'updated_at': '2024-05-01T10:00:00.123456'},
             self.show('host:compute-0'))
 
+    def test_times_are_written_to_the_microsecond(self):
+        self.store(change('host', 'whole',
+                          timestamp=NOW.replace(microsecond=0)))
+
+        self.assertEqual('2024-05-01T10:00:00.000000',
+                         self.show('host:whole')['updated_at'])
+
     def test_parents_and_children(self):
         instance = self.show('instance:vm-1')
 
