@@ -7,7 +7,8 @@ of the response sample shown with it: the same keys, recursively, lists of
 the same length and values of the same JSON types. Only the values may
 differ (ids, timestamps). The webhook sample is checked the same way against
 the body a notifier plugin receives when the documented notification fires
-the alarm.
+the alarm. The entity samples are stored in the entity store first, and
+the API must answer them exactly.
 
 The reference's tables are checked too: every field of a sample is a row of
 the parameter table beside it, every required row of that table is in the
@@ -15,6 +16,7 @@ answer samples, and every row refers to a definition in parameters.yaml.
 """
 
 from concurrent import futures
+import datetime
 import json
 import os
 import re
@@ -29,6 +31,7 @@ from doctor.evaluator import index
 from doctor.evaluator import transformer
 from doctor.notifier import deliverer
 from doctor.notifier.plugins import base as plugin_base
+from doctor.synchronizer import entity
 from doctor.tests import base as test_base
 from doctor.tests.unit.api import base
 
@@ -64,10 +67,45 @@ NOTIFICATION: dict[str, Any] = {
 
 WAIT = 10
 
+# What the entity samples show: the entities below the samples' host, the
+# first page of which is listed (two instances, then a next link), and the
+# samples' instance, shown with its port.
+ENTITIES_QUERY = '?parent=host:compute-0&limit=2'
+PORT = 'port:8e2b4c6d-1f3a-4b5c-9d7e-0a1b2c3d4e5f'
+
 
 def load_sample(name: str) -> Any:
     with open(os.path.join(SAMPLES, name)) as f:
         return json.load(f)
+
+
+def sample_entities() -> list[dict]:
+    """Change records of the entities the entity samples show.
+
+    The host, the listed instances, the shown instance and its port: the
+    port is below the host too, so that the listed page is not the last.
+    """
+    shown = load_sample('entity-show-response.json')['entity']
+    views = load_sample('entities-list-response.json')['entities'] + [
+        shown,
+        {'key': 'host:compute-0', 'type': 'host', 'id': 'compute-0',
+         'name': 'compute-0', 'state': 'up', 'project_id': None,
+         'parents': [], 'attributes': {}},
+        {'key': PORT, 'type': 'port', 'id': PORT.split(':', 1)[1],
+         'name': None, 'state': 'ACTIVE',
+         'project_id': shown['project_id'],
+         'parents': ['host:compute-0', shown['key']], 'attributes': {}},
+    ]
+    timestamp = datetime.datetime.fromisoformat(shown['updated_at'])
+    records = {}
+    for view in views:
+        reported = entity.Entity(
+            type=view['type'], id=view['id'], state=view['state'],
+            name=view['name'], project_id=view['project_id'],
+            parents=tuple(view['parents']), attributes=view['attributes'])
+        records[view['key']] = entity.Change(
+            entity.CREATE, reported, timestamp, 'static').as_record()
+    return list(records.values())
 
 
 def _json_type(value: Any) -> str:
@@ -316,6 +354,17 @@ class TestAPIRefSamples(base.APITestCase):
 
         check(self.call('GET', path + '/history'), 200,
               'alarm-history-response.json')
+
+        self.db.apply_entity_changes(sample_entities())
+        listed = check(self.call('GET', '/v1/entities' + ENTITIES_QUERY,
+                                 roles='admin'),
+                       200, 'entities-list-response.json')
+        self.assertEqual(load_sample('entities-list-response.json'), listed)
+        shown = load_sample('entity-show-response.json')
+        answer = check(self.call('GET', '/v1/entities/' +
+                                 shown['entity']['key'], roles='admin'),
+                       200, 'entity-show-response.json')
+        self.assertEqual(shown, answer)
         self.assertEqual(204, self.call('DELETE', path).status_int)
 
         bad = load_sample('alarm-create-request.json')
@@ -341,6 +390,17 @@ class TestAPIRefSamples(base.APITestCase):
              'creation'],
             [entry['type']
              for entry in load_sample('alarm-history-response.json')])
+
+        listed = load_sample('entities-list-response.json')
+        shown = load_sample('entity-show-response.json')['entity']
+        self.assertEqual(INSTANCE, shown['id'])
+        self.assertEqual([PORT], shown['children'])
+        self.assertIn(shown, [dict(item, children=[PORT])
+                              for item in listed['entities']])
+        self.assertEqual(
+            'http://%s/v1/entities%s&marker=%s'
+            % (HOST, ENTITIES_QUERY, listed['entities'][-1]['key']),
+            listed['links'][0]['href'])
 
 
 class TestAPIRefTables(test_base.TestCase):
