@@ -33,6 +33,11 @@ REFUSED = _('Policy does not allow %s to be performed: by default only '
 
 
 def _caller() -> doctor_context.RequestContext:
+    """The caller, who must act for a project, as for every doctor rule.
+
+    A valid token of the system or a domain answers 403, since asking for
+    a project-scoped token would help; a request of no project, 401.
+    """
     context = pecan.request.context
     if not context.project_id and (context.system_scope
                                    or context.domain_id):
@@ -62,10 +67,11 @@ def _enforce(rule: str) -> doctor_context.RequestContext:
 
 def _no_query_parameters() -> None:
     """Refuse a query string where none is understood."""
-    for name in pecan.request.GET:
+    names = list(pecan.request.GET)
+    if names:
         raise exception.Invalid(
             reason=_('unknown query parameter %r: this request takes '
-                     'none') % name)
+                     'none') % names[0])
 
 
 def _isotime(value: datetime.datetime) -> str:
