@@ -1,15 +1,16 @@
 """The demo that ``doctor-all --demo`` runs on the embedded defaults.
 
-It plays a tenant and a compute node: creates a notification alarm on an
-instance through the REST API, with the sample consumer as its action,
-then emits the instance notifications Nova would send when the instance
-fails and recovers, and reports when each alarm reaches the consumer.
+It shows what the synchronizer holds of the demo inventory, then plays a
+tenant and a compute node: creates a notification alarm on one of the
+inventory's instances through the REST API, with the sample consumer as
+its action, emits the instance notifications Nova would send when the
+instance fails and recovers, and reports when each alarm reaches the
+consumer.
 """
 
 import sys
 import threading
 import time
-import uuid
 
 from oslo_log import log
 from oslo_service import service
@@ -64,11 +65,40 @@ class DemoService(service.Service):
             time.sleep(0.005)
         return False
 
+    def _inventory(self, api: str, timeout: float = 10.0) -> list[dict]:
+        """The demo project's instances, once the synchronizer has them."""
+        admin = {'X-Project-Id': DEMO_PROJECT, 'X-User-Id': DEMO_USER,
+                 'X-Roles': 'admin'}
+        deadline = time.monotonic() + timeout
+        while True:
+            response = requests.get(
+                api + '/v1/entities', headers=admin, timeout=10,
+                params={'type': 'instance', 'project_id': DEMO_PROJECT})
+            response.raise_for_status()
+            instances = response.json()['entities']
+            if instances or time.monotonic() > deadline:
+                return instances
+            time.sleep(0.05)
+
     def _play(self) -> bool:
         api = 'http://%s:%d' % (self.conf.api.host, self._api.port)
         consumer = 'http://%s:%d/failure' % (self.conf.consumer.host,
                                              self._consumer_service.port)
-        instance_id = str(uuid.uuid4())
+        instances = self._inventory(api)
+        if not instances:
+            self._say('demo: the synchronizer holds no instance of the demo '
+                      'project; is [static] inventory the demo one?')
+            return False
+        self._say('demo: the synchronizer holds %d instances of the demo '
+                  'project (GET %s/v1/entities?type=instance): %s'
+                  % (len(instances), api, ', '.join(
+                      '%s on %s' % (entity['name'] or entity['id'],
+                                    ', '.join(entity['parents']))
+                      for entity in instances)))
+        instance = instances[0]
+        instance_id = instance['id']
+        host = (instance['parents'][0].partition(':')[2]
+                if instance['parents'] else 'compute-0')
         headers = {'X-Project-Id': DEMO_PROJECT, 'X-User-Id': DEMO_USER,
                    'X-Roles': 'member'}
         alarm = {
@@ -89,18 +119,20 @@ class DemoService(service.Service):
                       % (response.status_code, response.text))
             return False
         alarm_id = response.json()['alarm_id']
-        self._say('demo: created alarm %s on instance %s (POST %s/v1/alarms)'
-                  % (alarm_id, instance_id, api))
+        self._say('demo: created alarm %s on instance %s (%s) '
+                  '(POST %s/v1/alarms)'
+                  % (alarm_id, instance['name'], instance_id, api))
 
-        notifier = rpc.get_notifier(self.conf, 'compute.compute-0')
+        notifier = rpc.get_notifier(self.conf, 'compute.%s' % host)
         context = doctor_context.RequestContext(project_id=DEMO_PROJECT)
         steps = (('active', 'error', 'alarm'), ('error', 'active', 'ok'))
         for number, (old, new, expected) in enumerate(steps, start=1):
             sent = time.time()
             notifier.info(context, 'compute.instance.update', {
                 'instance_id': instance_id, 'tenant_id': DEMO_PROJECT,
-                'user_id': DEMO_USER, 'host': 'compute-0',
-                'display_name': 'vnf-a-0', 'state': new, 'old_state': old,
+                'user_id': DEMO_USER, 'host': host,
+                'display_name': instance['name'], 'state': new,
+                'old_state': old,
             })
             self._say('demo: instance %s went %s -> %s '
                       '(compute.instance.update emitted)'

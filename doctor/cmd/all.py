@@ -14,6 +14,7 @@ from doctor.consumer import app as consumer_app
 from doctor.db import api as db_api
 from doctor.evaluator import service as evaluator_service
 from doctor.notifier import service as notifier_service
+from doctor.synchronizer import service as synchronizer_service
 
 LOG = log.getLogger(__name__)
 
@@ -28,7 +29,8 @@ CLI_OPTS = [
 def build(conf: cfg.ConfigOpts) -> doctor_service.ServiceGroup:
     """The services doctor-all runs, in start order."""
     members: list = [notifier_service.NotifierService(conf),
-                     evaluator_service.EvaluatorService(conf)]
+                     evaluator_service.EvaluatorService(conf),
+                     synchronizer_service.SynchronizerService(conf)]
     api = api_service.APIService(conf)
     members.append(api)
     if conf.demo:
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     doctor_service.prepare_service(argv, conf=conf)
     cmd.check_config('doctor-all',
                      lambda: evaluator_service.check_config(conf))
+    cmd.check_config('doctor-all',
+                     lambda: synchronizer_service.check_config(conf))
     # The all-in-one process owns its database: bring the schema up to date
     # so that the embedded default works from a fresh machine.
     connection = db_api.get_connection(conf)

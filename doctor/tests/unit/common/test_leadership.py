@@ -14,7 +14,7 @@ class TestLeadership(base.TestCase):
     def replica(self, host: str) -> coordination.Leadership:
         self.config.config(host=host)
         leadership = coordination.leadership(self.conf, 'doctor-test')
-        self.assertIsInstance(leadership, coordination.Leadership)
+        assert isinstance(leadership, coordination.Leadership)
         leadership.start()
         self.addCleanup(leadership.stop)
         return leadership
