@@ -445,7 +445,7 @@ class FunctionalTestCase(base.TestCase):
         for name in ('state_path', 'transport_url', 'control_exchange'):
             conf.set_override(name, self.conf[name])
         for group in ('coordination', 'database', 'evaluator', 'notifier',
-                      'upgrade_levels'):
+                      'static', 'synchronizer', 'upgrade_levels'):
             for name in self.conf[group]:
                 conf.set_override(name, self.conf[group][name], group=group)
         conf.set_override('host', self.new_host())
