@@ -44,28 +44,37 @@ neutron_opts = _datasource_opts('Neutron', 60.0, ['notifications'],
                                 'neutron')
 
 
-def _keystoneauth_opts() -> list[cfg.Opt]:
+def _adapter_opts(service_type: str) -> list[cfg.Opt]:
+    """keystoneauth's adapter options, with this service's defaults."""
+    opts = ks_loading.get_adapter_conf_options(include_deprecated=False)
+    for opt in opts:
+        if opt.dest == 'service_type':
+            opt.default = service_type
+        elif opt.dest == 'valid_interfaces':
+            opt.default = ['internal', 'public']
+    return opts
+
+
+def _keystoneauth_opts(service_type: str) -> list[cfg.Opt]:
     return (ks_loading.get_session_conf_options()
             + ks_loading.get_auth_common_conf_options()
             + ks_loading.get_auth_plugin_conf_options('password')
-            + ks_loading.get_adapter_conf_options(include_deprecated=False))
+            + _adapter_opts(service_type))
+
+
+_GROUPS = ((NOVA_GROUP, nova_opts, 'compute'),
+           (NEUTRON_GROUP, neutron_opts, 'network'))
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    for group, opts, service_type in (
-            (NOVA_GROUP, nova_opts, 'compute'),
-            (NEUTRON_GROUP, neutron_opts, 'network')):
+    for group, opts, service_type in _GROUPS:
         conf.register_group(group)
         conf.register_opts(opts, group=group)
         ks_loading.register_session_conf_options(conf, group.name)
         ks_loading.register_auth_conf_options(conf, group.name)
-        ks_loading.register_adapter_conf_options(
-            conf, group.name, include_deprecated=False)
-        conf.set_default('service_type', service_type, group=group.name)
-        conf.set_default('valid_interfaces', ['internal', 'public'],
-                         group=group.name)
+        conf.register_opts(_adapter_opts(service_type), group=group)
 
 
 def list_opts():
-    return [(NOVA_GROUP, nova_opts + _keystoneauth_opts()),
-            (NEUTRON_GROUP, neutron_opts + _keystoneauth_opts())]
+    return [(group, opts + _keystoneauth_opts(service_type))
+            for group, opts, service_type in _GROUPS]
