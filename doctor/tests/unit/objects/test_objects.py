@@ -4,13 +4,16 @@ import ast
 import datetime
 import inspect
 
+from oslo_serialization import jsonutils
 from oslo_versionedobjects import exception as ovo_exception
 from oslo_versionedobjects import fixture as ovo_fixture
 
 from doctor.evaluator import index
 from doctor.objects import alarm as alarm_obj
 from doctor.objects import base as objects_base
+from doctor.objects import entity as entity_obj
 from doctor.objects import firing as firing_obj
+from doctor.synchronizer import entity as entity_mod
 from doctor.tests import base
 from doctor.tests.unit.db import factory
 
@@ -20,6 +23,7 @@ from doctor.tests.unit.db import factory
 OBJECT_HASHES = {
     'Alarm': '1.1-246daad0a3e1e48836c54bb6aeebc7cd',
     'AlarmFiring': '1.1-c4243aadfe51d975c54a4feb8eb6553e',
+    'EntityChangeBatch': '1.0-531aba4af01bb212227a24c809171b2a',
 }
 
 # The fields of AlarmFiring 1.0, as a notifier of that release knows them.
@@ -194,3 +198,26 @@ class TestAlarm(base.TestCase):
         again = alarm_obj.Alarm.obj_from_primitive(alarm.obj_to_primitive())
         self.assertEqual(datetime.datetime(2024, 5, 1, 10, 0, 7, 123456),
                          again.timestamp.replace(tzinfo=None))
+
+
+class TestEntityChangeBatch(base.TestCase):
+
+    def test_round_trip_keeps_records_and_precise_times(self):
+        when = datetime.datetime(2026, 11, 22, 10, 0, 0, 123456)
+        records = [entity_mod.Change(
+            entity_mod.UPDATE,
+            entity_mod.Entity('instance', 'i1', state='error',
+                              parents=('host:compute-0',),
+                              attributes={'flavor': {'id': 'm1'}}),
+            when, 'nova').as_record()]
+        batch = entity_obj.EntityChangeBatch(changes=records)
+        primitive = jsonutils.loads(jsonutils.dumps(
+            batch.obj_to_primitive()))
+        again = entity_obj.EntityChangeBatch.obj_from_primitive(primitive)
+        self.assertEqual(records, again.changes)
+
+    def test_refuses_what_is_not_a_list_of_records(self):
+        self.assertRaises(ValueError, entity_obj.EntityChangeBatch,
+                          changes={'key': 'x'})
+        self.assertRaises(ValueError, entity_obj.EntityChangeBatch,
+                          changes=['x'])
