@@ -40,18 +40,8 @@ _OWNER_PAGE = 20
 
 
 def _caller() -> doctor_context.RequestContext:
-    context = pecan.request.context
-    if not context.project_id and (context.system_scope
-                                   or context.domain_id):
-        # A valid token of the wrong scope: authenticating again would not
-        # help, asking for a project-scoped token would.
-        raise exception.Forbidden(
-            reason=_('alarms belong to projects: use a project-scoped '
-                     'token'))
-    if not context.project_id:
-        raise exception.NotAuthorized(
-            _('Authentication required: the request names no project.'))
-    return context
+    return base.project_caller(
+        _('alarms belong to projects: use a project-scoped token'))
 
 
 def _enforce(rule: str,

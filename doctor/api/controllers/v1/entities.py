@@ -33,21 +33,9 @@ REFUSED = _('Policy does not allow %s to be performed: by default only '
 
 
 def _caller() -> doctor_context.RequestContext:
-    """The caller, who must act for a project, as for every doctor rule.
-
-    A valid token of the system or a domain answers 403, since asking for
-    a project-scoped token would help; a request of no project, 401.
-    """
-    context = pecan.request.context
-    if not context.project_id and (context.system_scope
-                                   or context.domain_id):
-        raise exception.Forbidden(
-            reason=_('doctor\'s policies take project-scoped tokens: use '
-                     'an administrator\'s project-scoped token'))
-    if not context.project_id:
-        raise exception.NotAuthorized(
-            _('Authentication required: the request names no project.'))
-    return context
+    return base.project_caller(
+        _('doctor\'s policies take project-scoped tokens: use an '
+          'administrator\'s project-scoped token'))
 
 
 def _enforce(rule: str) -> doctor_context.RequestContext:
