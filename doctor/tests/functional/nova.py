@@ -553,6 +553,7 @@ class Nova:
         log_path = self._path('logs', 'manage-%s.log' % label)
         argv = [os.path.join(self._venvs[venv.name], 'bin', argv[0]),
                 *argv[1:]]
+        started = time.monotonic()
         with open(log_path, 'w') as out:
             try:
                 result = subprocess.run(
@@ -566,6 +567,7 @@ class Nova:
             raise StartError('%s exited %d:\n%s'
                              % (' '.join(argv[1:]), result.returncode,
                                 keystone._tail(log_path)))
+        LOG.debug('%s took %.1f s', label, time.monotonic() - started)
 
     def _sync_databases(self) -> None:
         """The schemas of every database, and the cells."""
@@ -600,11 +602,12 @@ class Nova:
             api_db = pool.submit(self._manage, *syncs[0])
             others = [pool.submit(self._manage, *sync) for sync in syncs[1:]]
             api_db.result()
-            self._manage('map_cell0', NOVA_VENV, nova + [
-                'cell_v2', 'map_cell0', '--database_connection',
-                url['nova_cell0']])
-            self._manage('create_cell', NOVA_VENV, nova + [
-                'cell_v2', 'create_cell', '--name', 'cell1'])
+            others += [
+                pool.submit(self._manage, 'map_cell0', NOVA_VENV, nova + [
+                    'cell_v2', 'map_cell0', '--database_connection',
+                    url['nova_cell0']]),
+                pool.submit(self._manage, 'create_cell', NOVA_VENV, nova + [
+                    'cell_v2', 'create_cell', '--name', 'cell1'])]
             for future in others:
                 future.result()
 
