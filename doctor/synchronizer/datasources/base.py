@@ -16,13 +16,18 @@ name and instantiated with the configuration and that name.
 
 from collections.abc import Iterable
 import datetime
+import threading
 import typing
 
+from keystoneauth1 import exceptions as ksa_exc
 from oslo_config import cfg
 import oslo_messaging as messaging
 from oslo_utils import timeutils
 
 from doctor.synchronizer import entity as entity_mod
+
+if typing.TYPE_CHECKING:
+    from openstack import connection as sdk_connection
 
 NAMESPACE = 'doctor.datasources'
 
@@ -136,3 +141,87 @@ def required(payload: typing.Any, field: str, event_type: str
         raise NotificationError('%s notification without %s'
                                 % (event_type, field))
     return value
+
+
+class OpenStackClient:
+    """An openstacksdk connection to one service, as ``[<group>]`` sets it.
+
+    The group holds keystoneauth's session, auth and adapter options (see
+    :mod:`doctor.conf.clients`). The connection is made on first use and
+    made again after a failure; an HTTP call without ``[<group>] timeout``
+    is bounded by the datasource's ``snapshot_timeout``.
+
+    :param service: how messages name the service, e.g. ``Nova``.
+    """
+
+    def __init__(self, conf: cfg.ConfigOpts, group: str, service_type: str,
+                 service: str) -> None:
+        self.conf = conf
+        self.group = group
+        self.service_type = service_type
+        self.service = service
+        self._connection: 'sdk_connection.Connection | None' = None
+        self._lock = threading.Lock()
+
+    def connection(self) -> 'sdk_connection.Connection':
+        """The connection, made if there is none.
+
+        :raises SnapshotError: if the options cannot make one.
+        """
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._connect()
+            return self._connection
+
+    def _connect(self) -> 'sdk_connection.Connection':
+        from keystoneauth1 import loading as ks_loading
+        from openstack import connection as sdk_connection
+
+        group = self.conf[self.group]
+        try:
+            auth = ks_loading.load_auth_from_conf_options(self.conf,
+                                                          self.group)
+            if auth is None:
+                raise SnapshotError(
+                    '[%s] auth_type is not set: no credentials to reach %s'
+                    % (self.group, self.service))
+            timeout = (group.timeout if group.timeout is not None
+                       else group.snapshot_timeout)
+            session = ks_loading.load_session_from_conf_options(
+                self.conf, self.group, auth=auth, timeout=timeout)
+            return sdk_connection.Connection(
+                session=session, oslo_conf=self.conf,
+                service_types=[self.service_type])
+        except client_errors() as e:
+            raise SnapshotError('%s: invalid [%s] options: %s'
+                                % (self.service, self.group, describe(e)))
+
+    def fail(self, what: str, error: Exception) -> 'SnapshotError':
+        """The error to raise for ``error``; the next call reconnects."""
+        self.close()
+        return SnapshotError('%s: cannot %s: %s'
+                             % (self.service, what, describe(error)))
+
+    def close(self) -> None:
+        """Close the connection, if any; the next call makes another."""
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+
+def client_errors() -> tuple[type[Exception], ...]:
+    """What keystoneauth and openstacksdk raise for a failed call."""
+    from openstack import exceptions as sdk_exc
+
+    return (ksa_exc.ClientException, sdk_exc.SDKException)
+
+
+def describe(error: Exception) -> str:
+    """One line saying what ``error`` is, for a log line without traceback.
+    """
+    text = ' '.join(str(error).split())
+    name = type(error).__name__
+    if not text:
+        return name
+    return text if text.startswith(name) else '%s: %s' % (name, text)
