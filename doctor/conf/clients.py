@@ -68,7 +68,12 @@ _GROUPS = ((NOVA_GROUP, nova_opts, 'compute'),
 
 def register_opts(conf: cfg.ConfigOpts) -> None:
     for group, opts, service_type in _GROUPS:
-        conf.register_group(group)
+        # A group of its own for each ConfigOpts: ConfigOpts copies a group
+        # shallowly, and keystoneauth registers the auth plugin's options
+        # (required ones among them) when it loads the plugin; on a shared
+        # group they would reach every ConfigOpts made afterwards.
+        conf.register_group(cfg.OptGroup(group.name, title=group.title,
+                                         help=group.help))
         conf.register_opts(opts, group=group)
         ks_loading.register_session_conf_options(conf, group.name)
         ks_loading.register_auth_conf_options(conf, group.name)

@@ -410,6 +410,16 @@ class TestFailures(NovaTestCase):
         self.assertEqual('[nova] auth_type is not set: no credentials to '
                          'reach Nova', str(error))
 
+    def test_password_options_missing(self):
+        self.config.config(auth_type='password', group='nova')
+        error = self.assertRaises(ds_base.SnapshotError,
+                                  self.datasource.snapshot)
+        self.assertIn('Nova: invalid [nova] options: ', str(error))
+        self.assertIn('auth_url', str(error))
+        # The plugin's options, registered as it was loaded, are this
+        # configuration's alone.
+        self.assertNotIn('auth_url', base.new_conf().nova)
+
     def test_nova_unreachable(self):
         self.config.config(endpoint_override='http://127.0.0.1:9/v2.1',
                            group='nova')
