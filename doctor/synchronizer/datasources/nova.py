@@ -14,9 +14,9 @@ legacy ``compute.instance.*``, versioned ``instance.*`` and versioned
   longer than Nova's default ``service_down_time`` (60 s), else ``up``;
   the snapshot takes Nova's own ``up``/``down``;
 * attributes: ``service_id``, ``status`` (``enabled``/``disabled``),
-  ``disabled_reason``, ``forced_down``, ``zone`` and ``hypervisors``, the
-  id and name of each hypervisor of the host (a notification carries the
-  ones the last snapshot of this process saw).
+  ``disabled_reason``, ``forced_down`` and ``hypervisors``, the id and
+  name of each hypervisor of the host (a notification carries the ones the
+  last snapshot of this process saw).
 
 ``instance`` entities (id: the server's id): name, project, state (the
 ``vm_state``: ``active``, ``error``, ``stopped``, ...), the parent
@@ -27,8 +27,9 @@ flavor's name).
 An entity built from a notification says exactly what a snapshot would say
 of the same state, so that the next snapshot finds it unchanged: the
 attributes are those that the API, the legacy and the versioned
-notifications all carry alike. The API's ``status`` and ``power_state``,
-which legacy notifications lack, are left out.
+notifications all carry alike. Left out: a server's ``status`` and
+``power_state``, which legacy notifications lack, and a compute service's
+availability zone, which its notifications leave empty.
 """
 
 from collections.abc import Iterable
@@ -65,7 +66,7 @@ def _text(value: typing.Any) -> str | None:
 
 def host_entity(name: str, state: str, service_id: str | None,
                 disabled: bool, disabled_reason: str | None,
-                forced_down: bool, zone: str | None,
+                forced_down: bool,
                 hypervisors: list[dict[str, str | None]]
                 ) -> entity_mod.Entity:
     """The ``host`` entity of one ``nova-compute`` service."""
@@ -76,7 +77,6 @@ def host_entity(name: str, state: str, service_id: str | None,
             'status': 'disabled' if disabled else 'enabled',
             'disabled_reason': _text(disabled_reason),
             'forced_down': bool(forced_down),
-            'zone': _text(zone),
             'hypervisors': sorted(hypervisors,
                                   key=lambda h: (h['hostname'] or '',
                                                  h['id'] or '')),
@@ -184,7 +184,6 @@ class NovaDatasource(base.Datasource):
                 disabled=service.status == 'disabled',
                 disabled_reason=service.disabled_reason,
                 forced_down=bool(service.is_forced_down),
-                zone=service.availability_zone,
                 hypervisors=by_host.get(service.host, [])))
         for server in servers:
             entities.append(instance_entity(
@@ -283,7 +282,7 @@ class NovaDatasource(base.Datasource):
             host, state, service_id=data.get('uuid'),
             disabled=bool(data.get('disabled')),
             disabled_reason=data.get('disabled_reason'),
-            forced_down=forced_down, zone=data.get('availability_zone'),
+            forced_down=forced_down,
             hypervisors=list(self._hypervisors.get(host, [])))
         return [self.change(self._action(event_type), entity, timestamp)]
 

@@ -184,13 +184,15 @@ def service_status(host: str, service_id: str, forced_down: bool = False,
                    disabled: bool = False,
                    disabled_reason: str | None = None,
                    last_seen_up: str | None = '2026-11-22T03:10:01Z',
-                   binary: str = 'nova-compute',
-                   zone: str | None = 'nova') -> dict:
-    """The payload of ``service.update`` (ServiceStatusPayload 1.1)."""
+                   binary: str = 'nova-compute') -> dict:
+    """The payload of ``service.update`` (ServiceStatusPayload 1.1).
+
+    Nova leaves ``availability_zone`` empty.
+    """
     return _object('ServiceStatusPayload', '1.1', {
         'host': host, 'binary': binary, 'topic': 'compute',
         'report_count': 12, 'disabled': disabled,
-        'disabled_reason': disabled_reason, 'availability_zone': zone,
+        'disabled_reason': disabled_reason, 'availability_zone': None,
         'last_seen_up': last_seen_up, 'forced_down': forced_down,
         'version': 70, 'uuid': service_id})
 

@@ -134,7 +134,6 @@ class TestSnapshot(NovaTestCase):
             'host', 'compute-0', state='up', name='compute-0',
             attributes={'service_id': SERVICE_0, 'status': 'enabled',
                         'disabled_reason': None, 'forced_down': False,
-                        'zone': 'nova',
                         'hypervisors': [{'id': HYPERVISOR_0,
                                          'hostname': 'compute-0'}]}),
             entities['host:compute-0'])
@@ -142,7 +141,7 @@ class TestSnapshot(NovaTestCase):
             'host', 'compute-1', state='down', name='compute-1',
             attributes={'service_id': SERVICE_1, 'status': 'disabled',
                         'disabled_reason': 'doctor: host down',
-                        'forced_down': True, 'zone': 'nova',
+                        'forced_down': True,
                         'hypervisors': [{'id': HYPERVISOR_1,
                                          'hostname': 'compute-1'}]}),
             entities['host:compute-1'])
@@ -302,7 +301,7 @@ class TestNotifications(NovaTestCase):
             'host', 'compute-0', state='down', name='compute-0',
             attributes={'service_id': SERVICE_0, 'status': 'disabled',
                         'disabled_reason': 'doctor: host down',
-                        'forced_down': True, 'zone': 'nova',
+                        'forced_down': True,
                         'hypervisors': [{'id': HYPERVISOR_0,
                                          'hostname': 'compute-0'}]}),
             change.entity)
@@ -341,8 +340,7 @@ class TestNotifications(NovaTestCase):
     def test_other_services_are_no_hosts(self):
         self.assertEqual([], self.changes(
             'service.update', samples.service_status(
-                'controller', SERVICE_1, binary='nova-scheduler',
-                zone='internal')))
+                'controller', SERVICE_1, binary='nova-scheduler')))
 
     def test_other_notifications_change_nothing(self):
         for event_type in ('compute.metrics.update',
