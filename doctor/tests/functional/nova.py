@@ -171,6 +171,64 @@ sys.argv = [module] + sys.argv[2:]
 sys.exit(getattr(importlib.import_module(module), function)())
 ''' % STOP_TIMEOUT
 
+# Runs stages of management commands, ``[[label, module, argv], ...]``
+# each, in processes forked from one that imported them once: each
+# nova-manage costs seconds of CPU to start. The commands of a stage run
+# together; a stage starts once the previous one succeeded.
+_MANAGE = '''\
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+
+with open(sys.argv[1]) as f:
+    stages = json.load(f)
+logs = sys.argv[2]
+modules = {module: importlib.import_module(module)
+           for stage in stages for _, module, _ in stage}
+
+
+def run(module, argv, log):
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    sys.argv = argv
+    try:
+        code = modules[module].main() or 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+for stage in stages:
+    children = {}
+    for label, module, argv in stage:
+        log = os.open(os.path.join(logs, 'manage-%s.log' % label),
+                      os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        pid = os.fork()
+        if pid == 0:
+            run(module, argv, log)
+        os.close(log)
+        children[pid] = label, time.monotonic()
+    failed = []
+    while children:
+        pid, status = os.waitpid(-1, 0)
+        label, started = children.pop(pid)
+        code = os.waitstatus_to_exitcode(status)
+        print('%s exited %d after %.1f s'
+              % (label, code, time.monotonic() - started), flush=True)
+        if code:
+            failed.append(label)
+    if failed:
+        sys.exit('failed: ' + ', '.join(failed))
+'''
+
 # nova-api's WSGI module configures itself from sys.argv: gunicorn's own
 # arguments must not reach it.
 _NOVA_WSGI = '''\
@@ -549,24 +607,36 @@ class Nova:
     # -- databases
 
     def _manage(self, label: str, venv: Venv, argv: list[str]) -> None:
-        """Run one management command, which must succeed."""
+        """Run a program of ``venv``'s, which must succeed.
+
+        ``argv[0]`` is a script of the virtualenv's ``bin``, or a file of
+        this Nova's directory run by its Python.
+        """
         log_path = self._path('logs', 'manage-%s.log' % label)
-        argv = [os.path.join(self._venvs[venv.name], 'bin', argv[0]),
-                *argv[1:]]
+        program = os.path.join(self._venvs[venv.name], 'bin', argv[0])
+        if not os.path.exists(program):
+            program = os.path.join(self._venvs[venv.name], 'bin', 'python')
+            argv = [program, self._path(argv[0]), *argv[1:]]
+        else:
+            argv = [program, *argv[1:]]
         started = time.monotonic()
         with open(log_path, 'w') as out:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, env=keystone._child_env(),
+                cwd=self.workdir, start_new_session=True)
             try:
-                result = subprocess.run(
-                    argv, stdin=subprocess.DEVNULL, stdout=out,
-                    stderr=subprocess.STDOUT, env=keystone._child_env(),
-                    cwd=self.workdir, timeout=COMMAND_TIMEOUT)
+                process.wait(COMMAND_TIMEOUT)
             except subprocess.TimeoutExpired:
-                raise StartError('%s took over %d s'
-                                 % (' '.join(argv[1:]), COMMAND_TIMEOUT))
-        if result.returncode:
+                _signal(process, signal.SIGKILL)
+                process.wait(STOP_TIMEOUT)
+                raise StartError('%s took over %d s\n%s'
+                                 % (label, COMMAND_TIMEOUT,
+                                    self.logs('manage-')))
+        if process.returncode:
             raise StartError('%s exited %d:\n%s'
-                             % (' '.join(argv[1:]), result.returncode,
-                                keystone._tail(log_path)))
+                             % (label, process.returncode,
+                                self.logs('manage-')))
         LOG.debug('%s took %.1f s', label, time.monotonic() - started)
 
     def _sync_databases(self) -> None:
@@ -584,32 +654,38 @@ class Nova:
                 ('glance-manage.conf', {'database': {
                     'connection': url['glance']}})):
             _write_ini(self._path(name), sections)
-        nova = ['nova-manage', '--config-file', self._path('nova-manage.conf')]
-        syncs = [
-            ('api_db', NOVA_VENV, nova + ['api_db', 'sync']),
-            ('cell1', NOVA_VENV, nova + ['db', 'sync', '--local_cell']),
-            ('cell0', NOVA_VENV,
-             ['nova-manage', '--config-file', self._path('cell0.conf'), 'db',
-              'sync', '--local_cell']),
-            ('placement', NOVA_VENV,
-             ['placement-manage', '--config-file',
-              self._path('placement-manage.conf'), 'db', 'sync']),
-            ('glance', GLANCE_VENV,
-             ['glance-manage', '--config-file',
-              self._path('glance-manage.conf'), 'db_sync']),
+
+        def nova(conf: str, *args: str) -> list[str]:
+            return ['nova-manage', '--config-file', self._path(conf), *args]
+        stages = [
+            [('api_db', 'nova.cmd.manage',
+              nova('nova-manage.conf', 'api_db', 'sync')),
+             ('cell1', 'nova.cmd.manage',
+              nova('nova-manage.conf', 'db', 'sync', '--local_cell')),
+             ('cell0', 'nova.cmd.manage',
+              nova('cell0.conf', 'db', 'sync', '--local_cell')),
+             ('placement', 'placement.cmd.manage',
+              ['placement-manage', '--config-file',
+               self._path('placement-manage.conf'), 'db', 'sync'])],
+            [('map_cell0', 'nova.cmd.manage',
+              nova('nova-manage.conf', 'cell_v2', 'map_cell0',
+                   '--database_connection', url['nova_cell0'])),
+             ('create_cell', 'nova.cmd.manage',
+              nova('nova-manage.conf', 'cell_v2', 'create_cell', '--name',
+                   'cell1'))],
         ]
-        with concurrent.futures.ThreadPoolExecutor(3) as pool:
-            api_db = pool.submit(self._manage, *syncs[0])
-            others = [pool.submit(self._manage, *sync) for sync in syncs[1:]]
-            api_db.result()
-            others += [
-                pool.submit(self._manage, 'map_cell0', NOVA_VENV, nova + [
-                    'cell_v2', 'map_cell0', '--database_connection',
-                    url['nova_cell0']]),
-                pool.submit(self._manage, 'create_cell', NOVA_VENV, nova + [
-                    'cell_v2', 'create_cell', '--name', 'cell1'])]
-            for future in others:
-                future.result()
+        with open(self._path('manage.json'), 'w') as f:
+            json.dump(stages, f)
+        with open(self._path('manage.py'), 'w') as f:
+            f.write(_MANAGE)
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            glance = pool.submit(
+                self._manage, 'glance', GLANCE_VENV,
+                ['glance-manage', '--config-file',
+                 self._path('glance-manage.conf'), 'db_sync'])
+            self._manage('nova', NOVA_VENV, [
+                'manage.py', self._path('manage.json'), self._path('logs')])
+            glance.result()
 
     # -- the catalog and the configuration
 
@@ -662,6 +738,10 @@ class Nova:
                 'report_interval': str(REPORT_INTERVAL),
                 'service_down_time': str(SERVICE_DOWN_TIME),
                 'graceful_shutdown_timeout': '5',
+                # Periodic tasks (the scheduler's mapping of new computes
+                # to the cell among them) start at once, not up to a minute
+                # later.
+                'periodic_fuzzy_delay': '0',
             },
             'notifications': {
                 'notification_format': 'both',
