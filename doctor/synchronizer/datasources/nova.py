@@ -10,9 +10,9 @@ legacy ``compute.instance.*``, versioned ``instance.*`` and versioned
 
 ``host`` entities (id: the compute service's host name):
 
-* state: ``down`` when the service is forced down or has not reported for
-  longer than Nova's default ``service_down_time`` (60 s), else ``up``;
-  the snapshot takes Nova's own ``up``/``down``;
+* state: in a snapshot, Nova's own ``up``/``down``; from a notification,
+  ``down`` when the service is forced down or has not reported for longer
+  than Nova's default ``service_down_time`` (60 s), else ``up``;
 * attributes: ``service_id``, ``status`` (``enabled``/``disabled``),
   ``disabled_reason``, ``forced_down`` and ``hypervisors``, the id and
   name of each hypervisor of the host (a notification carries the ones the
