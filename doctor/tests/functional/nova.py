@@ -36,21 +36,29 @@
   of their own (a queue named after the pool) and delete it when done.
 
 Neutron: Nova asks it even for servers booted with ``"networks":
-"none"``. When :mod:`doctor.tests.functional.neutron` exists, its
-``shared()`` Neutron (which puts the ``network`` service in the same
-Keystone's catalog) is used. Without that module, or when it reports its
-Neutron unavailable, a **stand-in** serves Nova instead: an HTTP server in
-this process, set as Nova's ``[neutron] endpoint_override``, answering
+"none"``, and finds it in the catalog. The real neutron-server of
+:func:`doctor.tests.functional.neutron.shared`, which registers the
+``network`` service in the same Keystone, starts alongside Nova and is
+used whenever that module is there. Without the module, or when it
+reports its Neutron unavailable, a **stand-in** is registered as the
+``network`` service instead: an HTTP server in this process answering
 every collection it is asked for with an empty list and every single
 resource with 404. It is enough for Nova to boot, list and delete servers
 without networks, and nothing more; :attr:`Nova.neutron_stand_in` tells
-which one is in use.
+which one is in use. (keystonemiddleware remembers a validated token's
+catalog for minutes: a token Nova saw before the ``network`` service was
+registered finds no network endpoint; those of :meth:`Nova.token` and
+:meth:`Nova.connection` are newer.)
 
-Costs, measured on a 2-core machine: from nothing (no virtualenvs, but
-packages in pip's cache) to ready 111 s, of which installing the two
-virtualenvs (in parallel with Keystone's) takes 66 s; a warm start, with
-Keystone, 44–50 s; about 1.2 GB of memory (PSS) for Nova, Placement,
-Glance and three computes, each compute about 110 MiB of it.
+Costs, measured on a 2-core machine busy with other tests (load 4-6):
+
+* first start on a machine, installing the two virtualenvs (70-120 s,
+  alongside Keystone's and Neutron's installs): 100-190 s to ready;
+* warm start, Keystone and Neutron included: 45-50 s (schemas 12-14 s,
+  from launch to every compute mapped about 20 s);
+* memory: about 1.1 GB PSS for Placement, Glance, nova-api, conductor,
+  scheduler and three computes (each compute about 120 MiB), besides
+  Keystone and Neutron.
 
 When a virtualenv cannot be made (no package index reachable) or
 PostgreSQL, RabbitMQ or Keystone is missing, :class:`Unavailable` is
@@ -330,8 +338,8 @@ class _NeutronStandIn(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
     log_path = ''
 
-    def _answer(self, status: int, body: dict | None) -> None:
-        raw = json.dumps(body).encode() if body is not None else b''
+    def _answer(self, status: int, body: dict) -> None:
+        raw = json.dumps(body).encode()
         self.send_response(status)
         self.send_header('Content-Type', 'application/json')
         self.send_header('Content-Length', str(len(raw)))
