@@ -32,6 +32,7 @@ _TOUCH = (_entity.update()
           .where(_entity.c.key == sa.bindparam('b_key'))
           .values(updated_at=sa.bindparam('b_updated_at')))
 _INSERT_PARENT = _parent.insert()
+_BINDS = tuple(('b_' + name, name) for name in ('key',) + _COLUMNS)
 
 CREATE = 'create'
 UPDATE = 'update'
@@ -49,7 +50,7 @@ def _current(connection: sa.Connection, keys: list[str]) -> dict[str, dict]:
     for chunk in _chunks(keys):
         query = (sa.select(_entity.c.key, _entity.c.datasource,
                            _entity.c.digest, _entity.c.updated_at,
-                           _entity.c.deleted)
+                           _entity.c.deleted, _entity.c.parents)
                  .where(_entity.c.key.in_(chunk)))
         if connection.dialect.name != 'sqlite':
             query = query.with_for_update()
@@ -82,7 +83,7 @@ def apply_changes(connection: sa.Connection,
     """Apply ``changes``; return those that changed the store."""
     ordered = sorted(changes, key=lambda change: change['timestamp'])
     current = _current(connection, list({c['key'] for c in ordered}))
-    in_store = set(current)
+    linked = {key: _links(row) for key, row in current.items()}
     rows: dict[str, dict] = {}
     # Entities reported again unchanged: only their time moves, so that a
     # report older than this one is still recognised as older.
@@ -124,7 +125,7 @@ def apply_changes(connection: sa.Connection,
         record = dict(change)
         record['action'] = action
         applied.append(record)
-    _write(connection, rows, in_store)
+    _write(connection, rows, linked)
     touches = [{'b_key': key, 'b_updated_at': when}
                for key, when in touched.items() if key not in rows]
     if touches:
@@ -132,28 +133,38 @@ def apply_changes(connection: sa.Connection,
     return applied
 
 
+def _links(row: typing.Mapping) -> set[str]:
+    """The parents a stored entity is linked to: none for a tombstone."""
+    return set() if row['deleted'] else set(row['parents'] or ())
+
+
 def _write(connection: sa.Connection, rows: dict[str, dict],
-           in_store: set[str]) -> None:
-    inserts = [row for key, row in rows.items() if key not in in_store]
-    updates = [{'b_' + name: value for name, value in row.items()}
+           linked: dict[str, set[str]]) -> None:
+    """Write ``rows``; ``linked`` has the links of the keys in the store."""
+    inserts = [row for key, row in rows.items() if key not in linked]
+    updates = [{bind: row[name] for bind, name in _BINDS}
                for key, row in rows.items()
-               if key in in_store and not row['deleted']]
+               if key in linked and not row['deleted']]
     tombstones = [{'b_key': key, 'b_updated_at': row['updated_at']}
                   for key, row in rows.items()
-                  if key in in_store and row['deleted']]
+                  if key in linked and row['deleted']]
     if inserts:
         connection.execute(_INSERT, inserts)
     if updates:
         connection.execute(_UPDATE, updates)
     if tombstones:
         connection.execute(_TOMBSTONE, tombstones)
-    relinked = [key for key in rows if key in in_store]
+    # Most changes leave an entity's parents as they were: only the
+    # entities whose links differ are unlinked and linked again.
+    relinked = [key for key, row in rows.items()
+                if key in linked and _links(row) != linked[key]]
     for chunk in _chunks(relinked):
         connection.execute(
             _parent.delete().where(_parent.c.child_key.in_(chunk)))
+    linking = [key for key in rows if key not in linked] + relinked
     links = [{'child_key': key, 'parent_key': parent}
-             for key, row in rows.items() if not row['deleted']
-             for parent in dict.fromkeys(row['parents'])]
+             for key in linking if not rows[key]['deleted']
+             for parent in dict.fromkeys(rows[key]['parents'])]
     if links:
         connection.execute(_INSERT_PARENT, links)
 
