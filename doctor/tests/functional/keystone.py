@@ -30,17 +30,10 @@ bounded. gunicorn stops on its own if this process dies without stopping
 it, and the next start removes the database and directory left behind.
 """
 
-import atexit
 import dataclasses
-import fcntl
 import os
-import re
-import shutil
-import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -50,18 +43,20 @@ from oslo_log import log
 import requests
 
 from doctor.tests.functional import base
+from doctor.tests.functional import peer_base
 
 LOG = log.getLogger(__name__)
 
 VERSION = '30.0.0'
+KEYSTONE = 'Keystone ' + VERSION
 # Keystone pinned; gunicorn and the driver at versions known to work with
 # it (gunicorn >= 25 for --no-control-socket).
-REQUIREMENTS = (
+VENV = peer_base.Venv('keystone-venv', 'keystone', VERSION, (
     'keystone==' + VERSION,
     'gunicorn==27.0.1',
     'psycopg2-binary==2.9.13',
-)
-KEYSTONE = 'Keystone ' + VERSION
+), KEYSTONE)
+REQUIREMENTS = VENV.requirements
 REGION = 'RegionOne'
 DOMAIN = 'Default'
 ADMIN = 'admin'
@@ -72,21 +67,12 @@ MEMBER_ROLE = 'member'
 SERVICE_ROLE = 'service'
 
 # Bounds, in seconds.
-INSTALL_TIMEOUT = 900
 COMMAND_TIMEOUT = 120
 START_TIMEOUT = 60
 STOP_TIMEOUT = 10
 HTTP_TIMEOUT = 30
 
-_VENV = 'keystone-venv'
 _WORKDIR_PREFIX = 'doctor-keystone-'
-# Keystone outlives each test's temporary directory
-# (fixtures.NestedTempfile): its own is made in the system one.
-_TMP = tempfile.gettempdir()
-_OWNER = 'owner'
-# The names base.SERVERS gives the databases it makes.
-_DATABASE_NAME = re.compile('doctor_func_[0-9a-f]{12}')
-_MARKER = 'doctor-requirements.txt'
 
 # Keystone's WSGI module configures itself from sys.argv: gunicorn's own
 # arguments must not reach it.
@@ -99,26 +85,6 @@ try:
     from keystone.wsgi.api import application  # noqa: F401
 finally:
     sys.argv = _argv
-'''
-
-# gunicorn's master stops when the process that started it is gone, so
-# that a test run killed outright leaves no Keystone behind.
-_GUNICORN_CONF = '''\
-import os
-import signal
-import threading
-import time
-
-
-def when_ready(server):
-    parent = os.getppid()
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(1)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, daemon=True).start()
 '''
 
 
@@ -142,118 +108,12 @@ def _make_key_repository(path: str) -> None:
             f.write(fernet.Fernet.generate_key())
 
 
-class Unavailable(Exception):
+class Unavailable(peer_base.Unavailable):
     """Keystone cannot be run on this machine: a service is missing."""
 
 
-class StartError(Exception):
+class StartError(peer_base.StartError):
     """Keystone could be run here, but did not start."""
-
-
-def cache_dir() -> str:
-    """Where the tests keep what they install, per user."""
-    root = (os.environ.get('XDG_CACHE_HOME')
-            or os.path.join(os.path.expanduser('~'), '.cache'))
-    return os.path.join(root, 'doctor-tests')
-
-
-def _child_env() -> dict:
-    """This environment without what points Python at doctor's venv."""
-    env = dict(os.environ)
-    for name in ('VIRTUAL_ENV', 'PYTHONPATH', 'PYTHONHOME'):
-        env.pop(name, None)
-    env['PYTHONWARNINGS'] = 'ignore'
-    return env
-
-
-def _tail(path: str, lines: int = 30) -> str:
-    try:
-        with open(path, errors='replace') as f:
-            return ''.join(f.readlines()[-lines:])
-    except OSError:
-        return ''
-
-
-# -- the virtualenv -----------------------------------------------------------
-
-def _venv_matches(venv: str) -> bool:
-    """Whether ``venv`` finished installing :data:`REQUIREMENTS`."""
-    python = os.path.join(venv, 'bin', 'python')
-    try:
-        with open(os.path.join(venv, _MARKER)) as f:
-            if f.read().split() != list(REQUIREMENTS):
-                return False
-        probe = subprocess.run(
-            [python, '-c', 'import importlib.metadata as m; '
-             'print(m.version("keystone"))'],
-            env=_child_env(), capture_output=True, text=True,
-            timeout=COMMAND_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.returncode == 0 and probe.stdout.strip() == VERSION
-
-
-def _lock_file(lock, timeout: float) -> None:
-    """Take an exclusive lock of the open file ``lock``, waiting a while.
-
-    :raises StartError: if it is still held by another after ``timeout``.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise StartError('%s is still locked after %d s'
-                                 % (lock.name, timeout))
-            time.sleep(0.5)
-
-
-def ensure_venv() -> str:
-    """Keystone's virtualenv, made if missing or not the pinned one.
-
-    :raises Unavailable: if it cannot be installed.
-    """
-    directory = cache_dir()
-    os.makedirs(directory, exist_ok=True)
-    venv = os.path.join(directory, _VENV)
-    with open(os.path.join(directory, _VENV + '.lock'), 'w') as lock:
-        # Parallel test processes wait here for the one installing.
-        _lock_file(lock, 2 * INSTALL_TIMEOUT + COMMAND_TIMEOUT)
-        if _venv_matches(venv):
-            return venv
-        shutil.rmtree(venv, ignore_errors=True)
-        log_path = os.path.join(directory, _VENV + '-install.log')
-        started = time.monotonic()
-        LOG.info('Installing %s into %s', KEYSTONE, venv)
-        commands = (
-            [sys.executable, '-m', 'venv', venv],
-            [os.path.join(venv, 'bin', 'python'), '-m', 'pip', 'install',
-             '--quiet', '--disable-pip-version-check', *REQUIREMENTS],
-        )
-        with open(log_path, 'w') as out:
-            for argv in commands:
-                try:
-                    result = subprocess.run(
-                        argv, stdout=out, stderr=subprocess.STDOUT,
-                        env=_child_env(), timeout=INSTALL_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    raise Unavailable('installing %s timed out after %d s'
-                                      % (KEYSTONE, INSTALL_TIMEOUT))
-                if result.returncode:
-                    raise Unavailable(
-                        'cannot install %s into %s (%s exited %d):\n%s'
-                        % (KEYSTONE, venv, ' '.join(argv[:4]),
-                           result.returncode, _tail(log_path, 10)))
-        with open(os.path.join(venv, _MARKER), 'w') as f:
-            f.write('\n'.join(REQUIREMENTS) + '\n')
-        if not _venv_matches(venv):
-            raise Unavailable('%s installed into %s does not run; see %s'
-                              % (KEYSTONE, venv, log_path))
-        LOG.info('Installed %s in %.0f s', KEYSTONE,
-                 time.monotonic() - started)
-        return venv
 
 
 # -- Keystone -----------------------------------------------------------------
@@ -279,7 +139,7 @@ class Keystone:
     """
 
     def __init__(self) -> None:
-        self.workdir = ''
+        self.scratch = peer_base.Scratch(_WORKDIR_PREFIX, 'postgresql')
         self.root_url = ''
         self.url = ''
         self.port = 0
@@ -289,11 +149,15 @@ class Keystone:
             tenant: User(tenant + '-member', uuid.uuid4().hex, tenant)
             for tenant in TENANTS}
         self._venv = ''
-        self._database: str | None = None
-        self._gunicorn: subprocess.Popen | None = None
+        self._processes: dict[str, subprocess.Popen] = {}
         self._tokens: dict[tuple[str, bool], str] = {}
         self._tokens_lock = threading.Lock()
         self.timings: dict[str, float] = {}
+
+    @property
+    def workdir(self) -> str:
+        """The directory of the configuration, keys and logs."""
+        return self.scratch.workdir
 
     # -- starting
 
@@ -306,7 +170,7 @@ class Keystone:
         if reason is not None:
             raise Unavailable('its database needs %s' % reason)
         started = time.monotonic()
-        self._venv = ensure_venv()
+        self._venv = peer_base.ensure_venv(VENV)
         self.timings['venv'] = time.monotonic() - started
         try:
             self._start()
@@ -319,22 +183,14 @@ class Keystone:
 
     def _start(self) -> None:
         started = time.monotonic()
-        _reap_abandoned()
-        self.workdir = tempfile.mkdtemp(prefix=_WORKDIR_PREFIX, dir=_TMP)
-        server = base.SERVERS['postgresql']
-        self._database, url = server.create()
-        # Who owns the directory and the database, for _reap_abandoned.
-        with open(self._path(_OWNER), 'w') as f:
-            f.write('%d %s\n' % (os.getpid(), self._database))
-        conf = self._write_config(url)
+        self.scratch.make()
+        conf = self._write_config(self.scratch.database('keystone'))
         # gunicorn loads Keystone while its schema is made: the app reads
         # the database only when asked something.
-        listener = socket.socket()
+        listener = peer_base.listen()
         try:
-            listener.bind((base.HOST, 0))
-            listener.listen(128)
             self.port = listener.getsockname()[1]
-            self.root_url = 'http://%s:%d' % (base.HOST, self.port)
+            self.root_url = peer_base.root_url(listener)
             self.url = self.root_url + '/v3'
             self._serve(listener, conf)
         finally:
@@ -356,7 +212,7 @@ class Keystone:
         self.timings['populated'] = time.monotonic() - started
 
     def _path(self, *names: str) -> str:
-        return os.path.join(self.workdir, *names)
+        return self.scratch.path(*names)
 
     def _write_config(self, database_url: str) -> str:
         lines = [
@@ -380,72 +236,38 @@ class Keystone:
 
     def _manage(self, command: list[str], conf: str) -> None:
         """Run one keystone-manage command, which must succeed."""
-        log_path = self._path('manage-%s.log' % command[0])
-        argv = [os.path.join(self._venv, 'bin', 'keystone-manage'),
-                '--config-file', conf, *command]
-        with open(log_path, 'w') as out:
-            try:
-                result = subprocess.run(
-                    argv, stdin=subprocess.DEVNULL, stdout=out,
-                    stderr=subprocess.STDOUT, env=_child_env(),
-                    timeout=COMMAND_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                raise StartError('keystone-manage %s took over %d s'
-                                 % (command[0], COMMAND_TIMEOUT))
-        if result.returncode:
-            raise StartError('keystone-manage %s exited %d:\n%s'
-                             % (command[0], result.returncode,
-                                _tail(log_path)))
+        peer_base.run(
+            'keystone-manage ' + command[0],
+            [os.path.join(self._venv, 'bin', 'keystone-manage'),
+             '--config-file', conf, *command],
+            self._path('manage-%s.log' % command[0]), COMMAND_TIMEOUT)
 
     def _serve(self, listener: socket.socket, conf: str) -> None:
         with open(self._path('keystone_wsgi.py'), 'w') as f:
             f.write(_WSGI_MODULE)
-        with open(self._path('gunicorn_conf.py'), 'w') as f:
-            f.write(_GUNICORN_CONF)
-        env = _child_env()
-        env['OS_KEYSTONE_CONFIG_FILES'] = conf
-        fd = listener.fileno()
-        argv = [
-            os.path.join(self._venv, 'bin', 'gunicorn'),
-            '--config', self._path('gunicorn_conf.py'),
-            '--chdir', self.workdir,
-            '--bind', 'fd://%d' % fd,
-            '--worker-class', 'gthread', '--workers', '1', '--threads', '8',
-            '--graceful-timeout', '3', '--timeout', '60',
-            '--no-control-socket',
-            '--error-logfile', self._path('gunicorn.log'),
-            'keystone_wsgi:application',
-        ]
-        with open(self._path('gunicorn.out'), 'w') as out:
-            self._gunicorn = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, env=env, pass_fds=(fd,),
-                cwd=self.workdir, start_new_session=True)
+        self._processes['gunicorn'] = peer_base.launch(
+            os.path.join(self._venv, 'bin', 'python'), self.workdir,
+            'gunicorn.app.wsgiapp:run', peer_base.gunicorn_args(
+                self.workdir, listener, self._path('gunicorn.log'),
+                'keystone_wsgi:application'),
+            self._path('gunicorn.out'),
+            env={'OS_KEYSTONE_CONFIG_FILES': conf},
+            pass_fds=(listener.fileno(),), grace=STOP_TIMEOUT)
 
-    def _logs(self) -> str:
+    def _logs(self, *names: str) -> str:
         return '\n'.join(
-            '--- %s:\n%s' % (name, _tail(self._path(name)))
+            '--- %s:\n%s' % (name, peer_base.tail(self._path(name)))
             for name in ('gunicorn.out', 'gunicorn.log', 'keystone.log'))
 
     def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert self._gunicorn is not None
-            if self._gunicorn.poll() is not None:
-                raise StartError('gunicorn serving %s exited %s\n%s'
-                                 % (KEYSTONE, self._gunicorn.returncode,
-                                    self._logs()))
+        def ready() -> bool:
             try:
-                response = requests.get(self.url, timeout=5)
-                if response.status_code == 200:
-                    return
+                return requests.get(self.url, timeout=5).status_code == 200
             except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise StartError('%s did not answer on %s within %d s\n%s'
-                                 % (KEYSTONE, self.url, START_TIMEOUT,
-                                    self._logs()))
-            time.sleep(0.1)
+                return False
+        peer_base.wait_until('%s on %s' % (KEYSTONE, self.url), ready,
+                             START_TIMEOUT, self._processes, self._logs,
+                             interval=0.1)
 
     # -- the REST API
 
@@ -523,70 +345,12 @@ class Keystone:
 
     def stop(self) -> None:
         """Stop gunicorn, drop the database, remove the directory."""
-        process, self._gunicorn = self._gunicorn, None
-        if process is not None and process.poll() is None:
-            self._signal(process, signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                LOG.warning('%s did not stop within %d s: killed',
-                            KEYSTONE, STOP_TIMEOUT)
-                self._signal(process, signal.SIGKILL)
-                process.wait(STOP_TIMEOUT)
-        database, self._database = self._database, None
-        if database is not None:
-            try:
-                base.SERVERS['postgresql'].drop(database)
-            except Exception:
-                LOG.exception('Cannot drop Keystone\'s database %s',
-                              database)
-        if self.workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
-    @staticmethod
-    def _signal(process: subprocess.Popen, signum: int) -> None:
-        # gunicorn leads a process group of its own, workers included.
-        try:
-            os.killpg(process.pid, signum)
-        except ProcessLookupError:
-            pass
+        processes, self._processes = self._processes, {}
+        peer_base.stop_processes(processes, STOP_TIMEOUT)
+        self.scratch.remove()
 
 
-def _reap_abandoned() -> None:
-    """Drop what test processes killed outright left behind.
-
-    Their gunicorn stopped by itself; their database and directory remain
-    and are removed here, once the process that made them is gone.
-    """
-    for name in os.listdir(_TMP):
-        workdir = os.path.join(_TMP, name)
-        if not name.startswith(_WORKDIR_PREFIX):
-            continue
-        try:
-            if os.stat(workdir).st_uid != os.getuid():
-                continue
-            with open(os.path.join(workdir, _OWNER)) as f:
-                pid, database = f.read().split()
-            if not _DATABASE_NAME.fullmatch(database):
-                continue
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            LOG.info('Removing the Keystone database %s and directory %s '
-                     'of process %s, which is gone', database, workdir, pid)
-            try:
-                base.SERVERS['postgresql'].drop(database)
-            except Exception:
-                LOG.exception('Cannot drop database %s', database)
-                continue
-            shutil.rmtree(workdir, ignore_errors=True)
-        except (OSError, ValueError):
-            # Being made, or not ours to judge.
-            continue
-
-
-_lock = threading.Lock()
-_keystone: Keystone | None = None
-_failure: BaseException | None = None
+_shared = peer_base.Shared(KEYSTONE, Keystone)
 
 
 def shared() -> Keystone:
@@ -597,20 +361,7 @@ def shared() -> Keystone:
     :raises Unavailable: if a service Keystone needs is missing.
     :raises StartError: if Keystone did not start.
     """
-    global _keystone, _failure
-    with _lock:
-        if _failure is not None:
-            raise _failure
-        if _keystone is None:
-            keystone = Keystone()
-            try:
-                keystone.start()
-            except Exception as e:
-                _failure = e
-                raise
-            atexit.register(keystone.stop)
-            _keystone = keystone
-        return _keystone
+    return _shared.get()
 
 
 def require(test: base.FunctionalTestCase) -> Keystone:
@@ -621,12 +372,4 @@ def require(test: base.FunctionalTestCase) -> Keystone:
     :func:`shared` from ``setUpClass`` first: a first start (an install)
     may take longer than a test is given.
     """
-    try:
-        return shared()
-    except Unavailable as e:
-        if base.services_required():
-            test.fail('%s is required (%s is set) but unusable: %s'
-                      % (KEYSTONE, ' or '.join(base.REQUIRE_ENV), e))
-        test.skipTest('%s is not available: %s' % (KEYSTONE, e))
-    except StartError as e:
-        test.fail('%s did not start: %s' % (KEYSTONE, e))
+    return _shared.require(test)

@@ -49,16 +49,10 @@ it, and the next start removes the database, virtual host and directory
 left behind.
 """
 
-import atexit
 import os
-import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
-import tempfile
-import threading
 import time
 import uuid
 
@@ -68,18 +62,20 @@ import requests
 
 from doctor.tests.functional import base
 from doctor.tests.functional import keystone
+from doctor.tests.functional import peer_base
 
 LOG = log.getLogger(__name__)
 
 VERSION = '29.0.0'
+NEUTRON = 'Neutron ' + VERSION
 # Neutron pinned (the release of Keystone 30 and Nova 34); gunicorn and
 # the driver at versions known to work with it.
-REQUIREMENTS = (
+VENV = peer_base.Venv('neutron-venv', 'neutron', VERSION, (
     'neutron==' + VERSION,
     'gunicorn==27.0.1',
     'PyMySQL==1.2.4',
-)
-NEUTRON = 'Neutron ' + VERSION
+), NEUTRON)
+REQUIREMENTS = VENV.requirements
 SERVICE_USER = 'neutron'
 SERVICE_TYPE = 'network'
 PHYSICAL_NETWORK = 'physnet1'
@@ -90,22 +86,13 @@ EXCHANGE = 'neutron'
 NOTIFICATION_TOPIC = 'notifications'
 
 # Bounds, in seconds.
-INSTALL_TIMEOUT = 900
 COMMAND_TIMEOUT = 120
 START_TIMEOUT = 60
 STOP_TIMEOUT = 10
 HTTP_TIMEOUT = 30
 
-_VENV = 'neutron-venv'
 _DRIVERS = 'neutron-drivers'
 _WORKDIR_PREFIX = 'doctor-neutron-'
-_VHOST_PREFIX = 'doctor-neutron-'
-_VHOST_NAME = re.compile(re.escape(_VHOST_PREFIX) + '[0-9a-f]{12}')
-# Neutron outlives each test's temporary directory
-# (fixtures.NestedTempfile): its own is made in the system one.
-_TMP = tempfile.gettempdir()
-_OWNER = 'owner'
-_MARKER = 'doctor-requirements.txt'
 
 # Neutron's WSGI module configures itself from sys.argv and from
 # OS_NEUTRON_CONFIG_DIR / OS_NEUTRON_CONFIG_FILES.
@@ -161,32 +148,15 @@ _DRIVER_FILES = {
 }
 
 
-class Unavailable(Exception):
+class Unavailable(peer_base.Unavailable):
     """Neutron cannot be run on this machine: a service is missing."""
 
 
-class StartError(Exception):
+class StartError(peer_base.StartError):
     """Neutron could be run here, but did not start."""
 
 
 # -- the virtualenv -----------------------------------------------------------
-
-def _venv_matches(venv: str) -> bool:
-    """Whether ``venv`` finished installing :data:`REQUIREMENTS`."""
-    python = os.path.join(venv, 'bin', 'python')
-    try:
-        with open(os.path.join(venv, _MARKER)) as f:
-            if f.read().split() != list(REQUIREMENTS):
-                return False
-        probe = subprocess.run(
-            [python, '-c', 'import importlib.metadata as m; '
-             'print(m.version("neutron"))'],
-            env=keystone._child_env(), capture_output=True, text=True,
-            timeout=COMMAND_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.returncode == 0 and probe.stdout.strip() == VERSION
-
 
 def _write_drivers(directory: str) -> None:
     """Write the mechanism driver's files where they differ, atomically."""
@@ -211,47 +181,9 @@ def ensure_venv() -> tuple[str, str]:
 
     :raises Unavailable: if it cannot be installed.
     """
-    directory = keystone.cache_dir()
-    os.makedirs(directory, exist_ok=True)
-    venv = os.path.join(directory, _VENV)
-    drivers = os.path.join(directory, _DRIVERS)
-    with open(os.path.join(directory, _VENV + '.lock'), 'w') as lock:
-        # Parallel test processes wait here for the one installing.
-        keystone._lock_file(lock, 2 * INSTALL_TIMEOUT + COMMAND_TIMEOUT)
-        _write_drivers(drivers)
-        if _venv_matches(venv):
-            return venv, drivers
-        shutil.rmtree(venv, ignore_errors=True)
-        log_path = os.path.join(directory, _VENV + '-install.log')
-        started = time.monotonic()
-        LOG.info('Installing %s into %s', NEUTRON, venv)
-        commands = (
-            [sys.executable, '-m', 'venv', venv],
-            [os.path.join(venv, 'bin', 'python'), '-m', 'pip', 'install',
-             '--quiet', '--disable-pip-version-check', *REQUIREMENTS],
-        )
-        with open(log_path, 'w') as out:
-            for argv in commands:
-                try:
-                    result = subprocess.run(
-                        argv, stdout=out, stderr=subprocess.STDOUT,
-                        env=keystone._child_env(), timeout=INSTALL_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    raise Unavailable('installing %s timed out after %d s'
-                                      % (NEUTRON, INSTALL_TIMEOUT))
-                if result.returncode:
-                    raise Unavailable(
-                        'cannot install %s into %s (%s exited %d):\n%s'
-                        % (NEUTRON, venv, ' '.join(argv[:4]),
-                           result.returncode, keystone._tail(log_path, 10)))
-        with open(os.path.join(venv, _MARKER), 'w') as f:
-            f.write('\n'.join(REQUIREMENTS) + '\n')
-        if not _venv_matches(venv):
-            raise Unavailable('%s installed into %s does not run; see %s'
-                              % (NEUTRON, venv, log_path))
-        LOG.info('Installed %s in %.0f s', NEUTRON,
-                 time.monotonic() - started)
-        return venv, drivers
+    drivers = os.path.join(peer_base.cache_dir(), _DRIVERS)
+    venv = peer_base.ensure_venv(VENV, lambda: _write_drivers(drivers))
+    return venv, drivers
 
 
 # -- Neutron ------------------------------------------------------------------
@@ -271,10 +203,9 @@ class Neutron:
 
     def __init__(self, identity: keystone.Keystone | None = None) -> None:
         self.keystone = identity
-        self.workdir = ''
+        self.scratch = peer_base.Scratch(_WORKDIR_PREFIX, 'mysql')
         self.url = ''
         self.port = 0
-        self.vhost = ''
         self.transport_url = ''
         self.network_id = ''
         self.subnet_id = ''
@@ -283,11 +214,20 @@ class Neutron:
         self.timings: dict[str, float] = {}
         self._venv = ''
         self._drivers = ''
-        self._database: str | None = None
-        self._gunicorn: subprocess.Popen | None = None
+        self._processes: dict[str, subprocess.Popen] = {}
         self._service_id = ''
         self._token = ''
-        self._registration: _Background | None = None
+        self._registration: peer_base.Background | None = None
+
+    @property
+    def workdir(self) -> str:
+        """The directory of the configuration and the logs."""
+        return self.scratch.workdir
+
+    @property
+    def vhost(self) -> str:
+        """The RabbitMQ virtual host of :attr:`transport_url`."""
+        return self.scratch.vhost
 
     @property
     def auth(self) -> dict[str, str]:
@@ -332,16 +272,19 @@ class Neutron:
             reason = base.unavailable(service)
             if reason is not None:
                 raise Unavailable('it needs %s' % reason)
+        # Installed while Keystone starts, on a machine without either.
+        install = peer_base.Background(ensure_venv)
         if self.keystone is None:
             try:
                 self.keystone = keystone.shared()
-            except keystone.Unavailable as e:
+            except peer_base.Unavailable as e:
                 raise Unavailable('it needs %s: %s' % (keystone.KEYSTONE, e))
-            except keystone.StartError as e:
+            except peer_base.StartError as e:
                 raise StartError('%s did not start: %s'
                                  % (keystone.KEYSTONE, e))
         started = time.monotonic()
-        self._venv, self._drivers = ensure_venv()
+        install.join(2 * peer_base.INSTALL_TIMEOUT + COMMAND_TIMEOUT)
+        self._venv, self._drivers = install.result
         self.timings['venv'] = time.monotonic() - started
         try:
             self._start()
@@ -354,29 +297,16 @@ class Neutron:
 
     def _start(self) -> None:
         started = time.monotonic()
-        _reap_abandoned()
-        self.workdir = tempfile.mkdtemp(prefix=_WORKDIR_PREFIX, dir=_TMP)
-        server = base.SERVERS['mysql']
-        self._database, database_url = server.create()
-        vhost = _VHOST_PREFIX + uuid.uuid4().hex[:12]
-        base._rabbitmqctl_run('add_vhost', vhost)
-        self.vhost = vhost
-        # Who owns the directory, the database and the virtual host, for
-        # _reap_abandoned.
-        with open(self._path(_OWNER), 'w') as f:
-            f.write('%d %s %s\n' % (os.getpid(), self._database, vhost))
-        base._rabbitmqctl_run('set_permissions', '-p', vhost, 'guest',
-                              '.*', '.*', '.*')
-        self.transport_url = base.rabbit_url(vhost)
-        listener = socket.socket()
+        self.scratch.make()
+        database_url = self.scratch.database('neutron')
+        self.transport_url = base.rabbit_url(self.scratch.make_vhost())
+        listener = peer_base.listen()
         try:
-            listener.bind((base.HOST, 0))
-            listener.listen(128)
             self.port = listener.getsockname()[1]
-            self.url = 'http://%s:%d' % (base.HOST, self.port)
+            self.url = peer_base.root_url(listener)
             # Keystone is told about Neutron, and gunicorn loads Neutron,
             # while the schema is made: loading reads no table.
-            self._registration = _Background(self._register)
+            self._registration = peer_base.Background(self._register)
             conf = self._write_config(database_url)
             self._serve(listener)
         finally:
@@ -391,7 +321,7 @@ class Neutron:
         self.timings['network'] = time.monotonic() - started
 
     def _path(self, *names: str) -> str:
-        return os.path.join(self.workdir, *names)
+        return self.scratch.path(*names)
 
     def _write_config(self, database_url: str) -> str:
         identity = self._identity
@@ -450,79 +380,45 @@ class Neutron:
 
     def _manage(self, command: list[str], conf: str) -> None:
         """Run one neutron-db-manage command, which must succeed."""
-        log_path = self._path('db-manage-%s.log' % command[0])
-        argv = [os.path.join(self._venv, 'bin', 'neutron-db-manage'),
-                '--config-file', conf, *command]
-        with open(log_path, 'w') as out:
-            try:
-                result = subprocess.run(
-                    argv, stdin=subprocess.DEVNULL, stdout=out,
-                    stderr=subprocess.STDOUT, env=keystone._child_env(),
-                    timeout=COMMAND_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                raise StartError('neutron-db-manage %s took over %d s'
-                                 % (command[0], COMMAND_TIMEOUT))
-        if result.returncode:
-            raise StartError('neutron-db-manage %s exited %d:\n%s'
-                             % (command[0], result.returncode,
-                                keystone._tail(log_path)))
+        peer_base.run(
+            'neutron-db-manage ' + command[0],
+            [os.path.join(self._venv, 'bin', 'neutron-db-manage'),
+             '--config-file', conf, *command],
+            self._path('db-manage-%s.log' % command[0]), COMMAND_TIMEOUT)
 
     def _serve(self, listener: socket.socket) -> None:
         with open(self._path('neutron_wsgi.py'), 'w') as f:
             f.write(_WSGI_MODULE)
-        with open(self._path('gunicorn_conf.py'), 'w') as f:
-            f.write(keystone._GUNICORN_CONF)
-        env = keystone._child_env()
-        env['OS_NEUTRON_CONFIG_DIR'] = self.workdir
-        env['OS_NEUTRON_CONFIG_FILES'] = 'neutron.conf'
-        env['PYTHONPATH'] = self._drivers
-        fd = listener.fileno()
-        argv = [
-            os.path.join(self._venv, 'bin', 'gunicorn'),
-            '--config', self._path('gunicorn_conf.py'),
-            '--chdir', self.workdir,
-            '--bind', 'fd://%d' % fd,
-            '--worker-class', 'gthread', '--workers', '1', '--threads', '8',
-            '--graceful-timeout', '3', '--timeout', '60',
-            '--no-control-socket',
-            '--error-logfile', self._path('gunicorn.log'),
-            'neutron_wsgi:application',
-        ]
-        with open(self._path('gunicorn.out'), 'w') as out:
-            self._gunicorn = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, env=env, pass_fds=(fd,),
-                cwd=self.workdir, start_new_session=True)
+        self._processes['gunicorn'] = peer_base.launch(
+            os.path.join(self._venv, 'bin', 'python'), self.workdir,
+            'gunicorn.app.wsgiapp:run', peer_base.gunicorn_args(
+                self.workdir, listener, self._path('gunicorn.log'),
+                'neutron_wsgi:application'),
+            self._path('gunicorn.out'), env={
+                'OS_NEUTRON_CONFIG_DIR': self.workdir,
+                'OS_NEUTRON_CONFIG_FILES': 'neutron.conf',
+                'PYTHONPATH': self._drivers},
+            pass_fds=(listener.fileno(),), grace=STOP_TIMEOUT)
 
-    def logs(self) -> str:
+    def logs(self, *names: str) -> str:
         """The tails of gunicorn's and Neutron's logs."""
         return '\n'.join(
-            '--- %s:\n%s' % (name, keystone._tail(self._path(name)))
+            '--- %s:\n%s' % (name, peer_base.tail(self._path(name)))
             for name in ('gunicorn.out', 'gunicorn.log', 'neutron.log'))
 
     def _wait_until_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            assert self._gunicorn is not None
-            if self._gunicorn.poll() is not None:
-                raise StartError('gunicorn serving %s exited %s\n%s'
-                                 % (NEUTRON, self._gunicorn.returncode,
-                                    self.logs()))
+        def ready() -> bool:
             try:
                 # Loads the app in the worker and validates a first token.
-                response = requests.get(
+                return requests.get(
                     self.url + '/v2.0/networks',
                     headers={'X-Auth-Token': self._admin_token()},
-                    timeout=HTTP_TIMEOUT)
-                if response.status_code == 200:
-                    return
+                    timeout=HTTP_TIMEOUT).status_code == 200
             except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise StartError('%s did not answer on %s within %d s\n%s'
-                                 % (NEUTRON, self.url, START_TIMEOUT,
-                                    self.logs()))
-            time.sleep(0.1)
+                return False
+        peer_base.wait_until('%s on %s' % (NEUTRON, self.url), ready,
+                             START_TIMEOUT, self._processes, self.logs,
+                             interval=0.1)
 
     def _register(self) -> None:
         """The service user and the catalog's entries, made in Keystone."""
@@ -645,106 +541,13 @@ class Neutron:
 
     def stop(self) -> None:
         """Stop gunicorn, leave Keystone's catalog, drop what was made."""
-        process, self._gunicorn = self._gunicorn, None
-        if process is not None and process.poll() is None:
-            _signal(process, signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                LOG.warning('%s did not stop within %d s: killed',
-                            NEUTRON, STOP_TIMEOUT)
-                _signal(process, signal.SIGKILL)
-                process.wait(STOP_TIMEOUT)
+        processes, self._processes = self._processes, {}
+        peer_base.stop_processes(processes, STOP_TIMEOUT)
         self._unregister()
-        database, self._database = self._database, None
-        if database is not None:
-            try:
-                base.SERVERS['mysql'].drop(database)
-            except Exception:
-                LOG.exception('Cannot drop Neutron\'s database %s', database)
-        vhost, self.vhost = self.vhost, ''
-        if vhost:
-            try:
-                base._rabbitmqctl_run('delete_vhost', vhost)
-            except Exception:
-                LOG.exception('Cannot delete Neutron\'s virtual host %s',
-                              vhost)
-        if self.workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        self.scratch.remove()
 
 
-class _Background(threading.Thread):
-    """Runs ``function`` in a thread; join() raises what it raised."""
-
-    def __init__(self, function) -> None:
-        super().__init__(daemon=True)
-        self._function = function
-        self._error: BaseException | None = None
-        self.start()
-
-    def run(self) -> None:
-        try:
-            self._function()
-        except BaseException as e:
-            self._error = e
-
-    def join(self, timeout: float | None = None) -> None:
-        super().join(timeout)
-        if self.is_alive():
-            raise StartError('%s did not end within %s s'
-                             % (self._function.__name__, timeout))
-        if self._error is not None:
-            raise self._error
-
-
-def _signal(process: subprocess.Popen, signum: int) -> None:
-    # gunicorn leads a process group of its own, workers included.
-    try:
-        os.killpg(process.pid, signum)
-    except ProcessLookupError:
-        pass
-
-
-def _reap_abandoned() -> None:
-    """Drop what test processes killed outright left behind.
-
-    Their gunicorn stopped by itself; their database, virtual host and
-    directory remain and are removed here, once the process that made them
-    is gone.
-    """
-    for name in os.listdir(_TMP):
-        workdir = os.path.join(_TMP, name)
-        if not name.startswith(_WORKDIR_PREFIX):
-            continue
-        try:
-            if os.stat(workdir).st_uid != os.getuid():
-                continue
-            with open(os.path.join(workdir, _OWNER)) as f:
-                pid, database, vhost = f.read().split()
-            if not (keystone._DATABASE_NAME.fullmatch(database)
-                    and _VHOST_NAME.fullmatch(vhost)):
-                continue
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            LOG.info('Removing the Neutron database %s, virtual host %s and '
-                     'directory %s of process %s, which is gone',
-                     database, vhost, workdir, pid)
-            try:
-                base.SERVERS['mysql'].drop(database)
-                base._rabbitmqctl_run('delete_vhost', vhost)
-            except Exception:
-                LOG.exception('Cannot remove database %s or virtual host %s',
-                              database, vhost)
-                continue
-            shutil.rmtree(workdir, ignore_errors=True)
-        except (OSError, ValueError):
-            # Being made, or not ours to judge.
-            continue
-
-
-_lock = threading.Lock()
-_neutron: Neutron | None = None
-_failure: BaseException | None = None
+_shared = peer_base.Shared(NEUTRON, Neutron)
 
 
 def shared() -> Neutron:
@@ -756,20 +559,7 @@ def shared() -> Neutron:
     :raises Unavailable: if a service Neutron needs is missing.
     :raises StartError: if Neutron did not start.
     """
-    global _neutron, _failure
-    with _lock:
-        if _failure is not None:
-            raise _failure
-        if _neutron is None:
-            neutron = Neutron()
-            try:
-                neutron.start()
-            except Exception as e:
-                _failure = e
-                raise
-            atexit.register(neutron.stop)
-            _neutron = neutron
-        return _neutron
+    return _shared.get()
 
 
 def require(test: base.FunctionalTestCase) -> Neutron:
@@ -780,12 +570,4 @@ def require(test: base.FunctionalTestCase) -> Neutron:
     from ``setUpClass`` first: a first start (an install) may take longer
     than a test is given.
     """
-    try:
-        return shared()
-    except Unavailable as e:
-        if base.services_required():
-            test.fail('%s is required (%s is set) but unusable: %s'
-                      % (NEUTRON, ' or '.join(base.REQUIRE_ENV), e))
-        test.skipTest('%s is not available: %s' % (NEUTRON, e))
-    except StartError as e:
-        test.fail('%s did not start: %s' % (NEUTRON, e))
+    return _shared.require(test)
