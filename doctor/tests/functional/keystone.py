@@ -35,7 +35,7 @@ import os
 import socket
 import subprocess
 import threading
-import time
+import typing
 import uuid
 
 from cryptography import fernet
@@ -44,6 +44,7 @@ import requests
 
 from doctor.tests.functional import base
 from doctor.tests.functional import peer_base
+from doctor.tests.functional import peer_install
 
 LOG = log.getLogger(__name__)
 
@@ -51,7 +52,7 @@ VERSION = '30.0.0'
 KEYSTONE = 'Keystone ' + VERSION
 # Keystone pinned; gunicorn and the driver at versions known to work with
 # it (gunicorn >= 25 for --no-control-socket).
-VENV = peer_base.Venv('keystone-venv', 'keystone', VERSION, (
+VENV = peer_install.Venv('keystone-venv', 'keystone', VERSION, (
     'keystone==' + VERSION,
     'gunicorn==27.0.1',
     'psycopg2-binary==2.9.13',
@@ -73,20 +74,6 @@ STOP_TIMEOUT = 10
 HTTP_TIMEOUT = 30
 
 _WORKDIR_PREFIX = 'doctor-keystone-'
-
-# Keystone's WSGI module configures itself from sys.argv: gunicorn's own
-# arguments must not reach it.
-_WSGI_MODULE = '''\
-import sys
-
-_argv = sys.argv
-sys.argv = _argv[:1]
-try:
-    from keystone.wsgi.api import application  # noqa: F401
-finally:
-    sys.argv = _argv
-'''
-
 
 # Groups of keystone.conf naming a key repository.
 KEY_REPOSITORIES = ('fernet_tokens', 'fernet_receipts', 'credential')
@@ -152,12 +139,10 @@ class Keystone:
         self._processes: dict[str, subprocess.Popen] = {}
         self._tokens: dict[tuple[str, bool], str] = {}
         self._tokens_lock = threading.Lock()
-        self.timings: dict[str, float] = {}
-
-    @property
-    def workdir(self) -> str:
-        """The directory of the configuration, keys and logs."""
-        return self.scratch.workdir
+        self._roles: dict[str, str] = {}
+        self._domain_id = ''
+        self.timings = peer_base.Timings()
+        self.workdir = ''
 
     # -- starting
 
@@ -169,21 +154,13 @@ class Keystone:
         reason = base.unavailable(base.POSTGRESQL)
         if reason is not None:
             raise Unavailable('its database needs %s' % reason)
-        started = time.monotonic()
-        self._venv = peer_base.ensure_venv(VENV)
-        self.timings['venv'] = time.monotonic() - started
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        self.timings['total'] = time.monotonic() - started
-        LOG.info('%s serving %s (%s)', KEYSTONE, self.url, ', '.join(
-            '%s %.1f s' % item for item in self.timings.items()))
+        peer_base.start_peer(KEYSTONE, self._start, self.stop, self.timings,
+                             lambda: self.url)
 
     def _start(self) -> None:
-        started = time.monotonic()
-        self.scratch.make()
+        self._venv = peer_install.ensure_venv(VENV)
+        self.timings.mark('venv')
+        self.workdir = self.scratch.make()
         conf = self._write_config(self.scratch.database('keystone'))
         # gunicorn loads Keystone while its schema is made: the app reads
         # the database only when asked something.
@@ -196,7 +173,7 @@ class Keystone:
         finally:
             listener.close()
         self._manage(['db_sync'], conf)
-        self.timings['db_sync'] = time.monotonic() - started
+        self.timings.mark('db_sync')
         self._manage([
             'bootstrap', '--bootstrap-username', ADMIN,
             '--bootstrap-password', self.admin.password,
@@ -205,11 +182,11 @@ class Keystone:
             '--bootstrap-admin-url', self.url,
             '--bootstrap-public-url', self.url,
             '--bootstrap-internal-url', self.url], conf)
-        self.timings['bootstrap'] = time.monotonic() - started
+        self.timings.mark('bootstrap')
         self._wait_until_ready()
-        self.timings['ready'] = time.monotonic() - started
+        self.timings.mark('ready')
         self._populate()
-        self.timings['populated'] = time.monotonic() - started
+        self.timings.mark('populated')
 
     def _path(self, *names: str) -> str:
         return self.scratch.path(*names)
@@ -244,7 +221,7 @@ class Keystone:
 
     def _serve(self, listener: socket.socket, conf: str) -> None:
         with open(self._path('keystone_wsgi.py'), 'w') as f:
-            f.write(_WSGI_MODULE)
+            f.write(peer_base.wsgi_module('keystone.wsgi.api'))
         self._processes['gunicorn'] = peer_base.launch(
             os.path.join(self._venv, 'bin', 'python'), self.workdir,
             'gunicorn.app.wsgiapp:run', peer_base.gunicorn_args(
@@ -321,25 +298,73 @@ class Keystone:
     def _populate(self) -> None:
         """The service user and the tenants, made through the API."""
         admin = self.token(self.admin)
-        roles = {role['name']: role['id']
-                 for role in self.call('GET', '/roles', admin)['roles']}
-        domain = self.call('GET', '/domains?name=%s' % DOMAIN,
-                           admin)['domains'][0]['id']
+        self._roles = {role['name']: role['id']
+                       for role in self.call('GET', '/roles', admin)['roles']}
+        self._domain_id = self.call('GET', '/domains?name=%s' % DOMAIN,
+                                    admin)['domains'][0]['id']
         for user, role in ([(self.service, SERVICE_ROLE)]
                            + [(member, MEMBER_ROLE)
                               for member in self.members.values()]):
             project = self.call('POST', '/projects', admin, {'project': {
-                'name': user.project, 'domain_id': domain,
+                'name': user.project, 'domain_id': self._domain_id,
                 'description': 'doctor functional tests'}},
                 expected=201)['project']['id']
-            user.user_id = self.call('POST', '/users', admin, {'user': {
+            self.create_user(user, project, (role,))
+
+    def create_user(self, user: User, project_id: str,
+                    roles: typing.Iterable[str]) -> None:
+        """Make ``user`` with the ``roles`` (names) on ``project_id``.
+
+        The project becomes the user's default one; the user's ids are
+        set.
+        """
+        user.user_id = self.call(
+            'POST', '/users', self.token(self.admin), {'user': {
                 'name': user.name, 'password': user.password,
-                'domain_id': domain, 'default_project_id': project}},
-                expected=201)['user']['id']
-            user.project_id = project
-            self.call('PUT', '/projects/%s/users/%s/roles/%s'
-                      % (project, user.user_id, roles[role]), admin,
+                'domain_id': self._domain_id,
+                'default_project_id': project_id}},
+            expected=201)['user']['id']
+        user.project_id = project_id
+        for role in roles:
+            self.grant(user.user_id, project_id, role)
+
+    def grant(self, user_id: str, project_id: str, role: str) -> None:
+        """Give the user ``user_id`` the role named ``role`` on a project."""
+        self.call('PUT', '/projects/%s/users/%s/roles/%s'
+                  % (project_id, user_id, self._roles[role]),
+                  self.token(self.admin), expected=204)
+
+    def register_service(self, kind: str, name: str, url: str,
+                         interfaces: typing.Iterable[str] = (
+                             'public', 'internal')) -> str:
+        """Put a service in the catalog with endpoints at ``url``; its id.
+
+        :param kind: the service type, e.g. ``network``.
+        :param interfaces: those with an endpoint, in :data:`REGION`.
+        """
+        admin = self.token(self.admin)
+        service = self.call('POST', '/services', admin, {'service': {
+            'type': kind, 'name': name,
+            'description': 'doctor functional tests'}},
+            expected=201)['service']['id']
+        for interface in interfaces:
+            self.call('POST', '/endpoints', admin, {'endpoint': {
+                'service_id': service, 'interface': interface,
+                'region_id': REGION, 'url': url}}, expected=201)
+        return service
+
+    def forget(self, services: typing.Iterable[str] = (),
+               users: typing.Iterable[str] = ()) -> None:
+        """Delete services, with their endpoints, and users, by id.
+
+        :raises StartError: if Keystone refuses.
+        """
+        admin = self.token(self.admin)
+        for service in services:
+            self.call('DELETE', '/services/%s' % service, admin,
                       expected=204)
+        for user in users:
+            self.call('DELETE', '/users/%s' % user, admin, expected=204)
 
     # -- stopping
 
@@ -354,22 +379,19 @@ _shared = peer_base.Shared(KEYSTONE, Keystone)
 
 
 def shared() -> Keystone:
-    """This process's Keystone, started on first use, stopped at exit.
-
-    A failure to start is remembered: later callers get it at once.
-
-    :raises Unavailable: if a service Keystone needs is missing.
-    :raises StartError: if Keystone did not start.
-    """
+    """This process's Keystone, started on first use (:meth:`.Shared.get`)."""
     return _shared.get()
 
 
-def require(test: base.FunctionalTestCase) -> Keystone:
-    """The shared Keystone, for ``test``.
+def needed(unavailable: type[peer_base.Unavailable],
+           start_error: type[peer_base.StartError]) -> Keystone:
+    """The shared Keystone for a peer that needs it (:meth:`.Shared.needed`).
 
-    Skips ``test`` when Keystone cannot be had on this machine, or fails
-    it when ``CI`` or ``DOCTOR_REQUIRE_SERVICES`` is set. Call
-    :func:`shared` from ``setUpClass`` first: a first start (an install)
-    may take longer than a test is given.
+    Its failures are raised as ``unavailable`` or ``start_error``.
     """
+    return _shared.needed(unavailable, start_error)
+
+
+def require(test: base.FunctionalTestCase) -> Keystone:
+    """The shared Keystone for ``test`` (:meth:`.Shared.require`)."""
     return _shared.require(test)

@@ -53,7 +53,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import uuid
 
 from openstack import connection as sdk_connection
@@ -63,6 +62,7 @@ import requests
 from doctor.tests.functional import base
 from doctor.tests.functional import keystone
 from doctor.tests.functional import peer_base
+from doctor.tests.functional import peer_install
 
 LOG = log.getLogger(__name__)
 
@@ -70,7 +70,7 @@ VERSION = '29.0.0'
 NEUTRON = 'Neutron ' + VERSION
 # Neutron pinned (the release of Keystone 30 and Nova 34); gunicorn and
 # the driver at versions known to work with it.
-VENV = peer_base.Venv('neutron-venv', 'neutron', VERSION, (
+VENV = peer_install.Venv('neutron-venv', 'neutron', VERSION, (
     'neutron==' + VERSION,
     'gunicorn==27.0.1',
     'PyMySQL==1.2.4',
@@ -93,19 +93,6 @@ HTTP_TIMEOUT = 30
 
 _DRIVERS = 'neutron-drivers'
 _WORKDIR_PREFIX = 'doctor-neutron-'
-
-# Neutron's WSGI module configures itself from sys.argv and from
-# OS_NEUTRON_CONFIG_DIR / OS_NEUTRON_CONFIG_FILES.
-_WSGI_MODULE = '''\
-import sys
-
-_argv = sys.argv
-sys.argv = _argv[:1]
-try:
-    from neutron.wsgi.api import application  # noqa: F401
-finally:
-    sys.argv = _argv
-'''
 
 _DRIVER_MODULE = 'doctor_test_neutron'
 _DRIVER_NAME = 'doctor_bind_all'
@@ -181,8 +168,8 @@ def ensure_venv() -> tuple[str, str]:
 
     :raises Unavailable: if it cannot be installed.
     """
-    drivers = os.path.join(peer_base.cache_dir(), _DRIVERS)
-    venv = peer_base.ensure_venv(VENV, lambda: _write_drivers(drivers))
+    drivers = os.path.join(peer_install.cache_dir(), _DRIVERS)
+    venv = peer_install.ensure_venv(VENV, lambda: _write_drivers(drivers))
     return venv, drivers
 
 
@@ -211,23 +198,15 @@ class Neutron:
         self.subnet_id = ''
         self.service_user = keystone.User(SERVICE_USER, uuid.uuid4().hex,
                                           keystone.SERVICE_PROJECT)
-        self.timings: dict[str, float] = {}
+        self.timings = peer_base.Timings()
+        self.workdir = ''
+        self.vhost = ''
         self._venv = ''
         self._drivers = ''
         self._processes: dict[str, subprocess.Popen] = {}
         self._service_id = ''
         self._token = ''
         self._registration: peer_base.Background | None = None
-
-    @property
-    def workdir(self) -> str:
-        """The directory of the configuration and the logs."""
-        return self.scratch.workdir
-
-    @property
-    def vhost(self) -> str:
-        """The RabbitMQ virtual host of :attr:`transport_url`."""
-        return self.scratch.vhost
 
     @property
     def auth(self) -> dict[str, str]:
@@ -275,31 +254,18 @@ class Neutron:
         # Installed while Keystone starts, on a machine without either.
         install = peer_base.Background(ensure_venv)
         if self.keystone is None:
-            try:
-                self.keystone = keystone.shared()
-            except peer_base.Unavailable as e:
-                raise Unavailable('it needs %s: %s' % (keystone.KEYSTONE, e))
-            except peer_base.StartError as e:
-                raise StartError('%s did not start: %s'
-                                 % (keystone.KEYSTONE, e))
-        started = time.monotonic()
-        install.join(2 * peer_base.INSTALL_TIMEOUT + COMMAND_TIMEOUT)
-        self._venv, self._drivers = install.result
-        self.timings['venv'] = time.monotonic() - started
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        self.timings['total'] = time.monotonic() - started
-        LOG.info('%s serving %s (%s)', NEUTRON, self.url, ', '.join(
-            '%s %.1f s' % item for item in self.timings.items()))
+            self.keystone = keystone.needed(Unavailable, StartError)
+        peer_base.start_peer(NEUTRON, lambda: self._start(install),
+                             self.stop, self.timings, lambda: self.url)
 
-    def _start(self) -> None:
-        started = time.monotonic()
-        self.scratch.make()
+    def _start(self, install: peer_base.Background) -> None:
+        install.join(2 * peer_install.INSTALL_TIMEOUT + COMMAND_TIMEOUT)
+        self._venv, self._drivers = install.result
+        self.timings.mark('venv')
+        self.workdir = self.scratch.make()
         database_url = self.scratch.database('neutron')
-        self.transport_url = base.rabbit_url(self.scratch.make_vhost())
+        self.vhost = self.scratch.make_vhost()
+        self.transport_url = base.rabbit_url(self.vhost)
         listener = peer_base.listen()
         try:
             self.port = listener.getsockname()[1]
@@ -312,13 +278,13 @@ class Neutron:
         finally:
             listener.close()
         self._manage(['upgrade', 'heads'], conf)
-        self.timings['schema'] = time.monotonic() - started
+        self.timings.mark('schema')
         self._registration.join(COMMAND_TIMEOUT)
-        self.timings['registered'] = time.monotonic() - started
+        self.timings.mark('registered')
         self._wait_until_ready()
-        self.timings['ready'] = time.monotonic() - started
+        self.timings.mark('ready')
         self._make_network()
-        self.timings['network'] = time.monotonic() - started
+        self.timings.mark('network')
 
     def _path(self, *names: str) -> str:
         return self.scratch.path(*names)
@@ -388,7 +354,7 @@ class Neutron:
 
     def _serve(self, listener: socket.socket) -> None:
         with open(self._path('neutron_wsgi.py'), 'w') as f:
-            f.write(_WSGI_MODULE)
+            f.write(peer_base.wsgi_module('neutron.wsgi.api'))
         self._processes['gunicorn'] = peer_base.launch(
             os.path.join(self._venv, 'bin', 'python'), self.workdir,
             'gunicorn.app.wsgiapp:run', peer_base.gunicorn_args(
@@ -423,33 +389,11 @@ class Neutron:
     def _register(self) -> None:
         """The service user and the catalog's entries, made in Keystone."""
         identity = self._identity
-        admin = identity.token(identity.admin)
-        roles = {role['name']: role['id']
-                 for role in identity.call('GET', '/roles', admin)['roles']}
-        domain = identity.call('GET', '/domains?name=%s' % keystone.DOMAIN,
-                               admin)['domains'][0]['id']
-        project = identity.call(
-            'GET', '/projects?name=%s' % keystone.SERVICE_PROJECT,
-            admin)['projects'][0]['id']
-        user = self.service_user
-        user.user_id = identity.call('POST', '/users', admin, {'user': {
-            'name': user.name, 'password': user.password,
-            'domain_id': domain, 'default_project_id': project}},
-            expected=201)['user']['id']
-        user.project_id = project
-        identity.call('PUT', '/projects/%s/users/%s/roles/%s'
-                      % (project, user.user_id,
-                         roles[keystone.SERVICE_ROLE]),
-                      admin, expected=204)
-        self._service_id = identity.call('POST', '/services', admin, {
-            'service': {'type': SERVICE_TYPE, 'name': 'neutron',
-                        'description': 'doctor functional tests'}},
-            expected=201)['service']['id']
-        for interface in ('public', 'internal', 'admin'):
-            identity.call('POST', '/endpoints', admin, {'endpoint': {
-                'service_id': self._service_id, 'interface': interface,
-                'region_id': keystone.REGION, 'url': self.url}},
-                expected=201)
+        identity.create_user(self.service_user, identity.service.project_id,
+                             (keystone.SERVICE_ROLE,))
+        self._service_id = identity.register_service(
+            SERVICE_TYPE, 'neutron', self.url,
+            ('public', 'internal', 'admin'))
 
     def _unregister(self) -> None:
         identity = self.keystone
@@ -463,14 +407,8 @@ class Neutron:
         service, self._service_id = self._service_id, ''
         user, self.service_user.user_id = self.service_user.user_id, ''
         try:
-            admin = identity.token(identity.admin)
-            # Keystone deletes a service's endpoints with it.
-            if service:
-                identity.call('DELETE', '/services/%s' % service, admin,
-                              expected=204)
-            if user:
-                identity.call('DELETE', '/users/%s' % user, admin,
-                              expected=204)
+            identity.forget([service] if service else [],
+                            [user] if user else [])
         except Exception:
             LOG.exception('Cannot remove %s from Keystone\'s catalog',
                           NEUTRON)
@@ -545,29 +483,20 @@ class Neutron:
         peer_base.stop_processes(processes, STOP_TIMEOUT)
         self._unregister()
         self.scratch.remove()
+        self.vhost = ''
 
 
 _shared = peer_base.Shared(NEUTRON, Neutron)
 
 
 def shared() -> Neutron:
-    """This process's Neutron, started on first use, stopped at exit.
+    """This process's Neutron, started on first use (:meth:`.Shared.get`).
 
-    It uses the process's shared Keystone. A failure to start is
-    remembered: later callers get it at once.
-
-    :raises Unavailable: if a service Neutron needs is missing.
-    :raises StartError: if Neutron did not start.
+    It uses the process's shared Keystone.
     """
     return _shared.get()
 
 
 def require(test: base.FunctionalTestCase) -> Neutron:
-    """The shared Neutron, for ``test``.
-
-    Skips ``test`` when Neutron cannot be had on this machine, or fails it
-    when ``CI`` or ``DOCTOR_REQUIRE_SERVICES`` is set. Call :func:`shared`
-    from ``setUpClass`` first: a first start (an install) may take longer
-    than a test is given.
-    """
+    """The shared Neutron for ``test`` (:meth:`.Shared.require`)."""
     return _shared.require(test)

@@ -1,8 +1,8 @@
 """What the fixtures of real OpenStack peers share.
 
 Keystone, Neutron and Nova (:mod:`.keystone`, :mod:`.neutron`,
-:mod:`.nova`) run from virtualenvs of their own under the user's cache
-directory, in processes that stop by themselves when the test process
+:mod:`.nova`) run from virtualenvs of their own (:mod:`.peer_install`),
+in processes that stop by themselves when the test process
 dies, with a directory, databases and a RabbitMQ virtual host made for
 each start and removed at stop, or by the next start when a test process
 was killed outright. One of each is shared by the tests of a process
@@ -11,8 +11,6 @@ or fails when ``CI`` or ``DOCTOR_REQUIRE_SERVICES`` is set.
 """
 
 import atexit
-import dataclasses
-import fcntl
 import json
 import os
 import re
@@ -20,7 +18,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,17 +29,12 @@ from doctor.tests.functional import base
 
 LOG = log.getLogger(__name__)
 
-# Bounds, in seconds.
-INSTALL_TIMEOUT = 900
-PROBE_TIMEOUT = 120
-
 # Peers outlive each test's temporary directory (fixtures.NestedTempfile):
 # theirs are made in the system one.
 TMP = tempfile.gettempdir()
 # The names base.SERVERS gives the databases it makes.
 DATABASE_NAME = re.compile('doctor_func_[0-9a-f]{12}')
 _OWNER = 'owner.json'
-_MARKER = 'doctor-requirements.txt'
 _LAUNCHER = 'launch.py'
 
 # Runs ``module:function`` after starting a thread that stops this process
@@ -74,6 +66,22 @@ sys.exit(getattr(importlib.import_module(module), function)())
 '''
 
 
+def wsgi_module(module: str) -> str:
+    """The source of a module exposing ``module``'s WSGI ``application``.
+
+    OpenStack's WSGI modules configure themselves from ``sys.argv``:
+    gunicorn's own arguments are hidden from them while they load.
+    """
+    return (
+        'import sys\n\n'
+        '_argv = sys.argv\n'
+        'sys.argv = _argv[:1]\n'
+        'try:\n'
+        '    from %s import application  # noqa: F401\n'
+        'finally:\n'
+        '    sys.argv = _argv\n' % module)
+
+
 class Unavailable(Exception):
     """A peer cannot be run on this machine: a service is missing."""
 
@@ -83,13 +91,6 @@ class StartError(Exception):
 
 
 # -- the environment of child processes ---------------------------------------
-
-def cache_dir() -> str:
-    """Where the tests keep what they install, per user."""
-    root = (os.environ.get('XDG_CACHE_HOME')
-            or os.path.join(os.path.expanduser('~'), '.cache'))
-    return os.path.join(root, 'doctor-tests')
-
 
 def child_env() -> dict[str, str]:
     """This environment without what points Python at doctor's venv."""
@@ -107,115 +108,6 @@ def tail(path: str, lines: int = 30) -> str:
             return ''.join(f.readlines()[-lines:])
     except OSError:
         return ''
-
-
-def lock_file(lock: typing.IO[str], timeout: float) -> None:
-    """Take an exclusive lock of the open file ``lock``, waiting a while.
-
-    :raises StartError: if it is still held by another after ``timeout``.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            if time.monotonic() > deadline:
-                raise StartError('%s is still locked after %d s'
-                                 % (lock.name, timeout))
-            time.sleep(0.5)
-
-
-# -- virtualenvs --------------------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class Venv:
-    """A virtualenv of a peer: its folder name and what it holds.
-
-    ``package`` at ``version`` is what proves an install finished;
-    ``title`` names it in logs and errors (the package and version if
-    empty).
-    """
-
-    name: str
-    package: str
-    version: str
-    requirements: tuple[str, ...]
-    title: str = ''
-
-    @property
-    def what(self) -> str:
-        """How logs and errors name this virtualenv's content."""
-        return self.title or '%s %s' % (self.package, self.version)
-
-
-def _venv_matches(path: str, venv: Venv, timeout: float) -> bool:
-    """Whether ``path`` finished installing ``venv``'s requirements."""
-    try:
-        with open(os.path.join(path, _MARKER)) as f:
-            if f.read().split() != list(venv.requirements):
-                return False
-        probe = subprocess.run(
-            [os.path.join(path, 'bin', 'python'), '-c',
-             'import importlib.metadata as m; print(m.version(%r))'
-             % venv.package],
-            env=child_env(), capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return probe.returncode == 0 and probe.stdout.strip() == venv.version
-
-
-def ensure_venv(venv: Venv,
-                prepare: typing.Callable[[], None] | None = None,
-                probe_timeout: float = PROBE_TIMEOUT) -> str:
-    """The path of ``venv``, made if missing or not the pinned one.
-
-    It is made once per machine, under a file lock that parallel test
-    processes wait on; ``prepare``, if given, runs under that lock too.
-
-    :raises Unavailable: if it cannot be installed.
-    :raises StartError: if another process holds the lock too long.
-    """
-    directory = cache_dir()
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, venv.name)
-    with open(os.path.join(directory, venv.name + '.lock'), 'w') as lock:
-        lock_file(lock, 2 * INSTALL_TIMEOUT + probe_timeout)
-        if prepare is not None:
-            prepare()
-        if _venv_matches(path, venv, probe_timeout):
-            return path
-        shutil.rmtree(path, ignore_errors=True)
-        log_path = os.path.join(directory, venv.name + '-install.log')
-        started = time.monotonic()
-        LOG.info('Installing %s into %s', venv.what, path)
-        commands = (
-            [sys.executable, '-m', 'venv', path],
-            [os.path.join(path, 'bin', 'python'), '-m', 'pip', 'install',
-             '--quiet', '--disable-pip-version-check', *venv.requirements],
-        )
-        with open(log_path, 'w') as out:
-            for argv in commands:
-                try:
-                    result = subprocess.run(
-                        argv, stdout=out, stderr=subprocess.STDOUT,
-                        env=child_env(), timeout=INSTALL_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    raise Unavailable('installing %s timed out after %d s'
-                                      % (venv.what, INSTALL_TIMEOUT))
-                if result.returncode:
-                    raise Unavailable(
-                        'cannot install %s into %s (%s exited %d):\n%s'
-                        % (venv.what, path, ' '.join(argv[:4]),
-                           result.returncode, tail(log_path, 10)))
-        with open(os.path.join(path, _MARKER), 'w') as f:
-            f.write('\n'.join(venv.requirements) + '\n')
-        if not _venv_matches(path, venv, probe_timeout):
-            raise Unavailable('%s installed into %s does not run; see %s'
-                              % (venv.what, path, log_path))
-        LOG.info('Installed %s in %.0f s', venv.what,
-                 time.monotonic() - started)
-        return path
 
 
 # -- processes ----------------------------------------------------------------
@@ -355,6 +247,36 @@ def wait_until(what: str, ready: typing.Callable[[], bool], timeout: float,
             raise StartError('%s not ready within %d s\n%s'
                              % (what, timeout, logs()))
         time.sleep(interval)
+
+
+class Timings(dict[str, float]):
+    """Seconds from the start of a peer to the end of each of its steps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = time.monotonic()
+
+    def mark(self, step: str) -> None:
+        """Note that ``step`` ended now."""
+        self[step] = time.monotonic() - self.started
+
+
+def start_peer(title: str, start: typing.Callable[[], None],
+               stop: typing.Callable[[], None], timings: Timings,
+               url: typing.Callable[[], str]) -> None:
+    """Run ``start``, or ``stop`` what it started if it fails, and re-raise.
+
+    Once started, logs ``title``, ``url()`` and how long each step took.
+    """
+    timings.started = time.monotonic()
+    try:
+        start()
+    except BaseException:
+        stop()
+        raise
+    timings.mark('total')
+    LOG.info('%s serving %s (%s)', title, url(), ', '.join(
+        '%s %.1f s' % item for item in timings.items()))
 
 
 class Background(threading.Thread):
@@ -550,12 +472,28 @@ class Shared(typing.Generic[P]):
                 self._peer = peer
             return self._peer
 
+    def needed(self, unavailable: type[Unavailable],
+               start_error: type[StartError]) -> P:
+        """The peer, for another peer that needs it.
+
+        :raises unavailable: if this peer cannot be had here.
+        :raises start_error: if this peer did not start.
+        """
+        try:
+            return self.get()
+        except Unavailable as e:
+            raise unavailable('it needs %s: %s' % (self.title, e))
+        except StartError as e:
+            raise start_error('%s did not start: %s' % (self.title, e))
+
     def require(self, test: base.FunctionalTestCase) -> P:
         """The peer, for ``test``.
 
         Skips ``test`` when the peer cannot be had on this machine, or
         fails it when ``CI`` or ``DOCTOR_REQUIRE_SERVICES`` is set; fails
-        it if the peer did not start.
+        it if the peer did not start. Call :meth:`get` from
+        ``setUpClass`` first: a first start (an install) may take longer
+        than a test is given.
         """
         try:
             return self.get()

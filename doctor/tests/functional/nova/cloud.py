@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import time
 import typing
 import uuid
 
@@ -19,6 +18,7 @@ from sqlalchemy import pool as sa_pool
 from doctor.tests.functional import base
 from doctor.tests.functional import keystone
 from doctor.tests.functional import peer_base
+from doctor.tests.functional import peer_install
 from doctor.tests.functional.nova import client
 from doctor.tests.functional.nova import config
 from doctor.tests.functional.nova import install
@@ -77,7 +77,9 @@ class Nova(client.Client):
         self.network_url = ''
         self.neutron_stand_in = False
         self.transport_url = ''
-        self.timings: dict[str, float] = {}
+        self.timings = peer_base.Timings()
+        self.workdir = ''
+        self.vhost = ''
         self.scratch = peer_base.Scratch(_WORKDIR_PREFIX, 'postgresql')
         self._venvs: dict[str, str] = {}
         self._users = {name: keystone.User(name, uuid.uuid4().hex,
@@ -86,16 +88,6 @@ class Nova(client.Client):
         self._catalog: list[str] = []
         self._processes: dict[str, subprocess.Popen] = {}
         self._stand_in: http.server.ThreadingHTTPServer | None = None
-
-    @property
-    def workdir(self) -> str:
-        """The directory of the configuration, state and logs."""
-        return self.scratch.workdir
-
-    @property
-    def vhost(self) -> str:
-        """The RabbitMQ virtual host of :attr:`transport_url`."""
-        return self.scratch.vhost
 
     # -- starting
 
@@ -111,21 +103,11 @@ class Nova(client.Client):
             reason = base.unavailable(service)
             if reason is not None:
                 raise Unavailable('it needs %s' % reason)
-        started = time.monotonic()
-        try:
-            self._start(started)
-        except BaseException:
-            self.stop()
-            raise
-        self.timings['total'] = time.monotonic() - started
-        LOG.info('%s serving %s (%s)', NOVA, self.url, ', '.join(
-            '%s %.1f s' % item for item in self.timings.items()))
+        peer_base.start_peer(NOVA, self._start, self.stop, self.timings,
+                             lambda: self.url)
 
-    def _mark(self, step: str, started: float) -> None:
-        self.timings[step] = time.monotonic() - started
-
-    def _start(self, started: float) -> None:
-        self.scratch.make()
+    def _start(self) -> None:
+        self.workdir = self.scratch.make()
         os.mkdir(self._path('logs'))
         for name in DATABASES:
             self.scratch.database(name)
@@ -136,28 +118,28 @@ class Nova(client.Client):
             network = pool.submit(self._real_neutron)
             identity = pool.submit(self._identity)
             bus = pool.submit(self._make_vhost)
-            venvs = {venv.name: pool.submit(peer_base.ensure_venv, venv,
+            venvs = {venv.name: pool.submit(peer_install.ensure_venv, venv,
                                             None, COMMAND_TIMEOUT)
                      for venv in install.VENVS}
             self._venvs = {name: future.result()
                            for name, future in venvs.items()}
-            self._mark('venvs', started)
+            self.timings.mark('venvs')
             bus.result()
             self._sync_databases()
-            self._mark('databases', started)
+            self.timings.mark('databases')
             identity.result()
-            self._mark('identity', started)
+            self.timings.mark('identity')
             self._launch_all()
-            self._mark('launched', started)
+            self.timings.mark('launched')
             self._wait_for_http('glance', self.image_url + '/healthcheck')
             self._upload_image()
             self._wait_for_http('nova-api', self.url)
             self._create_flavor()
-            self._mark('image and flavor', started)
+            self.timings.mark('image and flavor')
             self._wait_for_computes()
-            self._mark('computes', started)
+            self.timings.mark('computes')
             self.network_url = network.result() or self._stand_in_neutron()
-            self._mark('network', started)
+            self.timings.mark('network')
         # keystonemiddleware keeps what a token validated to, the catalog
         # included, for minutes: tokens from before the network service
         # was in the catalog would find no network endpoint.
@@ -203,7 +185,7 @@ class Nova(client.Client):
                 in self.scratch.databases.items()}
 
     def _make_vhost(self) -> None:
-        vhost = self.scratch.make_vhost()
+        self.vhost = vhost = self.scratch.make_vhost()
         self.transport_url = base.rabbit_url(vhost)
         base._rabbitmqctl_run(
             'set_policy', '-p', vhost, '--apply-to', 'queues',
@@ -212,33 +194,13 @@ class Nova(client.Client):
 
     def _identity(self) -> None:
         """Keystone's users, roles and tokens of this cloud."""
-        try:
-            self.keystone = identity = keystone.shared()
-        except peer_base.Unavailable as e:
-            raise Unavailable('it needs %s: %s' % (keystone.KEYSTONE, e))
-        except peer_base.StartError as e:
-            raise StartError('%s did not start: %s'
-                             % (keystone.KEYSTONE, e))
-        admin = identity.token(identity.admin)
-        roles = {role['name']: role['id'] for role in
-                 identity.call('GET', '/roles', admin)['roles']}
-        domain = identity.call('GET', '/domains?name=%s' % keystone.DOMAIN,
-                               admin)['domains'][0]['id']
-        project = identity.service.project_id
+        self.keystone = identity = keystone.needed(Unavailable, StartError)
         for user in self._users.values():
-            user.project_id = project
-            user.user_id = identity.call('POST', '/users', admin, {'user': {
-                'name': user.name, 'password': user.password,
-                'domain_id': domain, 'default_project_id': project}},
-                expected=201)['user']['id']
-            for role in ('admin', keystone.SERVICE_ROLE):
-                identity.call('PUT', '/projects/%s/users/%s/roles/%s'
-                              % (project, user.user_id, roles[role]), admin,
-                              expected=204)
+            identity.create_user(user, identity.service.project_id,
+                                 ('admin', keystone.SERVICE_ROLE))
         for member in identity.members.values():
-            identity.call('PUT', '/projects/%s/users/%s/roles/%s'
-                          % (member.project_id, identity.admin.user_id,
-                             roles['admin']), admin, expected=204)
+            identity.grant(identity.admin.user_id, member.project_id,
+                           'admin')
         self.auth = self._auth_options(identity.admin)
 
     def _real_neutron(self) -> str | None:
@@ -273,7 +235,7 @@ class Nova(client.Client):
 
     # -- databases
 
-    def _manage(self, label: str, venv: peer_base.Venv,
+    def _manage(self, label: str, venv: peer_install.Venv,
                 argv: list[str]) -> None:
         """Run a program of ``venv``'s, which must succeed.
 
@@ -320,16 +282,7 @@ class Nova(client.Client):
     def _register(self, kind: str, name: str, url: str) -> None:
         """A service with public and internal endpoints at ``url``."""
         assert self.keystone is not None
-        admin = self.keystone.token(self.keystone.admin)
-        service = self.keystone.call('POST', '/services', admin, {
-            'service': {'type': kind, 'name': name, 'enabled': True}},
-            expected=201)['service']['id']
-        self._catalog.append(service)
-        for interface in ('public', 'internal'):
-            self.keystone.call('POST', '/endpoints', admin, {
-                'endpoint': {'service_id': service, 'url': url,
-                             'interface': interface,
-                             'region_id': REGION}}, expected=201)
+        self._catalog.append(self.keystone.register_service(kind, name, url))
 
     def _auth_section(self, user: str, **extra: str) -> dict[str, str]:
         options = self._auth_options(self._users[user])
@@ -337,7 +290,7 @@ class Nova(client.Client):
         options.update(extra)
         return options
 
-    def _launch(self, name: str, venv: peer_base.Venv, target: str,
+    def _launch(self, name: str, venv: peer_install.Venv, target: str,
                 args: list[str], env: dict[str, str] | None = None,
                 pass_fds: tuple[int, ...] = ()) -> None:
         """Run ``target`` (``module:function``) in ``venv`` as ``name``."""
@@ -362,7 +315,8 @@ class Nova(client.Client):
             env = {'OS_GLANCE_CONFIG_DIR': self._path('glance')}
         else:
             with open(self._path('nova_api_wsgi.py'), 'w') as f:
-                f.write(scripts.NOVA_API_WSGI)
+                f.write(peer_base.wsgi_module(
+                    'nova.wsgi.osapi_compute'))
             app = 'nova_api_wsgi:application'
             paste = os.path.join(self._venvs[venv.name], 'etc', 'nova',
                                  'api-paste.ini')
@@ -484,6 +438,7 @@ class Nova(client.Client):
             self._stand_in = None
         self._forget_identity()
         self.scratch.remove()
+        self.vhost = ''
 
     def _forget_identity(self) -> None:
         """Take this cloud's services and users out of Keystone."""
@@ -491,14 +446,9 @@ class Nova(client.Client):
         if identity is None or identity.url == '':
             return
         try:
-            admin = identity.token(identity.admin)
-            for service in self._catalog:
-                identity.call('DELETE', '/services/' + service, admin,
-                              expected=204)
-            for user in self._users.values():
-                if user.user_id:
-                    identity.call('DELETE', '/users/' + user.user_id, admin,
-                                  expected=204)
+            identity.forget(self._catalog, [user.user_id for user
+                                            in self._users.values()
+                                            if user.user_id])
         except Exception as e:
             LOG.debug('Keystone keeps Nova\'s services or users: %s', e)
         self._catalog = []
@@ -508,22 +458,10 @@ _shared = peer_base.Shared(NOVA, Nova)
 
 
 def shared() -> Nova:
-    """This process's Nova, started on first use, stopped at exit.
-
-    A failure to start is remembered: later callers get it at once.
-
-    :raises Unavailable: if a service Nova needs is missing.
-    :raises StartError: if Nova did not start.
-    """
+    """This process's Nova, started on first use (:meth:`.Shared.get`)."""
     return _shared.get()
 
 
 def require(test: base.FunctionalTestCase) -> Nova:
-    """The shared Nova, for ``test``.
-
-    Skips ``test`` when Nova cannot be had on this machine, or fails it
-    when ``CI`` or ``DOCTOR_REQUIRE_SERVICES`` is set. Call :func:`shared`
-    from ``setUpClass`` first: a first start (an install) takes longer
-    than a test is given.
-    """
+    """The shared Nova for ``test`` (:meth:`.Shared.require`)."""
     return _shared.require(test)

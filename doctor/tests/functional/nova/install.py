@@ -1,10 +1,10 @@
 """The virtualenvs of Nova, Placement and Glance, and their versions.
 
 Nova and Placement share one, Glance has its own; both are made by
-:func:`doctor.tests.functional.peer_base.ensure_venv`.
+:func:`doctor.tests.functional.peer_install.ensure_venv`.
 """
 
-from doctor.tests.functional import peer_base
+from doctor.tests.functional import peer_install
 
 VERSION = '34.0.0'
 PLACEMENT_VERSION = '16.0.0'
@@ -13,11 +13,11 @@ NOVA = 'Nova ' + VERSION
 
 # gunicorn >= 25 for --no-control-socket.
 _SERVING = ('gunicorn==27.0.1', 'psycopg2-binary==2.9.13')
-NOVA_VENV = peer_base.Venv(
+NOVA_VENV = peer_install.Venv(
     'nova-venv', 'nova', VERSION,
     ('nova==' + VERSION,
      'openstack-placement==' + PLACEMENT_VERSION) + _SERVING)
-GLANCE_VENV = peer_base.Venv(
+GLANCE_VENV = peer_install.Venv(
     'glance-venv', 'glance', GLANCE_VERSION,
     ('glance==' + GLANCE_VERSION,) + _SERVING)
 VENVS = (NOVA_VENV, GLANCE_VENV)

@@ -1,8 +1,7 @@
-"""Programs Nova's fixture writes into its directory and runs.
+"""The program that makes the schemas and cells of Nova and Placement.
 
 :data:`MANAGE` runs the schema and cell commands of nova-manage and
-placement-manage; :data:`NOVA_API_WSGI` is nova-api's WSGI module for
-gunicorn.
+placement-manage, in the stages :func:`manage_stages` makes.
 """
 
 import typing
@@ -63,19 +62,6 @@ for stage in stages:
             failed.append(label)
     if failed:
         sys.exit('failed: ' + ', '.join(failed))
-'''
-
-# nova-api's WSGI module configures itself from sys.argv: gunicorn's own
-# arguments must not reach it.
-NOVA_API_WSGI = '''\
-import sys
-
-_argv = sys.argv
-sys.argv = _argv[:1]
-try:
-    from nova.wsgi.osapi_compute import application  # noqa: F401
-finally:
-    sys.argv = _argv
 '''
 
 Stage = list[tuple[str, str, list[str]]]
