@@ -43,6 +43,7 @@ import json
 import multiprocessing
 import os
 import platform
+import queue
 import random
 import resource
 import statistics
@@ -397,6 +398,15 @@ class Plan:
             'error' if visit % 2 == 0 else 'active', sequence, project)
         return nova_context(project), payload
 
+    def share(self, share: int, shares: int) -> list[tuple[dict, dict]]:
+        """The notifications publisher ``share`` of ``shares`` sends.
+
+        Made before the clock starts: building them is Nova's work, not
+        the synchronizer's.
+        """
+        return [self.event(sequence)
+                for sequence in range(share, self.count, shares)]
+
 
 def _notifier(transport: messaging.Transport) -> messaging.Notifier:
     return messaging.Notifier(transport, publisher_id='compute.bench',
@@ -404,16 +414,14 @@ def _notifier(transport: messaging.Transport) -> messaging.Notifier:
                               topics=['notifications'])
 
 
-def publish(notifier: messaging.Notifier, plan: Plan, share: int,
-            shares: int) -> tuple[float, float, int]:
-    """Publish this share of the plan; first and last publish times."""
+def publish(notifier: messaging.Notifier,
+            events: list[tuple[dict, dict]]) -> tuple[float, float, int]:
+    """Publish ``events``; the first and last publish times, and how many.
+    """
     first = time.time()
-    sent = 0
-    for sequence in range(share, plan.count, shares):
-        ctxt, payload = plan.event(sequence)
+    for ctxt, payload in events:
         notifier.info(ctxt, EVENT_TYPE, payload)
-        sent += 1
-    return first, time.time(), sent
+    return first, time.time(), len(events)
 
 
 def publish_singles(notifier: messaging.Notifier, count: int,
@@ -451,10 +459,11 @@ def _publisher_main(url: str, count: int, instances: int, share: int,
                     shares: int, start, results) -> None:
     transport = publisher_transport(url)
     notifier = _notifier(transport)
-    plan = Plan(count, instances)
+    events = Plan(count, instances).share(share, shares)
     notifier.info({}, 'bench.warmup', {})
+    results.put(('ready', share))
     start.wait()
-    results.put(publish(notifier, plan, share, shares))
+    results.put(('done', publish(notifier, events)))
     transport.cleanup()
 
 
@@ -467,9 +476,32 @@ def _singles_main(url: str, count: int, interval: float, results) -> None:
     transport.cleanup()
 
 
+def _gather(results, workers: list, count: int, kind: str,
+            timeout: float) -> list:
+    """``count`` answers of ``kind`` from ``workers``; fails if one died."""
+    answers = []
+    deadline = time.monotonic() + timeout
+    while len(answers) < count:
+        try:
+            answer_kind, answer = results.get(timeout=5)
+        except queue.Empty:
+            if any(process.exitcode not in (None, 0) for process in workers):
+                raise RuntimeError('a publisher process failed')
+            if time.monotonic() > deadline:
+                raise RuntimeError('publishers did not answer in time')
+            continue
+        if answer_kind == kind:
+            answers.append(answer)
+    return answers
+
+
 def publish_remote(url: str, count: int, instances: int,
                    processes: int) -> dict[str, float]:
-    """Publish the plan from ``processes`` processes, as Nova would."""
+    """Publish the plan from ``processes`` processes, as Nova would.
+
+    Each connects, makes its notifications and sends a warm-up one (of a
+    type the datasource ignores) before the clock starts.
+    """
     context = multiprocessing.get_context('spawn')
     results = context.Queue()
     start = context.Event()
@@ -479,13 +511,13 @@ def publish_remote(url: str, count: int, instances: int,
         for share in range(processes)]
     for process in workers:
         process.start()
-    # Each publisher connects and sends a warm-up notification (of a type
-    # the datasource ignores) before the clock starts.
-    time.sleep(3.0)
-    start.set()
-    spans = [results.get(timeout=3600) for _ in workers]
-    for process in workers:
-        process.join(60)
+    try:
+        _gather(results, workers, processes, 'ready', 300)
+        start.set()
+        spans = _gather(results, workers, processes, 'done', 3600)
+    finally:
+        for process in workers:
+            process.join(60)
     return {'first_publish': min(span[0] for span in spans),
             'last_publish': max(span[1] for span in spans),
             'published': sum(span[2] for span in spans)}
@@ -696,10 +728,10 @@ def _embedded_main(url: str, database: str, datasource: str, count: int,
     transport = publisher_transport(url)
     notifier = _notifier(transport)
     notifier.info({}, 'bench.warmup', {})
-    plan = Plan(count, instances)
+    events = Plan(count, instances).share(0, 1)
     spans: list[tuple[float, float, int]] = []
     publisher = threading.Thread(
-        target=lambda: spans.append(publish(notifier, plan, 0, 1)),
+        target=lambda: spans.append(publish(notifier, events)),
         name='bench-publisher')
     cpu = _cpu_s()
     publisher.start()
