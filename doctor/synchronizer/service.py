@@ -75,7 +75,7 @@ def check_config(conf) -> None:
         static.load(static.find_inventory(conf))
 
 
-class NotificationEndpoint:
+class _DatasourceEndpoint:
     """Turns one datasource's notifications into entity changes."""
 
     def __init__(self, datasource: base.Datasource,
@@ -108,16 +108,9 @@ class NotificationEndpoint:
                 self._runner.record(changes)
             self._synchronizer.submit(changes)
 
-    def _handle(self, ctxt, publisher_id, event_type, payload, metadata):
-        self.submit(self.changes(publisher_id, event_type, payload,
-                                 metadata))
-        return messaging.NotificationResult.HANDLED
 
-    audit = critical = debug = error = info = sample = warn = _handle
-
-
-class BatchNotificationEndpoint(NotificationEndpoint):
-    """The same for a batch listener: a batch's changes submitted at once.
+class BatchNotificationEndpoint(_DatasourceEndpoint):
+    """The endpoint of a batch listener: a batch's changes submitted at once.
     """
 
     def _handle_batch(self, messages: list[dict[str, typing.Any]]):
