@@ -479,7 +479,7 @@ def _singles_main(url: str, count: int, interval: float, results) -> None:
 def _gather(results, workers: list, count: int, kind: str,
             timeout: float) -> list:
     """``count`` answers of ``kind`` from ``workers``; fails if one died."""
-    answers = []
+    answers: list = []
     deadline = time.monotonic() + timeout
     while len(answers) < count:
         try:
@@ -646,7 +646,7 @@ def _start_service(conf, probe: Probe, datasource_name: str
             # Registered before any listener starts: no change is missed.
             self.register(None, probe.consume, name='bench')
 
-    datasources = None
+    datasources: list[datasource_base.Datasource] | None = None
     if datasource_name == BENCH_DATASOURCE:
         datasources = [BenchNovaDatasource(conf, BENCH_DATASOURCE)]
     with mock.patch.object(db_api, 'get_connection',
