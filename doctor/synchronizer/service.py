@@ -35,13 +35,6 @@ LOG = log.getLogger(__name__)
 # Seconds between two purges of old tombstones, at most.
 PURGE_INTERVAL = 600.0
 
-# Notifications a datasource takes from the bus at once, and the seconds
-# the listener waits to fill a batch: a notification that arrives alone
-# waits that long at most. One batch costs the bus's dispatch (a thread
-# hand-off and a future) once, rather than once a notification.
-NOTIFICATION_BATCH_SIZE = 100
-NOTIFICATION_BATCH_TIMEOUT = 0.05
-
 
 def load_datasources(conf) -> list[base.Datasource]:
     """The configured datasources, instantiated, in configuration order.
@@ -180,8 +173,9 @@ class SynchronizerService(service.Service):
                     pool='%s-%s' % (conf.synchronizer.notification_pool,
                                     datasource.name),
                     allow_requeue=False,
-                    batch_size=NOTIFICATION_BATCH_SIZE,
-                    batch_timeout=NOTIFICATION_BATCH_TIMEOUT)
+                    batch_size=conf.synchronizer.notification_batch_size,
+                    batch_timeout=(
+                        conf.synchronizer.notification_batch_timeout))
                 listener.start()
                 self._listeners.append(listener)
             LOG.info('Datasource %s started (%s)', datasource.name,
