@@ -225,3 +225,42 @@ def describe(error: Exception) -> str:
     if not text:
         return name
     return text if text.startswith(name) else '%s: %s' % (name, text)
+
+
+class OpenStackDatasource(Datasource):
+    """A datasource of an OpenStack service, configured in ``[<group>]``.
+
+    The group holds the service's credentials (see :class:`OpenStackClient`),
+    the snapshot interval and timeout and the notifications to follow
+    (``notification_topics`` on ``notification_exchange``).
+
+    :cvar group: the option group, e.g. ``nova``.
+    :cvar service_type: the catalog's type of the service, e.g. ``compute``.
+    :cvar service: how messages name the service, e.g. ``Nova``.
+    """
+
+    group = ''
+    service_type = ''
+    service = ''
+
+    def __init__(self, conf: cfg.ConfigOpts, name: str) -> None:
+        super().__init__(conf, name)
+        self.client = OpenStackClient(conf, self.group, self.service_type,
+                                      self.service)
+
+    @property
+    def snapshot_interval(self) -> float:
+        return self.conf[self.group].snapshot_interval
+
+    @property
+    def snapshot_timeout(self) -> float:
+        return self.conf[self.group].snapshot_timeout
+
+    def notification_targets(self) -> list[messaging.Target]:
+        options = self.conf[self.group]
+        return [messaging.Target(topic=topic,
+                                 exchange=options.notification_exchange)
+                for topic in options.notification_topics]
+
+    def close(self) -> None:
+        self.client.close()

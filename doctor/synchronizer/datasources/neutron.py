@@ -24,7 +24,6 @@ from collections.abc import Iterable
 import typing
 
 from oslo_log import log
-import oslo_messaging as messaging
 
 from doctor.synchronizer import entity as entity_mod
 from doctor.synchronizer.datasources import base
@@ -84,26 +83,14 @@ def port_entity(port_id: str, name: str | None, project_id: str | None,
         })
 
 
-class NeutronDatasource(base.Datasource):
+class NeutronDatasource(base.OpenStackDatasource):
     """Ports from Neutron: snapshots and notifications."""
 
     types = (entity_mod.PORT,)
 
-    def __init__(self, conf, name: str) -> None:
-        super().__init__(conf, name)
-        self.client = base.OpenStackClient(conf, GROUP, 'network',
-                                           'Neutron')
-
-    @property
-    def snapshot_interval(self) -> float:
-        return self.conf[GROUP].snapshot_interval
-
-    @property
-    def snapshot_timeout(self) -> float:
-        return self.conf[GROUP].snapshot_timeout
-
-    def close(self) -> None:
-        self.client.close()
+    group = GROUP
+    service_type = 'network'
+    service = 'Neutron'
 
     # collector
 
@@ -125,12 +112,6 @@ class NeutronDatasource(base.Datasource):
             port.is_admin_state_up, port.fixed_ips) for port in ports]
 
     # message bus
-
-    def notification_targets(self) -> list[messaging.Target]:
-        group = self.conf[GROUP]
-        return [messaging.Target(topic=topic,
-                                 exchange=group.notification_exchange)
-                for topic in group.notification_topics]
 
     def changes_from_notification(
             self, event_type: str, payload: typing.Any,

@@ -37,7 +37,6 @@ import datetime
 import typing
 
 from oslo_log import log
-import oslo_messaging as messaging
 from oslo_utils import timeutils
 
 from doctor.synchronizer import entity as entity_mod
@@ -122,27 +121,19 @@ def _object_data(payload: typing.Any, event_type: str) -> dict:
     return data
 
 
-class NovaDatasource(base.Datasource):
+class NovaDatasource(base.OpenStackDatasource):
     """Compute hosts and servers from Nova: snapshots and notifications."""
 
     types = (entity_mod.HOST, entity_mod.INSTANCE)
 
+    group = GROUP
+    service_type = 'compute'
+    service = 'Nova'
+
     def __init__(self, conf, name: str) -> None:
         super().__init__(conf, name)
-        self.client = base.OpenStackClient(conf, GROUP, 'compute', 'Nova')
         # host -> its hypervisors, as the last snapshot saw them.
         self._hypervisors: dict[str, list[dict[str, str | None]]] = {}
-
-    @property
-    def snapshot_interval(self) -> float:
-        return self.conf[GROUP].snapshot_interval
-
-    @property
-    def snapshot_timeout(self) -> float:
-        return self.conf[GROUP].snapshot_timeout
-
-    def close(self) -> None:
-        self.client.close()
 
     # collector
 
@@ -198,12 +189,6 @@ class NovaDatasource(base.Datasource):
         return entities
 
     # message bus
-
-    def notification_targets(self) -> list[messaging.Target]:
-        group = self.conf[GROUP]
-        return [messaging.Target(topic=topic,
-                                 exchange=group.notification_exchange)
-                for topic in group.notification_topics]
 
     def changes_from_notification(
             self, event_type: str, payload: typing.Any,
