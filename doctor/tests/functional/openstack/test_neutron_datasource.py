@@ -11,17 +11,18 @@ Not shown here: a port changed by a project member, whose notification
 lacks the ``binding:*`` fields (the unit tests cover it).
 """
 
+import types
+import typing
 import uuid
 
 import fixtures
-from keystoneauth1 import loading as ks_loading
 
 from doctor.common import exception
 from doctor.synchronizer import collector
 from doctor.synchronizer import service as service_mod
 from doctor.synchronizer import synchronizer as synchronizer_mod
-from doctor.tests.functional import base
 from doctor.tests.functional import neutron
+from doctor.tests.functional.openstack import base as os_base
 
 # Long enough that only the first snapshot is taken during a test: what
 # arrives later came through the notifications.
@@ -29,36 +30,16 @@ INTERVAL = 3600.0
 NOTIFIED_WITHIN = 30.0
 
 
-class NeutronDatasourceTest(base.FunctionalTestCase):
+class NeutronDatasourceTest(os_base.DatasourceTestCase):
     """Snapshots of a real Neutron and its notifications, in the store."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        # Started outside the tests' time limit; a failure is reported by
-        # each test's setUp.
-        try:
-            neutron.shared()
-        except Exception:
-            pass
+    peer_module: typing.ClassVar[types.ModuleType] = neutron
+    datasource = 'neutron'
+    interval = INTERVAL
 
     def setUp(self):
         super().setUp()
-        self.neutron = neutron.require(self)
-        self.use_database('sqlite')
-        self.config.config(transport_url=self.neutron.transport_url)
-        self.conf.register_opts(
-            ks_loading.get_auth_plugin_conf_options('password'),
-            group='neutron')
-        self.config.config(auth_type='password', group='neutron',
-                           **self.neutron.auth)
-        self.config.config(snapshot_interval=INTERVAL, group='neutron')
-        pool = 'doctor-test-%s' % uuid.uuid4().hex[:12]
-        self.config.config(datasources=['neutron'], notification_pool=pool,
-                           group='synchronizer')
-        self.addCleanup(base._rabbit_channel_call, self.neutron.vhost,
-                        lambda channel: channel.queue_delete(
-                            pool + '-neutron'))
+        self.neutron = self.peer
 
     # helpers
 

@@ -10,6 +10,8 @@ the bus as ``port.*.end`` notifications.
 
 import threading
 import time
+import types
+import typing
 import uuid
 
 from openstack import exceptions as sdk_exceptions
@@ -18,6 +20,7 @@ import oslo_messaging as messaging
 from doctor.common import rpc
 from doctor.tests.functional import base
 from doctor.tests.functional import neutron
+from doctor.tests.functional.openstack import base as os_base
 
 NOTIFICATION_TIMEOUT = 10.0
 
@@ -57,23 +60,14 @@ def _port_of(payload: dict) -> str | None:
     return (payload.get('port') or {}).get('id')
 
 
-class NeutronPeerTest(base.FunctionalTestCase):
+class NeutronPeerTest(os_base.PeerTestCase):
     """Ports on a real neutron-server, through openstacksdk and the bus."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        # Started here, outside the tests' time limit: the first run on a
-        # machine installs Neutron (and Keystone). A failure is remembered
-        # and reported by each test's setUp.
-        try:
-            neutron.shared()
-        except Exception:
-            pass
+    peer_module: typing.ClassVar[types.ModuleType] = neutron
 
     def setUp(self):
         super().setUp()
-        self.neutron = neutron.require(self)
+        self.neutron = self.peer
         self.cloud = self.neutron.connection()
         self.addCleanup(self.cloud.close)
         self.host = 'compute-%s' % uuid.uuid4().hex[:8]
@@ -82,7 +76,6 @@ class NeutronPeerTest(base.FunctionalTestCase):
 
     def _listen(self) -> _Recorder:
         """Neutron's notifications on a queue of this test's own."""
-        self.config.config(transport_url=self.neutron.transport_url)
         recorder = _Recorder()
         pool = 'doctor-test-%s' % uuid.uuid4().hex[:12]
         listener = rpc.get_notification_listener(

@@ -8,17 +8,18 @@ group holds the cloud administrator's keystoneauth password options, as
 an operator's ``doctor.conf`` would.
 """
 
+import types
+import typing
 import uuid
 
 import fixtures
-from keystoneauth1 import loading as ks_loading
 
 from doctor.common import exception
 from doctor.synchronizer import collector
 from doctor.synchronizer import service as service_mod
 from doctor.synchronizer import synchronizer as synchronizer_mod
-from doctor.tests.functional import base
 from doctor.tests.functional import nova
+from doctor.tests.functional.openstack import base as os_base
 
 TENANT = 'tenant-a'
 # Long enough that only the first snapshot is taken during a test: what
@@ -27,35 +28,16 @@ INTERVAL = 3600.0
 NOTIFIED_WITHIN = 30.0
 
 
-class NovaDatasourceTest(base.FunctionalTestCase):
+class NovaDatasourceTest(os_base.DatasourceTestCase):
     """Snapshots of a real Nova and its notifications, in the store."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        # Started outside the tests' time limit; a failure is reported by
-        # each test's setUp.
-        try:
-            nova.shared()
-        except Exception:
-            pass
+    peer_module: typing.ClassVar[types.ModuleType] = nova
+    datasource = 'nova'
+    interval = INTERVAL
 
     def setUp(self):
         super().setUp()
-        self.nova = nova.require(self)
-        self.use_database('sqlite')
-        self.config.config(transport_url=self.nova.transport_url)
-        self.conf.register_opts(
-            ks_loading.get_auth_plugin_conf_options('password'),
-            group='nova')
-        self.config.config(auth_type='password', group='nova',
-                           **self.nova.auth)
-        self.config.config(snapshot_interval=INTERVAL, group='nova')
-        pool = 'doctor-test-%s' % uuid.uuid4().hex[:12]
-        self.config.config(datasources=['nova'], notification_pool=pool,
-                           group='synchronizer')
-        self.addCleanup(base._rabbit_channel_call, self.nova.vhost,
-                        lambda channel: channel.queue_delete(pool + '-nova'))
+        self.nova = self.peer
 
     # helpers
 

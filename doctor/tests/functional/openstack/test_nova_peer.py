@@ -11,6 +11,8 @@ the legacy ``compute.instance.update``.
 
 import threading
 import time
+import types
+import typing
 import uuid
 
 from openstack import exceptions as sdk_exceptions
@@ -19,6 +21,7 @@ import oslo_messaging as messaging
 from doctor.common import rpc
 from doctor.tests.functional import base
 from doctor.tests.functional import nova
+from doctor.tests.functional.openstack import base as os_base
 
 NOTIFICATION_TIMEOUT = 20.0
 TENANT = 'tenant-a'
@@ -57,24 +60,14 @@ def _versioned(payload: dict) -> dict:
     return payload['nova_object.data']
 
 
-class NovaPeerTest(base.FunctionalTestCase):
+class NovaPeerTest(os_base.PeerTestCase):
     """Nova, as doctor's datasource and controller use it."""
 
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        # Started here, outside the tests' time limit: the first run on a
-        # machine installs Nova. A failure is remembered and reported by
-        # each test's setUp.
-        try:
-            nova.shared()
-        except Exception:
-            pass
+    peer_module: typing.ClassVar[types.ModuleType] = nova
 
     def setUp(self):
         super().setUp()
-        self.nova = nova.require(self)
-        self.config.config(transport_url=self.nova.transport_url)
+        self.nova = self.peer
         self.sdk = self.nova.connection()
         self.addCleanup(self.sdk.close)
 

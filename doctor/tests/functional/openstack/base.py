@@ -1,0 +1,65 @@
+"""Bases of the tests on a real OpenStack service (Nova, Neutron)."""
+
+import types
+import typing
+import uuid
+
+from keystoneauth1 import loading as ks_loading
+
+from doctor.tests.functional import base
+
+
+class PeerTestCase(base.FunctionalTestCase):
+    """A test on the shared peer of :attr:`peer_module`, on its bus.
+
+    The peer is started by ``setUpClass``, outside the tests' time limit
+    (its first start on a machine installs it); a failure to start is
+    remembered and reported by each test's ``setUp``. ``self.peer`` is the
+    started peer and ``transport_url`` its RabbitMQ virtual host.
+    """
+
+    peer_module: typing.ClassVar[types.ModuleType]
+    peer: typing.Any
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        try:
+            cls.peer_module.shared()
+        except Exception:  # reported by setUp, through require()
+            pass
+
+    def setUp(self):
+        super().setUp()
+        self.peer = self.peer_module.require(self)
+        self.config.config(transport_url=self.peer.transport_url)
+
+
+class DatasourceTestCase(PeerTestCase):
+    """A test of the datasource named :attr:`datasource` on its peer.
+
+    ``[<datasource>]`` holds the peer administrator's keystoneauth password
+    options, as an operator's ``doctor.conf`` would; snapshots are taken
+    every :attr:`interval` seconds, so that what arrives after the first
+    one came through the notifications. The entity store is SQLite and the
+    datasource's listener pool is the test's own.
+    """
+
+    datasource: typing.ClassVar[str]
+    interval: typing.ClassVar[float] = 3600.0
+
+    def setUp(self):
+        super().setUp()
+        self.use_database('sqlite')
+        group = self.datasource
+        self.conf.register_opts(
+            ks_loading.get_auth_plugin_conf_options('password'), group=group)
+        self.config.config(auth_type='password', group=group,
+                           **self.peer.auth)
+        self.config.config(snapshot_interval=self.interval, group=group)
+        pool = 'doctor-test-%s' % uuid.uuid4().hex[:12]
+        self.config.config(datasources=[group], notification_pool=pool,
+                           group='synchronizer')
+        self.addCleanup(base._rabbit_channel_call, self.peer.vhost,
+                        lambda channel: channel.queue_delete(
+                            '%s-%s' % (pool, group)))
