@@ -1,11 +1,16 @@
 """Bases of the tests on a real OpenStack service (Nova, Neutron)."""
 
+from collections.abc import Callable
 import types
 import typing
 import uuid
 
+import fixtures
 from keystoneauth1 import loading as ks_loading
 
+from doctor.synchronizer import collector
+from doctor.synchronizer import service as service_mod
+from doctor.synchronizer import synchronizer as synchronizer_mod
 from doctor.tests.functional import base
 
 
@@ -63,3 +68,57 @@ class DatasourceTestCase(PeerTestCase):
         self.addCleanup(base._rabbit_channel_call, self.peer.vhost,
                         lambda channel: channel.queue_delete(
                             '%s-%s' % (pool, group)))
+
+    def collected(self, synchronizer: synchronizer_mod.Synchronizer
+                  ) -> list[dict]:
+        """The changes ``synchronizer`` stores from now on."""
+        changes: list[dict] = []
+        synchronizer.register(None, changes.extend, 'test')
+        return changes
+
+    def snapshots(self) -> tuple[Callable[[], list[tuple[str, str]]],
+                                 list[dict]]:
+        """A function taking one snapshot, and the changes it stored.
+
+        The function answers the ``(action, key)`` of the changes the
+        snapshot stored; the list holds the changes themselves.
+        """
+        [datasource] = service_mod.load_datasources(self.conf)
+        self.addCleanup(datasource.close)
+        synchronizer = synchronizer_mod.Synchronizer(self.conf, self.db)
+        synchronizer.start()
+        self.addCleanup(synchronizer.stop)
+        changes = self.collected(synchronizer)
+        runner = collector.CollectorRunner(datasource, synchronizer, self.db,
+                                           lambda name: True)
+        self.addCleanup(runner.stop)
+
+        def snapshot() -> list[tuple[str, str]]:
+            del changes[:]
+            runner.run()
+            synchronizer.wait_idle()
+            return [(change['action'], change['key']) for change in changes]
+        return snapshot, changes
+
+    def check_wrong_password(self, expected: str) -> None:
+        """A refused password is logged in one line, then recovered from.
+
+        :param expected: what the log line says after the datasource's name.
+        """
+        logger = self.useFixture(fixtures.FakeLogger(
+            name='doctor.synchronizer.collector'))
+        self.config.config(password='wrong', group=self.datasource)
+        [datasource] = service_mod.load_datasources(self.conf)
+        self.addCleanup(datasource.close)
+        synchronizer = synchronizer_mod.Synchronizer(self.conf, self.db)
+        runner = collector.CollectorRunner(datasource, synchronizer, self.db,
+                                           lambda name: True)
+        self.addCleanup(runner.stop)
+        self.assertIsNone(runner.run())
+        self.assertIn('The snapshot of %s failed, retried at the next '
+                      'interval: %s' % (self.datasource, expected),
+                      logger.output)
+        self.assertNotIn('Traceback', logger.output)
+        self.config.config(password=self.peer.auth['password'],
+                           group=self.datasource)
+        self.assertIsNotNone(runner.run())

@@ -15,12 +15,8 @@ import types
 import typing
 import uuid
 
-import fixtures
-
 from doctor.common import exception
-from doctor.synchronizer import collector
 from doctor.synchronizer import service as service_mod
-from doctor.synchronizer import synchronizer as synchronizer_mod
 from doctor.tests.functional import neutron
 from doctor.tests.functional.openstack import base as os_base
 
@@ -74,13 +70,6 @@ class NeutronDatasourceTest(os_base.DatasourceTestCase):
             return None
         return self.wait_for(found, timeout=timeout, message=message)
 
-    def collected(self, synchronizer: synchronizer_mod.Synchronizer
-                  ) -> list[dict]:
-        """The changes ``synchronizer`` stores from now on."""
-        changes: list[dict] = []
-        synchronizer.register(None, changes.extend, 'test')
-        return changes
-
     # tests
 
     def test_snapshot_then_notifications(self):
@@ -131,21 +120,7 @@ class NeutronDatasourceTest(os_base.DatasourceTestCase):
         self.assertEqual([], changes)
 
     def test_snapshot_after_an_unnotified_change_reports_it_alone(self):
-        [datasource] = service_mod.load_datasources(self.conf)
-        self.addCleanup(datasource.close)
-        synchronizer = synchronizer_mod.Synchronizer(self.conf, self.db)
-        synchronizer.start()
-        self.addCleanup(synchronizer.stop)
-        changes = self.collected(synchronizer)
-        runner = collector.CollectorRunner(datasource, synchronizer, self.db,
-                                           lambda name: True)
-        self.addCleanup(runner.stop)
-
-        def snapshot() -> list[tuple[str, str]]:
-            del changes[:]
-            runner.run()
-            synchronizer.wait_idle()
-            return [(change['action'], change['key']) for change in changes]
+        snapshot, changes = self.snapshots()
 
         port = self.create_port('compute-0', device_id=str(uuid.uuid4()))
         self.assertIn(('create', 'port:' + port), snapshot())
@@ -161,20 +136,5 @@ class NeutronDatasourceTest(os_base.DatasourceTestCase):
         self.assertEqual([('delete', 'port:' + port)], snapshot())
 
     def test_wrong_password_is_one_line_and_retried(self):
-        logger = self.useFixture(fixtures.FakeLogger(
-            name='doctor.synchronizer.collector'))
-        self.config.config(password='wrong', group='neutron')
-        [datasource] = service_mod.load_datasources(self.conf)
-        self.addCleanup(datasource.close)
-        synchronizer = synchronizer_mod.Synchronizer(self.conf, self.db)
-        runner = collector.CollectorRunner(datasource, synchronizer, self.db,
-                                           lambda name: True)
-        self.addCleanup(runner.stop)
-        self.assertIsNone(runner.run())
-        self.assertIn('The snapshot of neutron failed, retried at the next '
-                      'interval: Neutron: cannot list the ports: '
-                      'Unauthorized', logger.output)
-        self.assertNotIn('Traceback', logger.output)
-        self.config.config(password=self.neutron.auth['password'],
-                           group='neutron')
-        self.assertIsNotNone(runner.run())
+        self.check_wrong_password(
+            'Neutron: cannot list the ports: Unauthorized')

@@ -12,12 +12,8 @@ import types
 import typing
 import uuid
 
-import fixtures
-
 from doctor.common import exception
-from doctor.synchronizer import collector
 from doctor.synchronizer import service as service_mod
-from doctor.synchronizer import synchronizer as synchronizer_mod
 from doctor.tests.functional import nova
 from doctor.tests.functional.openstack import base as os_base
 
@@ -84,13 +80,6 @@ class NovaDatasourceTest(os_base.DatasourceTestCase):
         service.start()
         self.addCleanup(service.stop)
         return service
-
-    def collected(self, synchronizer: synchronizer_mod.Synchronizer
-                  ) -> list[dict]:
-        """The changes ``synchronizer`` stores from now on."""
-        changes: list[dict] = []
-        synchronizer.register(None, changes.extend, 'test')
-        return changes
 
     # tests
 
@@ -159,21 +148,7 @@ class NovaDatasourceTest(os_base.DatasourceTestCase):
         self.assertEqual(['update'], [c['action'] for c in changes])
 
     def test_snapshot_after_an_unnotified_change_reports_it_alone(self):
-        [datasource] = service_mod.load_datasources(self.conf)
-        self.addCleanup(datasource.close)
-        synchronizer = synchronizer_mod.Synchronizer(self.conf, self.db)
-        synchronizer.start()
-        self.addCleanup(synchronizer.stop)
-        changes = self.collected(synchronizer)
-        runner = collector.CollectorRunner(datasource, synchronizer, self.db,
-                                           lambda name: True)
-        self.addCleanup(runner.stop)
-
-        def snapshot() -> list[tuple[str, str]]:
-            del changes[:]
-            runner.run()
-            synchronizer.wait_idle()
-            return [(change['action'], change['key']) for change in changes]
+        snapshot, changes = self.snapshots()
 
         taken = snapshot()
         self.assertEqual(
@@ -191,20 +166,5 @@ class NovaDatasourceTest(os_base.DatasourceTestCase):
         self.assertEqual([('delete', 'instance:' + server)], snapshot())
 
     def test_wrong_password_is_one_line_and_retried(self):
-        logger = self.useFixture(fixtures.FakeLogger(
-            name='doctor.synchronizer.collector'))
-        self.config.config(password='wrong', group='nova')
-        [datasource] = service_mod.load_datasources(self.conf)
-        self.addCleanup(datasource.close)
-        synchronizer = synchronizer_mod.Synchronizer(self.conf, self.db)
-        runner = collector.CollectorRunner(datasource, synchronizer, self.db,
-                                           lambda name: True)
-        self.addCleanup(runner.stop)
-        self.assertIsNone(runner.run())
-        self.assertIn('The snapshot of nova failed, retried at the next '
-                      'interval: Nova: cannot list the compute services: '
-                      'Unauthorized', logger.output)
-        self.assertNotIn('Traceback', logger.output)
-        self.config.config(password=self.nova.auth['password'],
-                           group='nova')
-        self.assertIsNotNone(runner.run())
+        self.check_wrong_password(
+            'Nova: cannot list the compute services: Unauthorized')
