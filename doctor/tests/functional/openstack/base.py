@@ -8,6 +8,7 @@ import uuid
 import fixtures
 from keystoneauth1 import loading as ks_loading
 
+from doctor.common import exception
 from doctor.synchronizer import collector
 from doctor.synchronizer import service as service_mod
 from doctor.synchronizer import synchronizer as synchronizer_mod
@@ -52,6 +53,8 @@ class DatasourceTestCase(PeerTestCase):
 
     datasource: typing.ClassVar[str]
     interval: typing.ClassVar[float] = 3600.0
+    # How long a change may take from the peer's API to the store.
+    notified_within: typing.ClassVar[float] = 30.0
 
     def setUp(self):
         super().setUp()
@@ -68,6 +71,28 @@ class DatasourceTestCase(PeerTestCase):
         self.addCleanup(base._rabbit_channel_call, self.peer.vhost,
                         lambda channel: channel.queue_delete(
                             '%s-%s' % (pool, group)))
+
+    def entity(self, key: str) -> dict | None:
+        """The stored entity of ``key``, or None."""
+        try:
+            return self.db.get_entity(key)
+        except exception.EntityNotFound:
+            return None
+
+    def wait_entity(self, key: str, message: str,
+                    predicate: Callable[[dict], bool] | None = None,
+                    timeout: float | None = None) -> dict:
+        """Wait until the entity of ``key`` is stored (and ``predicate``).
+        """
+        def found() -> dict | None:
+            entity = self.entity(key)
+            if entity is not None and (predicate is None
+                                       or predicate(entity)):
+                return entity
+            return None
+        return self.wait_for(found, message=message,
+                             timeout=(self.notified_within
+                                      if timeout is None else timeout))
 
     def collected(self, synchronizer: synchronizer_mod.Synchronizer
                   ) -> list[dict]:

@@ -15,7 +15,6 @@ import types
 import typing
 import uuid
 
-from doctor.common import exception
 from doctor.synchronizer import service as service_mod
 from doctor.tests.functional import neutron
 from doctor.tests.functional.openstack import base as os_base
@@ -53,22 +52,6 @@ class NeutronDatasourceTest(os_base.DatasourceTestCase):
 
     def update_port(self, port: str, **values) -> None:
         self.neutron.call('PUT', '/ports/' + port, {'port': values})
-
-    def entity(self, key: str) -> dict | None:
-        try:
-            return self.db.get_entity(key)
-        except exception.EntityNotFound:
-            return None
-
-    def wait_entity(self, key: str, message: str, predicate=None,
-                    timeout: float = NOTIFIED_WITHIN) -> dict:
-        def found():
-            entity = self.entity(key)
-            if entity is not None and (predicate is None
-                                       or predicate(entity)):
-                return entity
-            return None
-        return self.wait_for(found, timeout=timeout, message=message)
 
     # tests
 

@@ -12,7 +12,6 @@ import types
 import typing
 import uuid
 
-from doctor.common import exception
 from doctor.synchronizer import service as service_mod
 from doctor.tests.functional import nova
 from doctor.tests.functional.openstack import base as os_base
@@ -58,22 +57,6 @@ class NovaDatasourceTest(os_base.DatasourceTestCase):
                             {'forced_down': False})
         self.nova.call('PUT', '/os-services/' + service_id,
                        {'forced_down': forced})
-
-    def entity(self, key: str) -> dict | None:
-        try:
-            return self.db.get_entity(key)
-        except exception.EntityNotFound:
-            return None
-
-    def wait_entity(self, key: str, message: str, predicate=None,
-                    timeout: float = NOTIFIED_WITHIN) -> dict:
-        def found():
-            entity = self.entity(key)
-            if entity is not None and (predicate is None
-                                       or predicate(entity)):
-                return entity
-            return None
-        return self.wait_for(found, timeout=timeout, message=message)
 
     def start_service(self) -> service_mod.SynchronizerService:
         service = service_mod.SynchronizerService(self.conf)
