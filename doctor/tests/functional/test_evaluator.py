@@ -200,6 +200,12 @@ class RabbitPostgreSQLEvaluatorTest(EvaluatorTest):
             % uuidutils.generate_uuid(), group='coordination')
         evaluators = [self.start_evaluator(),
                       self.start_evaluator(self.replica_conf())]
+        # A replica learns that another joined at its next refresh of the
+        # group (within [coordination] heartbeat_interval); until then it
+        # takes itself for alone and trusts its own view of the states.
+        self.wait_for(lambda: all(
+            e._membership is not None and e._membership.members == 2
+            for e in evaluators), message='both evaluators know the other')
         alarms = [self.create_alarm() for _ in range(20)]
         for alarm in alarms:
             self.announce(alarm, *evaluators)
