@@ -33,16 +33,15 @@ import json
 import multiprocessing
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
 
+import backends
 from oslo_utils import timeutils
 import psutil
 import requests
-import sqlalchemy as sa
 
 from doctor.api import service as api_service
 from doctor.common import context as doctor_context
@@ -56,10 +55,10 @@ from doctor.tests import base as test_base
 
 PROJECT = 'bench-project'
 USER = 'bench-user'
-PG_ADMIN_URL = 'postgresql+psycopg2://postgres@127.0.0.1/postgres'
-PG_URL = 'postgresql+psycopg2://postgres@127.0.0.1/doctor_bench'
+PG_DATABASE = 'doctor_bench'
+PG_URL = backends.postgresql_url(PG_DATABASE)
 RABBIT_VHOST = 'doctor-bench'
-RABBIT_URL = 'rabbit://guest:guest@127.0.0.1:5672/' + RABBIT_VHOST
+RABBIT_URL = backends.rabbit_url(RABBIT_VHOST)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -228,25 +227,6 @@ def prepare_database(conf, rows: list[dict]) -> None:
     connection.engine.dispose()
 
 
-def reset_postgresql() -> None:
-    engine = sa.create_engine(PG_ADMIN_URL, isolation_level='AUTOCOMMIT')
-    with engine.connect() as db:
-        db.execute(sa.text('DROP DATABASE IF EXISTS doctor_bench'))
-        db.execute(sa.text('CREATE DATABASE doctor_bench'))
-    engine.dispose()
-
-
-def reset_rabbit_vhost() -> None:
-    env = dict(os.environ, ERL_EPMD_ADDRESS='127.0.0.1')
-    subprocess.run(['rabbitmqctl', '-q', 'delete_vhost', RABBIT_VHOST],
-                   env=env, capture_output=True)
-    subprocess.run(['rabbitmqctl', '-q', 'add_vhost', RABBIT_VHOST],
-                   env=env, check=True, capture_output=True)
-    subprocess.run(['rabbitmqctl', '-q', 'set_permissions', '-p',
-                    RABBIT_VHOST, 'guest', '.*', '.*', '.*'],
-                   env=env, check=True, capture_output=True)
-
-
 # -- the phases
 
 def rss_mb() -> float:
@@ -313,8 +293,8 @@ class Bench:
                                    group='database')
             self.conf.set_override('transport_url', 'inproc:/bench')
         else:
-            reset_postgresql()
-            reset_rabbit_vhost()
+            backends.reset_postgresql(PG_DATABASE)
+            backends.reset_rabbit_vhost(RABBIT_VHOST)
             self.conf.set_override('connection', PG_URL, group='database')
             self.conf.set_override('transport_url', RABBIT_URL)
         self.resources = [str(uuid.uuid4())
@@ -583,12 +563,12 @@ def main() -> int:
     parser.add_argument('--json', help='also write the figures here')
     args = parser.parse_args()
 
-    backends = (['embedded', 'rabbit-pg'] if args.backend == 'all'
-                else [args.backend])
+    chosen = (['embedded', 'rabbit-pg'] if args.backend == 'all'
+              else [args.backend])
     receiver = Receiver()
     results = []
     try:
-        for backend in backends:
+        for backend in chosen:
             Bench._sequence = 0
             results.append(Bench(args, backend, receiver).run())
             print(report(results[-1:]), flush=True)

@@ -47,7 +47,6 @@ import queue
 import random
 import resource
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -62,9 +61,9 @@ import doctor  # noqa: F401
 
 # isort: split
 
+import backends
 import oslo_messaging as messaging
 import psutil
-import sqlalchemy as sa
 
 from doctor.common import rpc
 from doctor.db import api as db_api
@@ -75,11 +74,10 @@ from doctor.synchronizer import synchronizer as synchronizer_mod
 from doctor.synchronizer.datasources import base as datasource_base
 from doctor.tests import base as test_base
 
-PG_ADMIN_URL = 'postgresql+psycopg2://postgres@127.0.0.1/postgres'
 PG_DATABASE = 'doctor_bench_sync'
-PG_URL = 'postgresql+psycopg2://postgres@127.0.0.1/' + PG_DATABASE
+PG_URL = backends.postgresql_url(PG_DATABASE)
 RABBIT_VHOST = 'doctor-bench-sync'
-RABBIT_URL = 'rabbit://guest:guest@127.0.0.1:5672/' + RABBIT_VHOST
+RABBIT_URL = backends.rabbit_url(RABBIT_VHOST)
 
 INSTANCES_PER_HOST = 20
 EVENT_TYPE = 'compute.instance.update'
@@ -792,25 +790,6 @@ def _rabbit_main(url: str, database: str, datasource: str, control,
                 return
 
 
-def reset_postgresql() -> None:
-    engine = sa.create_engine(PG_ADMIN_URL, isolation_level='AUTOCOMMIT')
-    with engine.connect() as db:
-        db.execute(sa.text('DROP DATABASE IF EXISTS ' + PG_DATABASE))
-        db.execute(sa.text('CREATE DATABASE ' + PG_DATABASE))
-    engine.dispose()
-
-
-def reset_rabbit_vhost() -> None:
-    env = dict(os.environ, ERL_EPMD_ADDRESS='127.0.0.1')
-    subprocess.run(['rabbitmqctl', '-q', 'delete_vhost', RABBIT_VHOST],
-                   env=env, capture_output=True)
-    subprocess.run(['rabbitmqctl', '-q', 'add_vhost', RABBIT_VHOST],
-                   env=env, check=True, capture_output=True)
-    subprocess.run(['rabbitmqctl', '-q', 'set_permissions', '-p',
-                    RABBIT_VHOST, 'guest', '.*', '.*', '.*'],
-                   env=env, check=True, capture_output=True)
-
-
 def upgrade(database: str) -> None:
     """Bring a fresh database's schema up to date."""
     conf = test_base.new_conf()
@@ -881,8 +860,8 @@ def run_rabbit_pg(args, datasource: str) -> dict:
     """
     results: dict[str, dict] = {}
     for mode in ('live', 'backlog'):
-        reset_postgresql()
-        reset_rabbit_vhost()
+        backends.reset_postgresql(PG_DATABASE)
+        backends.reset_rabbit_vhost(RABBIT_VHOST)
         upgrade(PG_URL)
         remote = _Remote(datasource)
         try:
@@ -1029,9 +1008,9 @@ def main() -> int:
         output['bus'] = {'datasource': datasource,
                          'notifications': args.notifications,
                          'instances': args.instances}
-        backends = (['embedded', 'rabbit-pg'] if args.backend == 'all'
-                    else [args.backend])
-        for backend in backends:
+        chosen = (['embedded', 'rabbit-pg'] if args.backend == 'all'
+                  else [args.backend])
+        for backend in chosen:
             runner = run_embedded if backend == 'embedded' else run_rabbit_pg
             figures = runner(args, datasource)
             output['bus'][backend] = figures
