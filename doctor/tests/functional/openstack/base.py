@@ -1,18 +1,52 @@
 """Bases of the tests on a real OpenStack service (Nova, Neutron)."""
 
 from collections.abc import Callable
+import threading
+import time
 import types
 import typing
 import uuid
 
 import fixtures
 from keystoneauth1 import loading as ks_loading
+import oslo_messaging as messaging
 
 from doctor.common import exception
+from doctor.common import rpc
 from doctor.synchronizer import collector
 from doctor.synchronizer import service as service_mod
 from doctor.synchronizer import synchronizer as synchronizer_mod
 from doctor.tests.functional import base
+
+
+class NotificationRecorder:
+    """A notification endpoint keeping what it is given, in order."""
+
+    def __init__(self) -> None:
+        self.notifications: list[tuple[str, dict]] = []
+        self._changed = threading.Condition()
+
+    def info(self, ctxt, publisher_id, event_type, payload, metadata):
+        with self._changed:
+            self.notifications.append((event_type, payload))
+            self._changed.notify_all()
+
+    def wait(self, event_type: str, matches: Callable[[dict], bool],
+             timeout: float) -> dict:
+        """The payload of the first ``event_type`` that ``matches``."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for kind, payload in self.notifications:
+                    if kind == event_type and matches(payload):
+                        return payload
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        'no matching %s within %.0f s; got %s'
+                        % (event_type, timeout,
+                           [kind for kind, _ in self.notifications]))
+                self._changed.wait(left)
 
 
 class PeerTestCase(base.FunctionalTestCase):
@@ -39,6 +73,25 @@ class PeerTestCase(base.FunctionalTestCase):
         super().setUp()
         self.peer = self.peer_module.require(self)
         self.config.config(transport_url=self.peer.transport_url)
+
+    def listen(self, exchange: str, topics: list[str]
+               ) -> NotificationRecorder:
+        """The peer's notifications on ``topics`` from now on.
+
+        They are read from a queue of this test's own, deleted at its end.
+        """
+        recorder = NotificationRecorder()
+        pool = 'doctor-test-%s' % uuid.uuid4().hex[:12]
+        targets = [messaging.Target(exchange=exchange, topic=topic)
+                   for topic in topics]
+        listener = rpc.get_notification_listener(self.conf, targets,
+                                                 [recorder], pool=pool)
+        listener.start()
+        self.addCleanup(base._rabbit_channel_call, self.peer.vhost,
+                        lambda channel: channel.queue_delete(pool))
+        self.addCleanup(listener.wait)
+        self.addCleanup(listener.stop)
+        return recorder
 
 
 class DatasourceTestCase(PeerTestCase):

@@ -8,50 +8,22 @@ data-plane status DOWN and back; and Neutron announces each change on
 the bus as ``port.*.end`` notifications.
 """
 
-import threading
-import time
+from collections.abc import Callable
 import types
 import typing
 import uuid
 
 from openstack import exceptions as sdk_exceptions
-import oslo_messaging as messaging
 
-from doctor.common import rpc
-from doctor.tests.functional import base
 from doctor.tests.functional import neutron
 from doctor.tests.functional.openstack import base as os_base
 
 NOTIFICATION_TIMEOUT = 10.0
 
 
-class _Recorder:
-    """A notification endpoint keeping what it is given, in order."""
-
-    def __init__(self) -> None:
-        self.notifications: list[tuple[str, dict]] = []
-        self._changed = threading.Condition()
-
-    def info(self, ctxt, publisher_id, event_type, payload, metadata):
-        with self._changed:
-            self.notifications.append((event_type, payload))
-            self._changed.notify_all()
-
-    def wait(self, event_type: str, port_id: str, timeout: float) -> dict:
-        """The payload of the first ``event_type`` naming ``port_id``."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for kind, payload in self.notifications:
-                    if kind == event_type and _port_of(payload) == port_id:
-                        return payload
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(
-                        'no %s of port %s within %.0f s; got %s'
-                        % (event_type, port_id, timeout,
-                           [kind for kind, _ in self.notifications]))
-                self._changed.wait(left)
+def _of_port(port_id: str) -> Callable[[dict], bool]:
+    """Whether a port notification's payload is about ``port_id``."""
+    return lambda payload: _port_of(payload) == port_id
 
 
 def _port_of(payload: dict) -> str | None:
@@ -74,21 +46,9 @@ class NeutronPeerTest(os_base.PeerTestCase):
         self.server_id = str(uuid.uuid4())
         self.notifications = self._listen()
 
-    def _listen(self) -> _Recorder:
+    def _listen(self) -> os_base.NotificationRecorder:
         """Neutron's notifications on a queue of this test's own."""
-        recorder = _Recorder()
-        pool = 'doctor-test-%s' % uuid.uuid4().hex[:12]
-        listener = rpc.get_notification_listener(
-            self.conf,
-            [messaging.Target(topic=neutron.NOTIFICATION_TOPIC,
-                              exchange=neutron.EXCHANGE)],
-            [recorder], pool=pool)
-        listener.start()
-        self.addCleanup(base._rabbit_channel_call, self.neutron.vhost,
-                        lambda channel: channel.queue_delete(pool))
-        self.addCleanup(listener.wait)
-        self.addCleanup(listener.stop)
-        return recorder
+        return self.listen(neutron.EXCHANGE, [neutron.NOTIFICATION_TOPIC])
 
     def _create_port(self) -> str:
         port_id = self.neutron.create_port(self.host,
@@ -112,7 +72,7 @@ class NeutronPeerTest(os_base.PeerTestCase):
         self.assertEqual('ACTIVE', port.status)
         self.assertIsNone(port.data_plane_status)
         self.assertEqual(self.neutron.network_id, port.network_id)
-        payload = self.notifications.wait('port.create.end', port_id,
+        payload = self.notifications.wait('port.create.end', _of_port(port_id),
                                           NOTIFICATION_TIMEOUT)
         self.assertEqual(self.host, payload['port']['binding:host_id'])
         self.assertEqual(self.server_id, payload['port']['device_id'])
@@ -155,7 +115,7 @@ class NeutronPeerTest(os_base.PeerTestCase):
 
         self.neutron.delete_port(port_id)
 
-        payload = self.notifications.wait('port.delete.end', port_id,
+        payload = self.notifications.wait('port.delete.end', _of_port(port_id),
                                           NOTIFICATION_TIMEOUT)
         self.assertEqual(port_id, _port_of(payload))
         self.assertRaises(sdk_exceptions.NotFoundException,

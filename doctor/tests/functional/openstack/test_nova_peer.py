@@ -9,51 +9,17 @@ announced on Nova's bus both as the versioned ``instance.update`` and as
 the legacy ``compute.instance.update``.
 """
 
-import threading
-import time
 import types
 import typing
 import uuid
 
 from openstack import exceptions as sdk_exceptions
-import oslo_messaging as messaging
 
-from doctor.common import rpc
-from doctor.tests.functional import base
 from doctor.tests.functional import nova
 from doctor.tests.functional.openstack import base as os_base
 
 NOTIFICATION_TIMEOUT = 20.0
 TENANT = 'tenant-a'
-
-
-class _Recorder:
-    """A notification endpoint keeping what it is given, in order."""
-
-    def __init__(self) -> None:
-        self.notifications: list[tuple[str, dict]] = []
-        self._changed = threading.Condition()
-
-    def info(self, ctxt, publisher_id, event_type, payload, metadata):
-        with self._changed:
-            self.notifications.append((event_type, payload))
-            self._changed.notify_all()
-
-    def wait(self, event_type: str, matches, timeout: float) -> dict:
-        """The payload of the first ``event_type`` that ``matches``."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                for kind, payload in self.notifications:
-                    if kind == event_type and matches(payload):
-                        return payload
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(
-                        'no matching %s within %.0f s; got %s'
-                        % (event_type, timeout,
-                           [kind for kind, _ in self.notifications]))
-                self._changed.wait(left)
 
 
 def _versioned(payload: dict) -> dict:
@@ -84,21 +50,10 @@ class NovaPeerTest(os_base.PeerTestCase):
             if ' 404' not in str(e):
                 raise
 
-    def _listen(self) -> _Recorder:
+    def _listen(self) -> os_base.NotificationRecorder:
         """Nova's legacy and versioned notifications from now on."""
-        recorder = _Recorder()
-        pool = 'doctor-test-%s' % uuid.uuid4().hex[:12]
-        targets = [messaging.Target(exchange='nova', topic=topic)
-                   for topic in ('notifications', 'versioned_notifications')]
-        listener = rpc.get_notification_listener(self.conf, targets,
-                                                 [recorder], pool=pool)
-        listener.start()
-        self.addCleanup(base._rabbit_channel_call,
-                        self.nova.vhost,
-                        lambda channel: channel.queue_delete(pool))
-        self.addCleanup(listener.wait)
-        self.addCleanup(listener.stop)
-        return recorder
+        return self.listen('nova', ['notifications',
+                                    'versioned_notifications'])
 
     def _compute_service(self, host: str):
         services = list(self.sdk.compute.services(binary='nova-compute',
