@@ -66,6 +66,23 @@ class EntityNotFound(NotFound):
     msg_fmt = _('Entity %(key)s not found.')
 
 
+class HostNotFound(NotFound):
+    msg_fmt = _('Host %(host)s not found.')
+
+
+class PortNotFound(NotFound):
+    msg_fmt = _('Port %(port_id)s not found.')
+
+
+class FaultNotFound(NotFound):
+    msg_fmt = _('Fault %(fault_id)s not found.')
+
+
+class ServiceUnavailable(DoctorException):
+    msg_fmt = _('Service unavailable: %(reason)s')
+    code = http_client.SERVICE_UNAVAILABLE
+
+
 class Conflict(DoctorException):
     msg_fmt = _('Conflict: %(reason)s')
     code = http_client.CONFLICT

@@ -22,6 +22,10 @@ from doctor.objects import base as objects_base
 EMBEDDED_TRANSPORT_URL = 'inproc:/'
 CONTROL_EXCHANGE = 'doctor'
 NOTIFICATION_DRIVERS = ('messagingv2',)
+# Modules whose exceptions an RPC reply may raise again in the caller (an
+# inspector's HostNotFound reaches the API as HostNotFound, not as a
+# RemoteError).
+ALLOWED_EXMODS = ['doctor.common.exception']
 
 _lock = threading.Lock()
 _transports: dict[tuple[int, str], messaging.Transport] = {}
@@ -62,7 +66,8 @@ def _get_transport(conf: cfg.ConfigOpts, kind: str) -> messaging.Transport:
         transport = _transports.get(key)
         if transport is None:
             if kind == 'rpc':
-                transport = messaging.get_rpc_transport(conf)
+                transport = messaging.get_rpc_transport(
+                    conf, allowed_remote_exmods=ALLOWED_EXMODS)
             else:
                 transport = messaging.get_notification_transport(conf)
             _transports[key] = transport

@@ -13,6 +13,8 @@ from doctor.conf import coordination
 from doctor.conf import database
 from doctor.conf import default
 from doctor.conf import evaluator
+from doctor.conf import inspector
+from doctor.conf import monitor
 from doctor.conf import notifier
 from doctor.conf import synchronizer
 from doctor.conf import upgrade_levels
@@ -29,6 +31,8 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     coordination.register_opts(conf)
     database.register_opts(conf)
     evaluator.register_opts(conf)
+    inspector.register_opts(conf)
+    monitor.register_opts(conf)
     notifier.register_opts(conf)
     synchronizer.register_opts(conf)
     upgrade_levels.register_opts(conf)

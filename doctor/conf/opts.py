@@ -11,12 +11,15 @@ from doctor.conf import coordination
 from doctor.conf import database
 from doctor.conf import default
 from doctor.conf import evaluator
+from doctor.conf import inspector
+from doctor.conf import monitor
 from doctor.conf import notifier
 from doctor.conf import synchronizer
 from doctor.conf import upgrade_levels
 
 _MODULES = (default, api, clients, consumer, coordination, database,
-            evaluator, notifier, synchronizer, upgrade_levels)
+            evaluator, inspector, monitor, notifier, synchronizer,
+            upgrade_levels)
 
 
 def list_opts():

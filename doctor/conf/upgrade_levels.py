@@ -10,6 +10,10 @@ opts = [
                help='Highest RPC API version sent to doctor-evaluator. Set '
                     'it to the version of the oldest evaluator while an '
                     'upgrade is under way; unset means the newest.'),
+    cfg.StrOpt('inspector',
+               help='Highest RPC API version sent to doctor-inspector. Set '
+                    'it to the version of the oldest inspector while an '
+                    'upgrade is under way; unset means the newest.'),
     cfg.StrOpt('notifier',
                help='Highest RPC API version sent to doctor-notifier. Set '
                     'it to the version of the oldest notifier while an '

@@ -192,11 +192,13 @@ class Connection(metaclass=abc.ABCMeta):
                      datasource: str | None = None,
                      project_id: str | None = None,
                      limit: int | None = None,
-                     marker: str | None = None) -> list[dict]:
+                     marker: str | None = None,
+                     keys: Iterable[str] | None = None) -> list[dict]:
         """Entities that are not deleted, matching every filter, by key.
 
         :param parent: key of an entity the entities must belong to.
         :param marker: key of the last entity of the previous page.
+        :param keys: only the entities of these keys.
         """
 
     @abc.abstractmethod
@@ -217,6 +219,49 @@ class Connection(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def purge_entity_tombstones(self, before: datetime.datetime) -> int:
         """Forget entities deleted before ``before``; return how many."""
+
+    # faults
+
+    @abc.abstractmethod
+    def create_fault(self, fault: dict, duplicate_after: datetime.datetime
+                     ) -> tuple[dict, bool]:
+        """Open ``fault`` for its host, unless the host has a fault.
+
+        The host has one when a fault of it is open (not closed), or began
+        after ``duplicate_after``. ``fault`` carries ``id``, ``host``,
+        ``type``, ``created_at``, ``checkpoints`` and ``reports`` (a list
+        of one report). Two callers racing for one host (two inspector
+        replicas) get one fault: the database refuses a second open fault
+        of a host.
+
+        :returns: ``(fault, True)`` for the fault created, or ``(existing
+            fault, False)``, in which case the report is appended to the
+            existing fault's ``reports``.
+        """
+
+    @abc.abstractmethod
+    def update_fault(self, fault_id: str, values: dict) -> None:
+        """Replace any of ``affected``, ``actions``, ``checkpoints``.
+
+        :raises FaultNotFound: if there is no such fault.
+        """
+
+    @abc.abstractmethod
+    def close_fault(self, host: str, closed_at: datetime.datetime
+                    ) -> dict | None:
+        """Close the open fault of ``host``; return it, or None if none."""
+
+    @abc.abstractmethod
+    def get_fault(self, fault_id: str) -> dict:
+        """One fault, with everything recorded of it.
+
+        :raises FaultNotFound: if there is no such fault.
+        """
+
+    @abc.abstractmethod
+    def get_open_faults(self, hosts: Iterable[str] | None = None
+                        ) -> dict[str, dict]:
+        """The open fault of each host that has one (of ``hosts``)."""
 
 
 def get_connection(conf: cfg.ConfigOpts) -> Connection:

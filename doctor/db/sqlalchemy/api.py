@@ -453,12 +453,13 @@ class Connection(api.Connection):
 
     def get_entities(self, *, entity_type=None, parent=None, state=None,
                      datasource=None, project_id=None, limit=None,
-                     marker=None):
+                     marker=None, keys=None):
         with self.engine.connect() as connection:
             return entities.get_entities(
                 connection, entity_type=entity_type, parent=parent,
                 state=state, datasource=datasource, project_id=project_id,
-                limit=limit, marker=marker)
+                limit=limit, marker=marker,
+                keys=list(keys) if keys is not None else None)
 
     def get_entity(self, key):
         with self.engine.connect() as connection:

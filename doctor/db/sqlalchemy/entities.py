@@ -183,8 +183,18 @@ def get_entities(connection: sa.Connection, *,
                  entity_type: str | None = None, parent: str | None = None,
                  state: str | None = None, datasource: str | None = None,
                  project_id: str | None = None, limit: int | None = None,
-                 marker: str | None = None) -> list[dict]:
+                 marker: str | None = None,
+                 keys: list[str] | None = None) -> list[dict]:
+    if keys is not None and len(keys) > _CHUNK:
+        found = [entity for chunk in _chunks(sorted(set(keys)))
+                 for entity in get_entities(
+                     connection, entity_type=entity_type, parent=parent,
+                     state=state, datasource=datasource,
+                     project_id=project_id, marker=marker, keys=chunk)]
+        return found[:limit] if limit is not None else found
     query = sa.select(_entity).where(_entity.c.deleted.is_(False))
+    if keys is not None:
+        query = query.where(_entity.c.key.in_(keys))
     for column, value in ((_entity.c.type, entity_type),
                           (_entity.c.state, state),
                           (_entity.c.datasource, datasource),

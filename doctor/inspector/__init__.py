@@ -1,0 +1,1 @@
+"""doctor-inspector: from a raw failure to corrected state, in parallel."""

@@ -1,0 +1,1 @@
+"""Controller plugins: how the inspector acts on the cloud."""
