@@ -1,0 +1,90 @@
+"""The notifications the inspector and the ``local`` controller emit.
+
+Each is shaped as the service it stands for would send it, so that an
+alarm written for Nova or Neutron fires alike for doctor's own:
+
+* ``compute.instance.update``: Nova's legacy instance notification
+  (``instance_id``, ``tenant_id``, ``user_id``, ``display_name``,
+  ``host``, ``state``, ``old_state``, ``state_description``), with the
+  fault's correlation id as ``doctor_fault_id``;
+* ``port.data_plane_status.update``: ``port_id``, ``project_id``,
+  ``host``, ``device_id``, ``data_plane_status`` and its previous value,
+  ``fault_id``;
+* ``doctor.host.down`` and ``doctor.host.up``: ``host``, ``state``,
+  ``fault_id``.
+
+The fault id also travels in the context (``doctor_fault_id``).
+"""
+
+from oslo_utils import timeutils
+
+from doctor.common import context as doctor_context
+from doctor.common import rpc
+from doctor.inspector.controllers import base
+
+INSTANCE_UPDATE = 'compute.instance.update'
+PORT_DP_UPDATE = 'port.data_plane_status.update'
+HOST_DOWN = 'doctor.host.down'
+HOST_UP = 'doctor.host.up'
+
+
+class Announcer:
+    """Emits the inspector's notifications on the bus."""
+
+    def __init__(self, conf) -> None:
+        self._notifiers: dict[str, object] = {}
+        self._conf = conf
+
+    def _notifier(self, publisher_id: str):
+        notifier = self._notifiers.get(publisher_id)
+        if notifier is None:
+            notifier = rpc.get_notifier(self._conf, publisher_id)
+            self._notifiers[publisher_id] = notifier
+        return notifier
+
+    def instance_update(self, instance: base.Instance, state: str,
+                        fault_id: str | None = None) -> None:
+        """Say that ``instance`` went to ``state``, as Nova would."""
+        context = doctor_context.RequestContext(
+            project_id=instance.project_id, user_id=instance.user_id,
+            fault_id=fault_id, overwrite=False)
+        payload = {
+            'instance_id': instance.id,
+            'tenant_id': instance.project_id,
+            'user_id': instance.user_id,
+            'display_name': instance.name,
+            'host': instance.host,
+            'state': state,
+            'old_state': instance.state,
+            'state_description': '',
+            'audit_period_ending': timeutils.utcnow().isoformat(),
+            'doctor_fault_id': fault_id,
+        }
+        self._notifier('compute.%s' % instance.host).info(
+            context, INSTANCE_UPDATE, payload)
+
+    def port_dp_update(self, port: base.Port, status: str,
+                       fault_id: str | None = None) -> None:
+        """Say that ``port``'s data-plane status went to ``status``."""
+        context = doctor_context.RequestContext(
+            project_id=port.project_id, fault_id=fault_id, overwrite=False)
+        payload = {
+            'port_id': port.id,
+            'project_id': port.project_id,
+            'host': port.host,
+            'device_id': port.device_id,
+            'data_plane_status': status,
+            'old_data_plane_status': port.data_plane_status,
+            'fault_id': fault_id,
+        }
+        self._notifier('doctor-inspector.%s' % self._conf.host).info(
+            context, PORT_DP_UPDATE, payload)
+
+    def host_state(self, host: str, down: bool,
+                   fault_id: str | None = None) -> None:
+        """Say that ``host`` is down (a fault) or up again."""
+        context = doctor_context.get_admin_context(fault_id=fault_id)
+        payload = {'host': host, 'state': 'down' if down else 'up',
+                   'fault_id': fault_id}
+        self._notifier('doctor-inspector.%s' % self._conf.host).info(
+            context, HOST_DOWN if down else HOST_UP, payload)
