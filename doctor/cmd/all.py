@@ -13,6 +13,8 @@ from doctor.common import wsgi
 from doctor.consumer import app as consumer_app
 from doctor.db import api as db_api
 from doctor.evaluator import service as evaluator_service
+from doctor.inspector import inspector as inspector_mod
+from doctor.inspector import service as inspector_service
 from doctor.notifier import service as notifier_service
 from doctor.synchronizer import service as synchronizer_service
 
@@ -30,7 +32,8 @@ def build(conf: cfg.ConfigOpts) -> doctor_service.ServiceGroup:
     """The services doctor-all runs, in start order."""
     members: list = [notifier_service.NotifierService(conf),
                      evaluator_service.EvaluatorService(conf),
-                     synchronizer_service.SynchronizerService(conf)]
+                     synchronizer_service.SynchronizerService(conf),
+                     inspector_service.InspectorService(conf)]
     api = api_service.APIService(conf)
     members.append(api)
     if conf.demo:
@@ -52,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
                      lambda: evaluator_service.check_config(conf))
     cmd.check_config('doctor-all',
                      lambda: synchronizer_service.check_config(conf))
+    cmd.check_config('doctor-all',
+                     lambda: inspector_mod.check_config(conf))
     # The all-in-one process owns its database: bring the schema up to date
     # so that the embedded default works from a fresh machine.
     connection = db_api.get_connection(conf)

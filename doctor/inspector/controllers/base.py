@@ -86,6 +86,7 @@ class Port:
     project_id: str | None = None
     state: str | None = None
     datasource: str | None = None
+    name: str | None = None
     attributes: dict[str, typing.Any] = dataclasses.field(
         default_factory=dict, compare=False, hash=False)
 
