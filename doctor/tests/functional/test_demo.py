@@ -53,6 +53,13 @@ class DemoTest(base.FunctionalTestCase):
             succeeded, said = self.run_demo()
             self.assertTrue(succeeded, 'run %d said:\n%s' % (run, said))
             self.assertIn('the synchronizer holds 5 instances', said)
-            self.assertIn('alarm -> ok', said)
-            # The alarm of an earlier run is gone: it would fire too.
-            self.assertEqual(1, len(self.demo_alarms()))
+            # compute-0 carries two instances: an alarm each, each
+            # received once, from the fault the demo reported.
+            self.assertEqual(2, said.count('consumer received alarm'))
+            self.assertEqual(2, said.count('-> alarm, fault '))
+            self.assertIn('host compute-0 is down; its instances: vnf-a-0 '
+                          'error, vnf-a-1 error', said)
+            self.assertIn('5 notified_vm_error', said)
+            self.assertIn('fault closed, host up', said)
+            # The alarms of an earlier run are gone: they would fire too.
+            self.assertEqual(2, len(self.demo_alarms()))

@@ -1,0 +1,349 @@
+"""Tests of the inspector's fault handling, with a scripted controller."""
+
+import threading
+import time
+
+from doctor.common import context as doctor_context
+from doctor.common import exception
+from doctor.inspector import cache as cache_mod
+from doctor.inspector import inspector as inspector_mod
+from doctor.inspector.controllers import base as controller_base
+from doctor.synchronizer import entity as entity_mod
+from doctor.tests import base
+from doctor.tests.unit.inspector import fakes
+from doctor.tests.unit.inspector import test_cache
+
+record = test_cache.record
+
+
+def event(host: str, status: str = 'down', monitor: str = 'm1',
+          event_id: str = 'e1') -> dict:
+    return {'id': event_id, 'time': '2026-11-22T10:00:00.000100+00:00',
+            'type': 'compute.host.down',
+            'details': {'hostname': host, 'status': status,
+                        'monitor': monitor, 'monitor_event_id': 'me-1'}}
+
+
+class InspectorTestCase(base.DBTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.config.config(action_retry_interval=0.01, group='inspector')
+        self.cache = cache_mod.HostCache()
+        self.cache.apply([
+            record(entity_mod.HOST, 'c0', state='up',
+                   attributes={'service_id': 's0'}),
+            record(entity_mod.HOST, 'c1', state='up'),
+            test_cache.instance('i1', 'c0'),
+            test_cache.instance('i2', 'c0', project_id='p2'),
+            test_cache.instance('i3', 'c0', state='error'),
+            test_cache.instance('i4', 'c0', state='deleted'),
+            test_cache.instance('i9', 'c1'),
+            test_cache.port('p1', 'c0', 'i1',
+                            attributes={'data_plane_status': 'ACTIVE'}),
+            test_cache.port('p9', 'c1', 'i9'),
+        ])
+        self.controller = fakes.RecordingController()
+        self.announcer = fakes.RecordingAnnouncer()
+        self.context = doctor_context.get_admin_context()
+
+    def make(self) -> inspector_mod.Inspector:
+        inspector = inspector_mod.Inspector(
+            self.conf, self.db, self.cache,
+            inspector_mod.Router([self.controller]), self.announcer)
+        self.addCleanup(inspector.stop)
+        return inspector
+
+    def report(self, inspector, *events) -> list:
+        fault_ids = inspector.report_failures(self.context, list(events))
+        for fault_id in fault_ids:
+            if fault_id:
+                self.assertTrue(inspector.wait(fault_id, 10))
+        return fault_ids
+
+
+class TestHostDown(InspectorTestCase):
+
+    def test_every_action_of_a_host_runs_and_is_recorded(self):
+        inspector = self.make()
+        [fault_id] = self.report(inspector, event('c0'))
+        self.assertEqual(
+            ['host:c0', 'instance:i1', 'instance:i2', 'port:p1'],
+            sorted(self.controller.targets()))
+        calls = {call[0]: call for call in self.controller.calls}
+        self.assertEqual(True, calls['host:c0'][1])
+        self.assertEqual('error', calls['instance:i1'][1])
+        self.assertEqual(fault_id, calls['instance:i1'][2].fault_id)
+        self.assertTrue(calls['instance:i1'][2].announced)
+        fault = self.db.get_fault(fault_id)
+        self.assertEqual('c0', fault['host'])
+        self.assertEqual('open', fault['status'])
+        self.assertEqual(
+            [(0, 'hostdown', 'm1'), (1, 'raw_failure_received', 'inspector'),
+             (2, 'found_affected', 'inspector'),
+             (3, 'marked_host_down', 'inspector'),
+             (4, 'set_vm_error', 'inspector'),
+             (5, 'notified_vm_error', 'inspector')],
+            [(c['number'], c['name'], c['component'])
+             for c in fault['checkpoints']])
+        self.assertEqual('2026-11-22T10:00:00.000100+00:00',
+                         fault['checkpoints'][0]['timestamp'])
+        stamps = [c['timestamp'] for c in fault['checkpoints'][1:]]
+        self.assertEqual(sorted(stamps[:3]), stamps[:3])
+        self.assertEqual(
+            {'instance:i1': 'set error', 'instance:i2': 'set error',
+             'instance:i3': 'none: already error',
+             'instance:i4': 'none: already deleted',
+             'port:p1': 'set data-plane DOWN'},
+            {'%s:%s' % (a['type'], a['id']): a['action']
+             for a in fault['affected']})
+        self.assertEqual(
+            {('set_host_down', 'host:c0', 'ok'),
+             ('set_instance_state', 'instance:i1', 'ok'),
+             ('set_instance_state', 'instance:i2', 'ok'),
+             ('set_port_dp_down', 'port:p1', 'ok')},
+            {(a['name'], a['target'], a['result'])
+             for a in fault['actions']})
+        for action in fault['actions']:
+            self.assertEqual('recording', action['controller'])
+            self.assertGreaterEqual(action['duration_ms'], 0)
+            self.assertEqual(1, action['attempts'])
+
+    def test_announcements(self):
+        inspector = self.make()
+        [fault_id] = self.report(inspector, event('c0'))
+        self.assertEqual(
+            sorted([('instance', 'i1', 'error', fault_id),
+                    ('instance', 'i2', 'error', fault_id),
+                    ('host', 'c0', True, fault_id),
+                    ('port', 'p1', 'DOWN', fault_id)]),
+            sorted(self.announcer.sent))
+
+    def test_without_early_notification_the_controller_announces(self):
+        self.config.config(notify_early=False, group='inspector')
+        self.controller.name = 'local'
+        inspector = self.make()
+        [fault_id] = self.report(inspector, event('c0'))
+        self.assertNotIn('instance', [s[0] for s in self.announcer.sent])
+        calls = {call[0]: call for call in self.controller.calls}
+        self.assertFalse(calls['instance:i1'][2].announced)
+        fault = self.db.get_fault(fault_id)
+        self.assertEqual('controller', fault['checkpoints'][5]['component'])
+
+    def test_stopped_is_configurable(self):
+        self.config.config(instance_fault_state='stopped', group='inspector')
+        inspector = self.make()
+        self.report(inspector, event('c0'))
+        states = {call[0]: call[1] for call in self.controller.calls
+                  if call[0].startswith('instance:')}
+        # An instance in error is left alone whatever the target state.
+        self.assertEqual({'instance:i1': 'stopped',
+                          'instance:i2': 'stopped'}, states)
+
+    def test_duplicates_are_one_fault(self):
+        inspector = self.make()
+        first = self.report(inspector, event('c0'))
+        again = self.report(inspector, event('c0', monitor='m2',
+                                             event_id='e2'),
+                            event('c0', monitor='m1', event_id='e3'))
+        self.assertEqual(first * 2, again)
+        self.assertEqual(1, self.controller.targets().count('host:c0'))
+        fault = self.db.get_fault(first[0])
+        self.assertEqual(['e1', 'e2', 'e3'],
+                         [r['id'] for r in fault['reports']])
+
+    def test_window_zero_and_recovered_host_makes_a_new_fault(self):
+        self.config.config(duplicate_window=0, group='inspector')
+        inspector = self.make()
+        [first] = self.report(inspector, event('c0'))
+        [closed] = inspector.report_failures(self.context,
+                                             [event('c0', 'up')])
+        self.assertEqual(first, closed)
+        [second] = self.report(inspector, event('c0'))
+        self.assertNotEqual(first, second)
+
+    def test_unknown_host_takes_no_event(self):
+        inspector = self.make()
+        self.assertRaises(exception.HostNotFound, inspector.report_failures,
+                          self.context, [event('c0'), event('nowhere')])
+        self.assertEqual([], self.controller.calls)
+        self.assertEqual({}, self.db.get_open_faults())
+
+    def test_bad_events_are_refused(self):
+        inspector = self.make()
+        for events, field in (
+                ([{'details': {'status': 'down'}}], 'details.hostname'),
+                ([{'details': 'c0'}], 'details'),
+                ([event('c0', status='sideways')], 'details.status')):
+            e = self.assertRaises(exception.Invalid,
+                                  inspector.report_failures, self.context,
+                                  events)
+            self.assertIn(field, str(e))
+        self.assertRaises(exception.Invalid, inspector.report_failures,
+                          self.context, 'c0')
+
+    def test_a_slow_action_holds_none_of_the_others(self):
+        self.controller.delay['instance:i1'] = 1.0
+        inspector = self.make()
+        started = time.monotonic()
+        [fault_id] = inspector.report_failures(self.context, [event('c0')])
+        self.assertLess(time.monotonic() - started, 0.5)
+        deadline = time.monotonic() + 0.8
+        while ('instance:i2' not in self.controller.targets()
+               and time.monotonic() < deadline):
+            time.sleep(0.005)
+        self.assertIn('instance:i2', self.controller.targets())
+        self.assertTrue(inspector.wait(fault_id, 10))
+
+    def test_transient_failures_are_retried_final_ones_are_not(self):
+        self.controller.transient['instance:i1'] = 2
+        self.controller.fail['instance:i2'] = exception.EntityNotFound(
+            key='instance:i2')
+        self.controller.transient['port:p1'] = 99
+        inspector = self.make()
+        [fault_id] = self.report(inspector, event('c0'))
+        actions = {a['target']: a for a in
+                   self.db.get_fault(fault_id)['actions']}
+        self.assertEqual(('ok', 3), (actions['instance:i1']['result'],
+                                     actions['instance:i1']['attempts']))
+        self.assertEqual(('failed', 1), (actions['instance:i2']['result'],
+                                         actions['instance:i2']['attempts']))
+        self.assertIn('instance:i2', actions['instance:i2']['error'])
+        self.assertEqual(('failed', 4), (actions['port:p1']['result'],
+                                         actions['port:p1']['attempts']))
+        # A port not set down is not announced as down.
+        self.assertNotIn('port', [s[0] for s in self.announcer.sent])
+        self.assertEqual('ok', actions['host:c0']['result'])
+
+    def test_a_host_with_nothing_on_it(self):
+        self.cache.apply([record(entity_mod.HOST, 'empty', state='up')])
+        inspector = self.make()
+        [fault_id] = self.report(inspector, event('empty'))
+        fault = self.db.get_fault(fault_id)
+        self.assertEqual([], fault['affected'])
+        self.assertEqual(6, len(fault['checkpoints']))
+
+    def test_many_faults_at_once_share_the_pool(self):
+        self.config.config(action_workers=2, group='inspector')
+        for n in range(20):
+            self.cache.apply([test_cache.instance('x%d' % n, 'c1')])
+        inspector = self.make()
+        ids = self.report(inspector, event('c0'), event('c1'))
+        self.assertEqual(2, len(set(ids)))
+        self.assertEqual(21, len([t for t in self.controller.targets()
+                                  if t.startswith('instance:x')
+                                  or t == 'instance:i9']))
+
+
+class TestHostUpAndPorts(InspectorTestCase):
+
+    def test_recovery_closes_the_fault_and_sets_the_host_up(self):
+        inspector = self.make()
+        [fault_id] = self.report(inspector, event('c0'))
+        result = inspector.report_host(self.context, 'c0', False)
+        self.assertEqual({'host': 'c0', 'state': 'up', 'fault_id': None},
+                         result)
+        deadline = time.monotonic() + 5
+        while (('host', 'c0', False, fault_id) not in self.announcer.sent
+               and time.monotonic() < deadline):
+            time.sleep(0.01)
+        self.assertIn(('host', 'c0', False, fault_id), self.announcer.sent)
+        self.assertIn(('host:c0', False), [c[:2] for c in
+                                           self.controller.calls])
+        self.assertEqual('closed', self.db.get_fault(fault_id)['status'])
+
+    def test_recovery_of_a_host_without_fault_does_nothing(self):
+        inspector = self.make()
+        self.assertEqual([None], inspector.report_failures(
+            self.context, [event('c1', 'up')]))
+        self.assertEqual([], self.controller.calls)
+
+    def test_report_host_down_through_the_api(self):
+        inspector = self.make()
+        result = inspector.report_host(self.context, 'c1', True)
+        self.assertEqual('down', result['state'])
+        self.assertTrue(inspector.wait(result['fault_id'], 10))
+        fault = self.db.get_fault(result['fault_id'])
+        self.assertEqual('api', fault['checkpoints'][0]['component'])
+        self.assertRaises(exception.HostNotFound, inspector.report_host,
+                          self.context, 'c9', True)
+
+    def test_port_toggles_are_announced_once(self):
+        inspector = self.make()
+        view = inspector.set_port_dp_down(self.context, 'p1', True)
+        self.assertEqual(('p1', 'DOWN', True, 'c0', 'i1'),
+                         (view['id'], view['data_plane_status'],
+                          view['dp_down'], view['host'],
+                          view['device_id']))
+        self.assertEqual([('port', 'p1', 'DOWN', None)], self.announcer.sent)
+        # The cache follows the store; as the store says DOWN now, setting
+        # it DOWN again toggles nothing.
+        self.cache.apply([test_cache.port(
+            'p1', 'c0', 'i1', 1, action=entity_mod.UPDATE,
+            attributes={'data_plane_status': 'DOWN'})])
+        inspector.set_port_dp_down(self.context, 'p1', True)
+        self.assertEqual(1, len(self.announcer.sent))
+        inspector.set_port_dp_down(self.context, 'p1', False)
+        self.assertEqual(('port', 'p1', 'ACTIVE', None),
+                         self.announcer.sent[-1])
+
+    def test_port_errors(self):
+        inspector = self.make()
+        self.assertRaises(exception.PortNotFound,
+                          inspector.set_port_dp_down, self.context, 'nope',
+                          True)
+        self.controller.fail['port:p1'] = RuntimeError('neutron said no')
+        e = self.assertRaises(exception.ServiceUnavailable,
+                              inspector.set_port_dp_down, self.context,
+                              'p1', True)
+        self.assertIn('neutron said no', str(e))
+
+
+class TestRouter(base.TestCase):
+
+    def test_first_controller_that_handles_a_kind_wins(self):
+        nova = fakes.RecordingController(name='nova', handles=(
+            controller_base.HOST, controller_base.INSTANCE))
+        local = fakes.RecordingController(name='local')
+        router = inspector_mod.Router([nova, local])
+        self.assertIs(nova, router[controller_base.HOST])
+        self.assertIs(nova, router[controller_base.INSTANCE])
+        self.assertIs(local, router[controller_base.PORT])
+
+    def test_a_kind_nobody_handles_is_a_config_error(self):
+        nova = fakes.RecordingController(name='nova', handles=(
+            controller_base.HOST, controller_base.INSTANCE))
+        e = self.assertRaises(exception.ConfigInvalid, inspector_mod.Router,
+                              [nova])
+        self.assertIn('port', str(e))
+
+    def test_unknown_controller_names_the_choices(self):
+        self.config.config(controllers=['local', 'warp'], group='inspector')
+        e = self.assertRaises(exception.ConfigInvalid,
+                              inspector_mod.load_controllers, self.conf)
+        self.assertIn('warp', str(e))
+        self.assertIn('nova', str(e))
+
+
+class TestConcurrency(InspectorTestCase):
+
+    def test_racing_reports_of_one_host_make_one_fault(self):
+        inspector = self.make()
+        results: list = []
+        barrier = threading.Barrier(4)
+
+        def report(n):
+            barrier.wait()
+            results.extend(inspector.report_failures(
+                self.context, [event('c0', monitor='m%d' % n,
+                                     event_id='e%d' % n)]))
+
+        threads = [threading.Thread(target=report, args=(n,))
+                   for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        self.assertEqual(1, len(set(results)))
+        self.assertTrue(inspector.wait(results[0], 10))
+        self.assertEqual(1, self.controller.targets().count('host:c0'))
