@@ -1,17 +1,37 @@
-"""Options of ``[monitor]``: the sample host monitor, doctor-monitor."""
+"""Options of ``[monitor]``: the sample host monitor, doctor-monitor.
 
+Besides its own options the group holds keystoneauth's session options
+(CA file, client certificate, HTTP timeout) and its authentication
+options: with ``auth_type`` set, the monitor authenticates with Keystone
+before it posts; without, it sends the identity headers that doctor-api
+believes under ``[api] auth_strategy = noauth``.
+"""
+
+from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
 
 GROUP = cfg.OptGroup('monitor', title='doctor-monitor: the sample host '
                                       'monitor')
 
+# Seconds a POST to the API may take when [monitor] timeout is not set:
+# keystoneauth's own default waits for ever, which would hold every event
+# queued behind one that an API never answers.
+HTTP_TIMEOUT = 10
+
 opts = [
     cfg.ListOpt('hosts', default=[],
                 help='Hosts to watch, each "name=address" (the name doctor '
                      'knows the host by, and the IP address to probe), or '
-                     'a bare address that is also the name.'),
+                     'a bare address that is also the name. Names and '
+                     'addresses must each be unique; doctor-monitor '
+                     'refuses to start, naming the entry, otherwise.'),
     cfg.FloatOpt('interval', default=0.1, min=0.01,
-                 help='Seconds between two probes of a host.'),
+                 help='Seconds between two probes of a host. The probes of '
+                      'the hosts are spread evenly over the interval.'),
+    cfg.FloatOpt('probe_timeout', min=0.001,
+                 help='Seconds a probe waits for its reply. A host is '
+                      'reported down at the first probe left without a '
+                      'reply. Unset: the interval. At most the interval.'),
     cfg.StrOpt('method', default='auto',
                choices=[('auto', 'ICMP echo where a raw socket may be '
                                  'opened, TCP connect otherwise'),
@@ -22,16 +42,34 @@ opts = [
                 help='Port a TCP probe connects to. A refused connection '
                      'is a reply: the host is up.'),
     cfg.StrOpt('api_url', default='http://127.0.0.1:12345',
-               help='doctor API the raw failures are posted to.'),
+               help='doctor API the raw failures are posted to '
+                    '(POST <api_url>/v1/events).'),
     cfg.StrOpt('name', default='doctor-monitor',
                help='Name of this monitor, sent with each raw failure.'),
 ]
 
 
+def _session_opts() -> list[cfg.Opt]:
+    """keystoneauth's session options, with a finite HTTP timeout."""
+    session_opts = ks_loading.get_session_conf_options()
+    for opt in session_opts:
+        if opt.dest == 'timeout':
+            opt.default = HTTP_TIMEOUT
+    return session_opts
+
+
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    conf.register_group(GROUP)
-    conf.register_opts(opts, group=GROUP)
+    # A group of its own for each ConfigOpts: keystoneauth registers the
+    # auth plugin's options on the group when it loads the plugin, and a
+    # group shared between ConfigOpts would carry them to all.
+    group = cfg.OptGroup(GROUP.name, title=GROUP.title, help=GROUP.help)
+    conf.register_group(group)
+    conf.register_opts(opts, group=group)
+    conf.register_opts(_session_opts(), group=group)
+    ks_loading.register_auth_conf_options(conf, group.name)
 
 
 def list_opts():
-    return [(GROUP, opts)]
+    return [(GROUP, opts + _session_opts()
+             + ks_loading.get_auth_common_conf_options()
+             + ks_loading.get_auth_plugin_conf_options('password'))]
