@@ -221,6 +221,11 @@ class Connection(metaclass=abc.ABCMeta):
         """Forget entities deleted before ``before``; return how many."""
 
     # faults
+    #
+    # A fault travels as a dict: ``id``, ``host``, ``type``, ``status``
+    # (``open`` or ``closed``), ``created_at`` and ``closed_at`` (naive
+    # UTC datetimes, ``closed_at`` None while open), and the lists
+    # ``affected``, ``actions``, ``checkpoints`` and ``reports``.
 
     @abc.abstractmethod
     def create_fault(self, fault: dict, duplicate_after: datetime.datetime
@@ -262,6 +267,17 @@ class Connection(metaclass=abc.ABCMeta):
     def get_open_faults(self, hosts: Iterable[str] | None = None
                         ) -> dict[str, dict]:
         """The open fault of each host that has one (of ``hosts``)."""
+
+    @abc.abstractmethod
+    def get_faults(self, *, host: str | None = None,
+                   status: str | None = None, limit: int | None = None,
+                   marker: str | None = None) -> list[dict]:
+        """Faults matching every filter, newest first.
+
+        :param status: ``open`` or ``closed``.
+        :param marker: id of the last fault of the previous page.
+        :raises FaultNotFound: if ``marker`` is not a fault.
+        """
 
 
 def get_connection(conf: cfg.ConfigOpts) -> Connection:

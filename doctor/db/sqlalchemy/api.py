@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from doctor.common import exception
 from doctor.db import api
 from doctor.db.sqlalchemy import entities
+from doctor.db.sqlalchemy import faults
 from doctor.db.sqlalchemy import migration
 from doctor.db.sqlalchemy import models
 
@@ -24,8 +25,9 @@ LOG = log.getLogger(__name__)
 _retry_on_deadlock = oslo_db_api.wrap_db_retry(
     max_retries=5, retry_on_deadlock=True, retry_interval=0.05,
     inc_retry_interval=True)
-# Two synchronizer replicas may create the same entity at once: the loser
-# reads again and finds it.
+# Two synchronizer replicas may create the same entity at once, and two
+# inspector replicas the open fault of a host: the loser reads again and
+# finds it.
 _retry_on_race = oslo_db_api.wrap_db_retry(
     max_retries=5, retry_on_deadlock=True, retry_interval=0.05,
     inc_retry_interval=True,
@@ -476,3 +478,43 @@ class Connection(api.Connection):
     def purge_entity_tombstones(self, before):
         with self._write() as connection:
             return entities.purge_tombstones(connection, before)
+
+    # faults
+
+    @_retry_on_race
+    def create_fault(self, fault, duplicate_after):
+        with self._write() as connection:
+            return faults.create(connection, fault, duplicate_after)
+
+    @_retry_on_deadlock
+    def update_fault(self, fault_id, values):
+        with self._write() as connection:
+            if not faults.update(connection, fault_id, values):
+                raise exception.FaultNotFound(fault_id=fault_id)
+
+    @_retry_on_deadlock
+    def close_fault(self, host, closed_at):
+        with self._write() as connection:
+            return faults.close(connection, host, closed_at)
+
+    def get_fault(self, fault_id):
+        with self.engine.connect() as connection:
+            fault = faults.get(connection, fault_id)
+        if fault is None:
+            raise exception.FaultNotFound(fault_id=fault_id)
+        return fault
+
+    def get_open_faults(self, hosts=None):
+        with self.engine.connect() as connection:
+            return faults.get_open(connection, hosts)
+
+    def get_faults(self, *, host=None, status=None, limit=None,
+                   marker=None):
+        with self.engine.connect() as connection:
+            marker_fault = None
+            if marker is not None:
+                marker_fault = faults.get(connection, marker)
+                if marker_fault is None:
+                    raise exception.FaultNotFound(fault_id=marker)
+            return faults.get_list(connection, host=host, status=status,
+                                   limit=limit, marker=marker_fault)

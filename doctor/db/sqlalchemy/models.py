@@ -158,3 +158,39 @@ class EntityParent(Base):
                                                    primary_key=True)
     parent_key: orm.Mapped[str] = orm.mapped_column(sa.String(255),
                                                     primary_key=True)
+
+
+class Fault(Base):
+    """A fault of a host: what was reported, affected and done about it.
+
+    ``open_host`` is the host while the fault is open and NULL once it is
+    closed: being unique, it lets the database itself refuse a second open
+    fault of a host, so that two inspector replicas handed reports of one
+    host at the same moment open one fault between them.
+    """
+
+    __tablename__ = 'fault'
+    __table_args__ = (
+        sa.UniqueConstraint('open_host', name='uniq_fault0open_host'),
+        sa.Index('ix_fault_host_created_at', 'host', 'created_at'),
+        sa.Index('ix_fault_created_at', 'created_at'),
+    )
+
+    id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    type: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    open_host: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    created_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        _precise_datetime())
+    closed_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        _precise_datetime())
+    # A host of many instances makes long lists: past MySQL's TEXT.
+    affected: orm.Mapped[list] = orm.mapped_column(
+        db_types.JsonEncodedList(mysql_as_long=True))
+    actions: orm.Mapped[list] = orm.mapped_column(
+        db_types.JsonEncodedList(mysql_as_long=True))
+    checkpoints: orm.Mapped[list] = orm.mapped_column(
+        db_types.JsonEncodedList)
+    reports: orm.Mapped[list] = orm.mapped_column(
+        db_types.JsonEncodedList(mysql_as_long=True))

@@ -1,0 +1,193 @@
+"""The inspector's faults, on SQLAlchemy Core.
+
+Each function runs inside a transaction its caller opened; see
+:class:`doctor.db.api.Connection` for what each means. Times are stored
+and returned as naive UTC datetimes, like every other time of the
+database.
+"""
+
+from collections.abc import Iterable
+import datetime
+import typing
+
+from oslo_utils import timeutils
+import sqlalchemy as sa
+
+from doctor.db.sqlalchemy import models
+
+_fault = typing.cast(sa.Table, models.Fault.__table__)
+
+OPEN = 'open'
+CLOSED = 'closed'
+STATUSES = (OPEN, CLOSED)
+
+# What update() may replace: the record of what the inspector did.
+RECORDED = frozenset(('affected', 'actions', 'checkpoints'))
+
+# A monitor that keeps reporting a host for as long as it is down would
+# grow a fault without end: a fault keeps its first report and the newest
+# ones, this many in all.
+MAX_REPORTS = 1000
+
+# Hosts per IN (...) list: well below every database's limit on parameters.
+_CHUNK = 500
+
+
+def _naive(value: datetime.datetime) -> datetime.datetime:
+    """``value`` as naive UTC, the way the database keeps times."""
+    return timeutils.normalize_time(value)
+
+
+def _view(row: typing.Mapping) -> dict:
+    return {'id': row['id'], 'host': row['host'], 'type': row['type'],
+            'status': row['status'], 'created_at': row['created_at'],
+            'closed_at': row['closed_at'],
+            'affected': list(row['affected'] or ()),
+            'actions': list(row['actions'] or ()),
+            'checkpoints': list(row['checkpoints'] or ()),
+            'reports': list(row['reports'] or ())}
+
+
+def _for_update(connection: sa.Connection, query: sa.Select) -> sa.Select:
+    # SQLite has no row locks; its writers are serialised as a whole.
+    if connection.dialect.name == 'sqlite':
+        return query
+    return query.with_for_update()
+
+
+def _current_fault(connection: sa.Connection, host: str,
+                   duplicate_after: datetime.datetime) -> dict | None:
+    """The fault a new report of ``host`` belongs to, locked, or None.
+
+    The open fault if there is one, else the newest fault begun after
+    ``duplicate_after``.
+    """
+    query = (sa.select(_fault)
+             .where(_fault.c.host == host,
+                    sa.or_(_fault.c.open_host == host,
+                           _fault.c.created_at > duplicate_after))
+             .order_by(_fault.c.open_host.is_(None),
+                       _fault.c.created_at.desc(), _fault.c.id.desc())
+             .limit(1))
+    row = connection.execute(_for_update(connection, query)
+                             ).mappings().first()
+    return _view(row) if row is not None else None
+
+
+def add_report(reports: list, report: dict) -> list:
+    """``reports`` with ``report`` added, at most MAX_REPORTS long."""
+    kept = list(reports)
+    if len(kept) >= MAX_REPORTS:
+        # The first report is the one the fault began with: keep it.
+        del kept[1:len(kept) - MAX_REPORTS + 2]
+    kept.append(report)
+    return kept
+
+
+def create(connection: sa.Connection, fault: dict,
+           duplicate_after: datetime.datetime) -> tuple[dict, bool]:
+    """Open ``fault``, or add its report to the host's current fault.
+
+    A second open fault of the host, inserted meanwhile by another
+    connection, makes the insert raise DBDuplicateEntry: the caller runs
+    this again, and then finds that fault.
+    """
+    host = fault['host']
+    existing = _current_fault(connection, host, _naive(duplicate_after))
+    if existing is not None:
+        reports = existing['reports']
+        for report in list(fault.get('reports') or ())[:1]:
+            reports = add_report(reports, report)
+        connection.execute(
+            _fault.update().where(_fault.c.id == existing['id'])
+            .values(reports=reports))
+        existing['reports'] = reports
+        return existing, False
+    row = {
+        'id': fault['id'], 'host': host, 'type': fault['type'],
+        'status': OPEN, 'open_host': host,
+        'created_at': _naive(fault['created_at']), 'closed_at': None,
+        'affected': list(fault.get('affected') or ()),
+        'actions': list(fault.get('actions') or ()),
+        'checkpoints': list(fault.get('checkpoints') or ()),
+        'reports': list(fault.get('reports') or ())[:1],
+    }
+    connection.execute(_fault.insert(), row)
+    return _view(row), True
+
+
+def update(connection: sa.Connection, fault_id: str, values: dict) -> bool:
+    """Replace recorded values of a fault; False if there is no such fault.
+    """
+    unknown = set(values) - RECORDED
+    if unknown:
+        raise ValueError('a fault records only %s, not %s'
+                         % (', '.join(sorted(RECORDED)),
+                            ', '.join(sorted(unknown))))
+    if not values:
+        return get(connection, fault_id) is not None
+    result = connection.execute(
+        _fault.update().where(_fault.c.id == fault_id)
+        .values({name: list(value) for name, value in values.items()}))
+    return result.rowcount == 1
+
+
+def close(connection: sa.Connection, host: str,
+          closed_at: datetime.datetime) -> dict | None:
+    """Close the open fault of ``host``; return it, or None if none."""
+    row = connection.execute(_for_update(
+        connection, sa.select(_fault).where(_fault.c.open_host == host))
+    ).mappings().first()
+    if row is None:
+        return None
+    closed_at = _naive(closed_at)
+    connection.execute(
+        _fault.update().where(_fault.c.id == row['id'])
+        .values(status=CLOSED, closed_at=closed_at, open_host=None))
+    fault = _view(row)
+    fault.update(status=CLOSED, closed_at=closed_at)
+    return fault
+
+
+def get(connection: sa.Connection, fault_id: str) -> dict | None:
+    row = connection.execute(
+        sa.select(_fault).where(_fault.c.id == fault_id)).mappings().first()
+    return _view(row) if row is not None else None
+
+
+def get_open(connection: sa.Connection,
+             hosts: Iterable[str] | None) -> dict[str, dict]:
+    query = sa.select(_fault).where(_fault.c.open_host.is_not(None))
+    if hosts is None:
+        return {row['host']: _view(row)
+                for row in connection.execute(query).mappings()}
+    wanted = sorted(set(hosts))
+    found: dict[str, dict] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start:start + _CHUNK]
+        for row in connection.execute(
+                query.where(_fault.c.open_host.in_(chunk))).mappings():
+            found[row['host']] = _view(row)
+    return found
+
+
+def get_list(connection: sa.Connection, *, host: str | None,
+             status: str | None, limit: int | None,
+             marker: dict | None) -> list[dict]:
+    """Faults, newest first; ``marker`` is the last fault of the previous
+    page.
+    """
+    query = sa.select(_fault)
+    if host is not None:
+        query = query.where(_fault.c.host == host)
+    if status is not None:
+        query = query.where(_fault.c.status == status)
+    if marker is not None:
+        query = query.where(sa.or_(
+            _fault.c.created_at < marker['created_at'],
+            sa.and_(_fault.c.created_at == marker['created_at'],
+                    _fault.c.id < marker['id'])))
+    query = query.order_by(_fault.c.created_at.desc(), _fault.c.id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return [_view(row) for row in connection.execute(query).mappings()]
