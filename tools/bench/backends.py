@@ -2,11 +2,15 @@
 
 Both on 127.0.0.1, as on every developer machine and in CI: PostgreSQL
 with trust authentication, RabbitMQ with guest/guest. Each benchmark
-gets a fresh database and virtual host of its own name.
+gets a fresh database and virtual host of its own name. Also the webhook
+receiver a benchmark waits on alarm by alarm (:class:`StreamingReceiver`).
 """
 
+import multiprocessing
 import os
+import queue
 import subprocess
+import threading
 
 import sqlalchemy as sa
 
@@ -42,3 +46,59 @@ def reset_rabbit_vhost(vhost: str) -> None:
     subprocess.run(['rabbitmqctl', '-q', 'set_permissions', '-p', vhost,
                     'guest', '.*', '.*', '.*'],
                    env=env, check=True, capture_output=True)
+
+
+# -- the webhook receiver, streaming what it receives
+
+def _streaming_receiver_main(ports, records) -> None:
+    # Imported here: the other helpers of this module need no doctor.
+    from doctor.common import wsgi
+    from doctor.consumer import app as consumer_app
+
+    consumer = consumer_app.Consumer(capacity=1000, on_alarm=records.put)
+    server = wsgi.WSGIService('bench-receiver', lambda: consumer,
+                              '127.0.0.1', 0)
+    server.start()
+    ports.put(server.port)
+    threading.Event().wait()
+
+
+class StreamingReceiver:
+    """doctor's sample consumer in a child process, streaming each alarm.
+
+    Each alarm the consumer records (its arrival time, path and body) is
+    handed to this process as it arrives, so that waiting for alarms costs
+    the receiver no listing of everything received so far: what it records
+    is not delayed by the benchmark asking.
+    """
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context('spawn')
+        ports = context.Queue()
+        self._records = context.Queue()
+        self._process = context.Process(
+            target=_streaming_receiver_main, args=(ports, self._records),
+            daemon=True)
+        self._process.start()
+        self.port = ports.get(timeout=60)
+        self.url = 'http://127.0.0.1:%d/alarm' % self.port
+
+    def get(self, timeout: float) -> dict | None:
+        """The next alarm received, or None after ``timeout`` seconds."""
+        try:
+            return self._records.get(timeout=max(timeout, 0.0))
+        except queue.Empty:
+            return None
+
+    def drain(self, quiet: float) -> list[dict]:
+        """Every alarm received until none came for ``quiet`` seconds."""
+        drained = []
+        while True:
+            record = self.get(quiet)
+            if record is None:
+                return drained
+            drained.append(record)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.join(5)
