@@ -66,11 +66,10 @@ def parse_hosts(entries: list[str]) -> list[probes.Target]:
                                           % where)
         try:
             address = probes.normal_address(address)
-        except ValueError:
+        except ValueError as e:
             raise exception.ConfigInvalid(
-                reason='%s: "%s" is not an IP address (expected '
-                       '"name=address" or a bare address)'
-                       % (where, address.strip()))
+                reason='%s: %s (expected "name=address" or a bare IP '
+                       'address)' % (where, e)) from e
         if name in names:
             raise exception.ConfigInvalid(
                 reason='%s names host %s again (first in "%s")'

@@ -123,16 +123,15 @@ def remove_stale() -> None:
             ip('netns', 'delete', name, check=False)
 
 
-def _used_networks() -> set[ipaddress.IPv4Network]:
-    used = set()
+def _used_networks() -> list[ipaddress.IPv4Network]:
+    """The networks of this namespace's IPv4 addresses."""
+    used = []
     for line in ip('-4', '-o', 'addr', 'show', check=False
                    ).stdout.splitlines():
         fields = line.split()
         if 'inet' in fields:
-            interface = ipaddress.ip_interface(
-                fields[fields.index('inet') + 1])
-            used.add(ipaddress.ip_network(interface.ip).supernet(
-                new_prefix=30))
+            used.append(ipaddress.IPv4Interface(
+                fields[fields.index('inet') + 1]).network)
     return used
 
 
@@ -163,13 +162,18 @@ class NetnsHosts(fixtures.Fixture):
         remove_stale()
         tag = uuid.uuid4().hex[:6]
         used = _used_networks()
-        blocks = []
-        for index in random.sample(range(NETWORK.num_addresses // 4),
-                                   self.count + len(used)):
-            block = ipaddress.ip_network(
+        blocks: list[ipaddress.IPv4Network] = []
+        total = NETWORK.num_addresses // 4
+        for index in random.sample(range(total), total):
+            block = ipaddress.IPv4Network(
                 (int(NETWORK.network_address) + 4 * index, 30))
-            if block not in used:
+            if not any(block.overlaps(network) for network in used):
                 blocks.append(block)
+                if len(blocks) == self.count:
+                    break
+        else:
+            raise RuntimeError('no %d free /30 networks in %s'
+                               % (self.count, NETWORK))
         for index in range(self.count):
             name = '%s%d' % (self.prefix, index)
             namespace = 'doctor-test-%d-%s-%d' % (os.getpid(), tag, index)
