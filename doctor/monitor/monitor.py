@@ -30,6 +30,7 @@ from oslo_service import service
 from oslo_utils import uuidutils
 
 from doctor.common import exception
+from doctor.conf import monitor as conf_monitor
 from doctor.monitor import events
 from doctor.monitor import probes
 
@@ -260,7 +261,9 @@ class Monitor:
             for sock in self._waker:
                 sock.close()
             self._waker = None
-        self.poster.stop(timeout=self.conf.monitor.timeout)
+        # An in-flight POST ends within the HTTP timeout.
+        self.poster.stop(timeout=(self.conf.monitor.timeout
+                                  or conf_monitor.HTTP_TIMEOUT) + 1)
 
     def states(self) -> dict[str, str]:
         """Each host's status by name: ``unknown``, ``up`` or ``down``."""
