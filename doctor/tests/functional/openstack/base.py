@@ -13,6 +13,7 @@ import oslo_messaging as messaging
 
 from doctor.common import exception
 from doctor.common import rpc
+from doctor.inspector import inspector as inspector_mod
 from doctor.synchronizer import collector
 from doctor.synchronizer import service as service_mod
 from doctor.synchronizer import synchronizer as synchronizer_mod
@@ -200,3 +201,30 @@ class DatasourceTestCase(PeerTestCase):
         self.config.config(password=self.peer.auth['password'],
                            group=self.datasource)
         self.assertIsNotNone(runner.run())
+
+
+class ControllerTestCase(PeerTestCase):
+    """A test of the controller named :attr:`controller_name` on its peer.
+
+    ``[<controller_name>]`` holds the peer administrator's keystoneauth
+    password options, as an operator's ``doctor.conf`` would.
+    """
+
+    controller_name: typing.ClassVar[str]
+
+    def setUp(self):
+        super().setUp()
+        group = self.controller_name
+        self.conf.register_opts(
+            ks_loading.get_auth_plugin_conf_options('password'), group=group)
+        self.config.config(auth_type='password', group=group,
+                           **self.peer.auth)
+
+    def load_controller(self):
+        """The controller, loaded and started as the inspector does it."""
+        self.config.config(controllers=[self.controller_name],
+                           group='inspector')
+        [controller] = inspector_mod.load_controllers(self.conf)
+        controller.start()
+        self.addCleanup(controller.stop)
+        return controller

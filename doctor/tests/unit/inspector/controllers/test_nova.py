@@ -1,0 +1,372 @@
+"""The ``nova`` controller: the requests it makes and its failures.
+
+Calls go through keystoneauth, as in production, to a server on loopback
+(:mod:`.fake_api`) answering in Nova's shapes.
+"""
+
+import threading
+import time
+import uuid
+
+from doctor.common import exception
+from doctor.inspector import inspector as inspector_mod
+from doctor.inspector.controllers import base as controller_base
+from doctor.inspector.controllers import nova
+from doctor.inspector.controllers import openstack
+from doctor.tests import base
+from doctor.tests.unit.inspector.controllers import fake_api
+
+ENDPOINT = '/v2.1'
+FAULT = '0b9f1c2e-3d4a-4b5c-8d6e-7f8091a2b3c4'
+SERVICE_0 = '1f5d3c7a-9b2e-4d6f-8a1c-3e5b7d9f1a10'
+SERVICE_NEW = '2a6e4d8b-0c3f-4e7a-9b2d-4f6c8e0a2b11'
+SERVER = '3b4c9a2e-6d1f-4e8a-9b7c-0d2e4f6a8b01'
+SERVICES = ENDPOINT + '/os-services'
+ACTION = '%s/servers/%s/action' % (ENDPOINT, SERVER)
+
+
+def service(host: str, service_id: str) -> dict:
+    """One item of GET /os-services at 2.53."""
+    return {'id': service_id, 'binary': 'nova-compute', 'host': host,
+            'zone': 'nova', 'status': 'enabled', 'state': 'up',
+            'forced_down': False, 'disabled_reason': None,
+            'updated_at': '2026-11-22T03:10:00.000000'}
+
+
+def fault(kind: str, code: int, message: str) -> dict:
+    """Nova's error document."""
+    return {kind: {'code': code, 'message': message}}
+
+
+class NovaTestCase(base.TestCase):
+    """A started ``nova`` controller whose Nova is a fake on loopback."""
+
+    def setUp(self):
+        super().setUp()
+        self.api = self.useFixture(fake_api.FakeAPI())
+        self.api.routes.update({
+            SERVICES: (200, {'services': [service('compute-0', SERVICE_0)]}),
+            SERVICES + '/' + SERVICE_0: lambda call: (
+                200, {'service': dict(service('compute-0', SERVICE_0),
+                                      forced_down=call.body['forced_down'])}),
+            ACTION: (202, None),
+        })
+        self.config.config(auth_type='none',
+                           endpoint_override=self.api.url + ENDPOINT,
+                           group='nova')
+        self.controller = self.load()
+        self.context = controller_base.ActionContext(fault_id=FAULT)
+
+    def load(self) -> nova.NovaController:
+        self.config.config(controllers=['nova'], group='inspector')
+        [controller] = inspector_mod.load_controllers(self.conf)
+        assert isinstance(controller, nova.NovaController)
+        controller.start()
+        self.addCleanup(controller.stop)
+        return controller
+
+    def host(self, service_id: str | None = SERVICE_0
+             ) -> controller_base.Host:
+        attributes = {'service_id': service_id} if service_id else {}
+        return controller_base.Host(name='compute-0', attributes=attributes)
+
+    def instance(self) -> controller_base.Instance:
+        return controller_base.Instance(id=SERVER, host='compute-0')
+
+    def requests(self) -> list[tuple[str, str, object]]:
+        return [(call.method, call.path, call.body)
+                for call in self.api.calls]
+
+
+class TestPlugin(NovaTestCase):
+
+    def test_loaded_by_name_acts_on_hosts_and_instances(self):
+        self.assertEqual('nova', self.controller.name)
+        self.assertEqual(frozenset(('host', 'instance')),
+                         self.controller.handles)
+
+
+class TestHosts(NovaTestCase):
+
+    def test_forced_down_then_up_by_the_stored_service_id(self):
+        self.controller.set_host_down(self.context, self.host(), True)
+        self.controller.set_host_down(self.context, self.host(), False)
+
+        self.assertEqual(
+            [('PUT', SERVICES + '/' + SERVICE_0, {'forced_down': True}),
+             ('PUT', SERVICES + '/' + SERVICE_0, {'forced_down': False})],
+            self.requests())
+        headers = self.api.calls[0].headers
+        self.assertEqual('compute 2.53', headers['OpenStack-API-Version'])
+        self.assertEqual('2.53', headers['X-OpenStack-Nova-API-Version'])
+        self.assertEqual('req-' + FAULT, headers['X-OpenStack-Request-ID'])
+
+    def test_service_id_looked_up_once_when_not_stored(self):
+        self.controller.set_host_down(self.context, self.host(None), True)
+        self.controller.set_host_down(self.context, self.host(None), False)
+
+        self.assertEqual(
+            [('GET', SERVICES, None),
+             ('PUT', SERVICES + '/' + SERVICE_0, {'forced_down': True}),
+             ('PUT', SERVICES + '/' + SERVICE_0, {'forced_down': False})],
+            self.requests())
+        self.assertEqual({'binary': ['nova-compute'], 'host': ['compute-0']},
+                         self.api.calls[0].query)
+        self.assertEqual('2.53', self.api.calls[0].headers[
+            'X-OpenStack-Nova-API-Version'])
+
+    def test_stale_service_id_looked_up_again(self):
+        self.api.routes[SERVICES] = (200, {'services': [
+            service('compute-0', SERVICE_NEW)]})
+        self.api.routes[SERVICES + '/' + SERVICE_NEW] = (200, {})
+        self.api.routes[SERVICES + '/' + SERVICE_0] = (404, fault(
+            'itemNotFound', 404, 'Service %s not found.' % SERVICE_0))
+
+        self.controller.set_host_down(self.context, self.host(), True)
+
+        self.assertEqual(
+            [('PUT', SERVICES + '/' + SERVICE_0, {'forced_down': True}),
+             ('GET', SERVICES, None),
+             ('PUT', SERVICES + '/' + SERVICE_NEW, {'forced_down': True})],
+            self.requests())
+
+    def test_host_nova_does_not_know(self):
+        self.api.routes[SERVICES] = (200, {'services': []})
+
+        error = self.assertRaises(
+            exception.HostNotFound, self.controller.set_host_down,
+            self.context, self.host(None), True)
+
+        self.assertEqual('Nova has no nova-compute service on host '
+                         'compute-0; cannot force host compute-0 down',
+                         str(error))
+        self.assertEqual([], self.api.writes())
+
+    def test_service_gone_between_look_up_and_force(self):
+        self.api.routes[SERVICES + '/' + SERVICE_0] = (404, fault(
+            'itemNotFound', 404, 'Service %s not found.' % SERVICE_0))
+
+        error = self.assertRaises(
+            exception.HostNotFound, self.controller.set_host_down,
+            self.context, self.host(None), True)
+
+        self.assertIn('PUT /os-services/%s answered 404: Service %s not '
+                      'found.' % (SERVICE_0, SERVICE_0), str(error))
+
+
+class TestInstances(NovaTestCase):
+
+    def test_error_by_reset_state(self):
+        self.controller.set_instance_state(self.context, self.instance(),
+                                           'error')
+
+        self.assertEqual(
+            [('POST', ACTION, {'os-resetState': {'state': 'error'}})],
+            self.requests())
+        self.assertEqual('2.53', self.api.calls[0].headers[
+            'X-OpenStack-Nova-API-Version'])
+
+    def test_stopped_by_a_stop(self):
+        self.controller.set_instance_state(self.context, self.instance(),
+                                           'stopped')
+
+        self.assertEqual([('POST', ACTION, {'os-stop': None})],
+                         self.requests())
+
+    def test_a_stop_refused_because_stopped_already_succeeds(self):
+        self.api.routes[ACTION] = (409, fault(
+            'conflictingRequest', 409,
+            "Cannot 'stop' instance %s while it is in vm_state stopped"
+            % SERVER))
+        for vm_state, task_state in (('stopped', None),
+                                     ('active', 'powering-off')):
+            self.api.routes[ENDPOINT + '/servers/' + SERVER] = (200, {
+                'server': {'id': SERVER, 'OS-EXT-STS:vm_state': vm_state,
+                           'OS-EXT-STS:task_state': task_state}})
+
+            self.controller.set_instance_state(self.context,
+                                               self.instance(), 'stopped')
+
+        self.assertEqual(['POST', 'GET', 'POST', 'GET'],
+                         [call.method for call in self.api.calls])
+
+    def test_a_stop_refused_otherwise_fails_for_good(self):
+        self.api.routes[ACTION] = (409, fault(
+            'conflictingRequest', 409,
+            "Cannot 'stop' instance %s while it is in task_state spawning"
+            % SERVER))
+        self.api.routes[ENDPOINT + '/servers/' + SERVER] = (200, {
+            'server': {'id': SERVER, 'OS-EXT-STS:vm_state': 'building',
+                       'OS-EXT-STS:task_state': 'spawning'}})
+
+        error = self.assertRaises(
+            openstack.Refused, self.controller.set_instance_state,
+            self.context, self.instance(), 'stopped')
+
+        self.assertEqual(
+            "Nova: cannot set instance %s stopped: POST /servers/%s/action "
+            "answered 409: Cannot 'stop' instance %s while it is in "
+            "task_state spawning" % (SERVER, SERVER, SERVER), str(error))
+
+    def test_server_nova_does_not_have(self):
+        self.api.routes[ACTION] = (404, fault(
+            'itemNotFound', 404, 'Instance %s could not be found.' % SERVER))
+
+        error = self.assertRaises(
+            exception.EntityNotFound, self.controller.set_instance_state,
+            self.context, self.instance(), 'error')
+
+        self.assertIn('POST /servers/%s/action answered 404: Instance %s '
+                      'could not be found.' % (SERVER, SERVER), str(error))
+
+    def test_only_error_or_stopped(self):
+        self.assertRaises(exception.InvalidField,
+                          self.controller.set_instance_state, self.context,
+                          self.instance(), 'active')
+        self.assertEqual([], self.api.calls)
+
+    def test_many_threads_at_once(self):
+        servers = [str(uuid.uuid4()) for _ in range(24)]
+        for server in servers:
+            self.api.routes['%s/servers/%s/action' % (ENDPOINT, server)] = (
+                202, None)
+        errors: list[BaseException] = []
+
+        def reset(server: str) -> None:
+            try:
+                self.controller.set_instance_state(
+                    self.context,
+                    controller_base.Instance(id=server, host='compute-0'),
+                    'error')
+            except BaseException as e:
+                errors.append(e)
+
+        threads = [threading.Thread(target=reset, args=(server,))
+                   for server in servers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+
+        self.assertEqual([], errors)
+        self.assertEqual(
+            sorted('%s/servers/%s/action' % (ENDPOINT, server)
+                   for server in servers),
+            sorted(call.path for call in self.api.calls))
+
+
+class TestRequestId(NovaTestCase):
+
+    def sent(self, context: controller_base.ActionContext) -> str | None:
+        del self.api.calls[:]
+        self.controller.set_instance_state(context, self.instance(), 'error')
+        return self.api.calls[0].headers.get('X-OpenStack-Request-ID')
+
+    def test_the_callers_request_id_first(self):
+        request_id = 'req-%s' % uuid.uuid4()
+        self.assertEqual(request_id, self.sent(controller_base.ActionContext(
+            fault_id=FAULT, request_id=request_id)))
+
+    def test_only_ids_nova_takes(self):
+        self.assertEqual('req-' + FAULT, self.sent(
+            controller_base.ActionContext(fault_id=FAULT,
+                                          request_id='my-request')))
+        self.assertIsNone(self.sent(controller_base.ActionContext(
+            request_id='my-request')))
+        self.assertIsNone(self.sent(controller_base.ActionContext(
+            fault_id='not-a-uuid')))
+
+
+class TestFailures(NovaTestCase):
+
+    def test_retried_failures(self):
+        for status, document in (
+                (500, fault('computeFault', 500, 'Unexpected API Error.')),
+                (503, fault('serviceUnavailable', 503, 'Service busy.')),
+                (429, fault('overLimit', 429, 'Too many requests.'))):
+            self.api.routes[ACTION] = (status, document)
+
+            error = self.assertRaises(
+                controller_base.TransientError,
+                self.controller.set_instance_state, self.context,
+                self.instance(), 'error')
+
+            message = document[next(iter(document))]['message']
+            self.assertEqual(
+                'Nova: cannot set instance %s error: POST /servers/%s/action '
+                'answered %d: %s' % (SERVER, SERVER, status, message),
+                str(error))
+
+    def test_final_failures(self):
+        for status, kind, message in (
+                (400, 'badRequest', "Invalid input for field/attribute "
+                                    "forced_down."),
+                (403, 'forbidden', "Policy doesn't allow "
+                                   "os_compute_api:os-services:update to "
+                                   "be performed."),
+                (409, 'conflictingRequest', 'Service is being deleted.')):
+            self.api.routes[SERVICES + '/' + SERVICE_0] = (
+                status, fault(kind, status, message))
+
+            error = self.assertRaises(
+                openstack.Refused, self.controller.set_host_down,
+                self.context, self.host(), True)
+
+            self.assertEqual(status, error.status)
+            self.assertEqual(
+                'Nova: cannot force host compute-0 down: PUT /os-services/'
+                '%s answered %d: %s' % (SERVICE_0, status, message),
+                str(error))
+            self.assertNotIsInstance(error, controller_base.TransientError)
+
+    def test_token_refused(self):
+        self.api.routes[ACTION] = (401, {'error': {
+            'code': 401, 'title': 'Unauthorized',
+            'message': 'The request you have made requires '
+                       'authentication.'}})
+
+        error = self.assertRaises(
+            openstack.Refused, self.controller.set_instance_state,
+            self.context, self.instance(), 'error')
+
+        self.assertIn('answered 401', str(error))
+        self.assertIn('the [nova] credentials were refused', str(error))
+
+    def test_unreachable(self):
+        self.config.config(endpoint_override='http://127.0.0.1:9/v2.1',
+                           group='nova')
+        controller = self.load()
+
+        error = self.assertRaises(
+            controller_base.TransientError, controller.set_host_down,
+            self.context, self.host(), True)
+
+        self.assertIn('Nova unreachable, cannot force host compute-0 down '
+                      '(PUT /os-services/%s)' % SERVICE_0, str(error))
+        self.assertIn('127.0.0.1:9', str(error))
+
+    def test_timeout(self):
+        def slow(call):
+            time.sleep(1.0)
+            return 202, None
+
+        self.api.routes[ACTION] = slow
+        self.config.config(timeout=0.2, group='nova')
+        controller = self.load()
+
+        error = self.assertRaises(
+            controller_base.TransientError, controller.set_instance_state,
+            self.context, self.instance(), 'error')
+
+        self.assertIn('timed out', str(error))
+
+    def test_no_credentials(self):
+        self.config.config(auth_type=None, group='nova')
+        controller = self.load()
+
+        error = self.assertRaises(
+            openstack.Refused, controller.set_host_down, self.context,
+            self.host(), True)
+
+        self.assertEqual('[nova] auth_type is not set: no credentials to '
+                         'reach Nova', str(error))
