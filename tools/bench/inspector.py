@@ -529,6 +529,9 @@ class ChainBench:
                           ('transport_url', RABBIT_URL, None)]
         conf = service_conf(overrides,
                             os.path.join(self.state_path, 'bench.log'))
+        # Logging set up sends uncaught exceptions to the log file only:
+        # the benchmark's own belong on the terminal.
+        sys.excepthook = sys.__excepthook__
         rows = alarms.alarm_rows(self.fleet.instances, 1, self.receiver.url)
         alarms.prepare_database(conf, rows)
         self.alarm_of = {row['resource_id']: row['alarm_id']
@@ -577,14 +580,8 @@ class ChainBench:
                  'details': {'hostname': host, 'status': 'down',
                              'monitor': 'doctor-bench',
                              'monitor_event_id': 'bench-%s' % host}}
-        response = self.session.post(self.api + '/events', json=[event],
-                                     headers=ADMIN, timeout=60)
+        fault_id = self.report(event)
         answered = time.time()
-        if response.status_code != 202:
-            raise RuntimeError('POST /v1/events for %s answered %d: %s'
-                               % (host, response.status_code,
-                                  response.text))
-        fault_id = response.json()['fault_ids'][0]
         arrivals: dict[str, float] = {}
         mismatched = 0
         deadline = time.monotonic() + 30 + 0.05 * len(members)
@@ -622,6 +619,16 @@ class ChainBench:
             'failed_actions': sum(1 for action in actions
                                   if action.get('result') != 'ok'),
         }
+
+    def report(self, event: dict) -> str:
+        """Post ``event`` as a monitor does; the id of its fault."""
+        response = self.session.post(self.api + '/events', json=[event],
+                                     headers=ADMIN, timeout=60)
+        if response.status_code != 202:
+            raise RuntimeError('POST /v1/events for %s answered %d: %s'
+                               % (event['details']['hostname'],
+                                  response.status_code, response.text))
+        return response.json()['fault_ids'][0]
 
     def fault_record(self, fault_id: str, timeout: float = 30) -> dict:
         """The fault as ``GET /v1/faults/{id}`` shows it, once complete."""
