@@ -160,7 +160,8 @@ class EmbeddedChainTest(base.FunctionalTestCase):
         self.assertEqual(sorted(alarms),
                          sorted(r.body['alarm_id'] for r in received))
         for request in received:
-            self.assertEqual(('ok', 'alarm', fault_id),
+            # A new alarm has seen nothing yet: "insufficient data".
+            self.assertEqual(('insufficient data', 'alarm', fault_id),
                              (request.body['previous'],
                               request.body['current'],
                               request.body['fault_id']))
