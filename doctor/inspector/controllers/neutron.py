@@ -32,6 +32,9 @@ class NeutronController(base.Controller):
         self.api = openstack.ServiceAPI(
             conf, GROUP, 'Neutron', pool_size=conf.inspector.action_workers)
 
+    def start(self) -> None:
+        self.api.prepare()
+
     def stop(self) -> None:
         self.api.close()
 

@@ -85,6 +85,9 @@ class NovaController(base.Controller):
         self._service_ids: dict[str, str] = {}
         self._lock = threading.Lock()
 
+    def start(self) -> None:
+        self.api.prepare()
+
     def stop(self) -> None:
         self.api.close()
 

@@ -157,6 +157,27 @@ class ServiceAPI:
             raise Refused('%s: invalid [%s] options: %s'
                           % (self.service, self.group, _describe(e)))
 
+    def prepare(self) -> threading.Thread:
+        """Authenticate and find the endpoint now, on a thread of its own.
+
+        The first fault then does not wait for a token (half a second from
+        a busy Keystone). A failure is logged and left to the first call,
+        which tries again and reports it.
+        """
+        def run() -> None:
+            try:
+                adapter = self.adapter()
+                adapter.get_token()
+                adapter.get_endpoint()
+            except Exception as e:
+                LOG.warning('%s: cannot authenticate yet, the first call '
+                            'tries again: %s', self.service, _describe(e))
+
+        thread = threading.Thread(target=run, daemon=True,
+                                  name='doctor-%s-auth' % self.group)
+        thread.start()
+        return thread
+
     def close(self) -> None:
         """Close the HTTP connections; the next call opens new ones."""
         with self._lock:

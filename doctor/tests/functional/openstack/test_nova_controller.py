@@ -81,9 +81,10 @@ class NovaControllerTest(os_base.ControllerTestCase):
     def server(self, server: str) -> dict:
         return self.nova.call('GET', '/servers/' + server)['server']
 
-    def listen(self) -> os_base.NotificationRecorder:
-        return super().listen('nova', ['notifications',
-                                       'versioned_notifications'])
+    def listen_to_nova(self) -> os_base.NotificationRecorder:
+        """Nova's legacy and versioned notifications from now on."""
+        return self.listen('nova', ['notifications',
+                                    'versioned_notifications'])
 
     # tests
 
@@ -96,7 +97,7 @@ class NovaControllerTest(os_base.ControllerTestCase):
     def test_host_forced_down_then_up(self):
         host = self.nova.hosts[1]
         service_id = self.nova.service_id(host)
-        recorder = self.listen()
+        recorder = self.listen_to_nova()
 
         # The host as a datasource other than nova reports it: no service
         # id, which the controller looks up.
@@ -140,7 +141,7 @@ class NovaControllerTest(os_base.ControllerTestCase):
         host = self.nova.hosts[1]
         instance = self.boot(host)
         self.force_down(host)
-        recorder = self.listen()
+        recorder = self.listen_to_nova()
 
         self.controller.set_instance_state(self.context, instance, 'error')
 
@@ -158,7 +159,7 @@ class NovaControllerTest(os_base.ControllerTestCase):
         host = self.nova.hosts[0]
         instance = self.boot(host)
         self.force_down(host)
-        recorder = self.listen()
+        recorder = self.listen_to_nova()
 
         # Nova takes the stop although the host is forced down.
         self.controller.set_instance_state(self.context, instance,

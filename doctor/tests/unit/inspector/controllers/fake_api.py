@@ -32,24 +32,28 @@ class FakeAPI(fake_api.FakeAPI):
     """Answers any method from ``routes``.
 
     A route is keyed by ``(method, path)``, or by the path alone for every
-    method; its value is ``(status, document)`` or a callable of the
-    :class:`Call` returning them. Unrouted paths answer 404 in Nova's
-    shape. ``calls`` are the requests received, in order.
+    method; its value is ``(status, document)``, optionally with a dict of
+    headers third, or a callable of the :class:`Call` returning them.
+    ``{url}`` in a string of a document is the server's own address.
+    Unrouted paths answer 404 in Nova's shape. ``calls`` are the requests
+    received, in order.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[Call] = []
 
-    def _answer(self, call: Call) -> tuple[int, typing.Any]:
-        route = self.routes.get((call.method, call.path),
-                                self.routes.get(call.path))
+    def _answer(self, call: Call
+                ) -> tuple[int, typing.Any, dict[str, str]]:
+        routes = typing.cast(dict[typing.Any, typing.Any], self.routes)
+        route = routes.get((call.method, call.path), routes.get(call.path))
         if route is None:
             return 404, {'itemNotFound': {'code': 404,
-                                          'message': 'Not found'}}
+                                          'message': 'Not found'}}, {}
         if callable(route):
-            return route(call)
-        return route
+            route = route(call)
+        status, document, *headers = route
+        return status, document, headers[0] if headers else {}
 
     def _setUp(self) -> None:
         api = self
@@ -67,10 +71,13 @@ class FakeAPI(fake_api.FakeAPI):
                                 self.headers.items()),
                             json.loads(raw) if raw else None)
                 api.calls.append(call)
-                status, document = api._answer(call)
+                status, document, headers = api._answer(call)
                 body = (b'' if document is None
-                        else jsonutils.dump_as_bytes(document))
+                        else jsonutils.dump_as_bytes(document).replace(
+                            b'{url}', api.url.encode()))
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header('Content-Type', 'application/json')
                 self.send_header('Content-Length', str(len(body)))
                 self.end_headers()

@@ -200,7 +200,7 @@ class TestInstances(LocalTestCase):
             stored_when_heard.append(self.stored('instance:i1')['state'])
             original(ctxt, publisher_id, event_type, payload, metadata)
 
-        self.listener.info = info  # type: ignore[method-assign]
+        self.listener.info = info
 
         self.controller.set_instance_state(self.context,
                                            self.instance('i1'), 'error')

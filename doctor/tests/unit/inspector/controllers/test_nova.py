@@ -8,6 +8,8 @@ import threading
 import time
 import uuid
 
+from keystoneauth1 import loading as ks_loading
+
 from doctor.common import exception
 from doctor.inspector import inspector as inspector_mod
 from doctor.inspector.controllers import base as controller_base
@@ -31,6 +33,23 @@ def service(host: str, service_id: str) -> dict:
             'zone': 'nova', 'status': 'enabled', 'state': 'up',
             'forced_down': False, 'disabled_reason': None,
             'updated_at': '2026-11-22T03:10:00.000000'}
+
+
+def token() -> dict:
+    """Keystone's answer to a password authentication: a catalog."""
+    return {'token': {
+        'methods': ['password'], 'expires_at': '2099-01-01T00:00:00Z',
+        'issued_at': '2026-11-22T03:00:00Z',
+        'user': {'id': 'u1', 'name': 'doctor',
+                 'domain': {'id': 'default', 'name': 'Default'}},
+        'project': {'id': 'p1', 'name': 'admin',
+                    'domain': {'id': 'default', 'name': 'Default'}},
+        'roles': [{'id': 'r1', 'name': 'admin'}],
+        'catalog': [{'type': 'compute', 'name': 'nova', 'id': 's1',
+                     'endpoints': [{'id': 'e1', 'interface': 'public',
+                                    'region': 'RegionOne',
+                                    'region_id': 'RegionOne',
+                                    'url': '{url}' + ENDPOINT}]}]}}
 
 
 def fault(kind: str, code: int, message: str) -> dict:
@@ -370,3 +389,77 @@ class TestFailures(NovaTestCase):
 
         self.assertEqual('[nova] auth_type is not set: no credentials to '
                          'reach Nova', str(error))
+
+
+class TestKeystone(NovaTestCase):
+    """Credentials checked by a fake Keystone, Nova found in its catalog."""
+
+    TOKENS = '/identity/v3/auth/tokens'
+
+    def setUp(self):
+        super().setUp()
+        self.api.routes[('POST', self.TOKENS)] = (
+            201, token(), {'X-Subject-Token': 'token-1'})
+        self.conf.register_opts(
+            ks_loading.get_auth_plugin_conf_options('v3password'),
+            group='nova')
+        self.config.config(
+            auth_type='v3password', endpoint_override=None,
+            auth_url=self.api.url + '/identity/v3', username='doctor',
+            password='secret', project_name='admin',
+            user_domain_name='Default', project_domain_name='Default',
+            group='nova')
+
+    def token_requests(self) -> list[fake_api.Call]:
+        return [call for call in self.api.calls if call.path == self.TOKENS]
+
+    def test_authenticated_at_start_not_at_the_first_fault(self):
+        controller = self.load()
+        self.wait_for_token()
+
+        controller.set_instance_state(self.context, self.instance(), 'error')
+
+        [authentication] = self.token_requests()
+        self.assertEqual(
+            {'methods': ['password'], 'password': {'user': {
+                'name': 'doctor', 'password': 'secret',
+                'domain': {'name': 'Default'}}}},
+            authentication.body['auth']['identity'])
+        [action] = [call for call in self.api.calls if call.path == ACTION]
+        self.assertEqual('token-1', action.headers['X-Auth-Token'])
+
+    def wait_for_token(self) -> None:
+        deadline = time.monotonic() + 10
+        while not self.token_requests():
+            self.assertLess(time.monotonic(), deadline,
+                            'no token asked for at start')
+            time.sleep(0.01)
+
+    def test_password_refused(self):
+        self.api.routes[('POST', self.TOKENS)] = (401, {'error': {
+            'code': 401, 'title': 'Unauthorized',
+            'message': 'The request you have made requires '
+                       'authentication.'}})
+        controller = self.load()
+
+        error = self.assertRaises(
+            openstack.Refused, controller.set_host_down, self.context,
+            self.host(), True)
+
+        self.assertIn('Nova: the [nova] credentials were refused (Keystone '
+                      'answered 401), cannot force host compute-0 down',
+                      str(error))
+        self.assertEqual([], [call for call in self.api.calls
+                              if call.path.startswith(SERVICES)])
+
+    def test_keystone_unavailable_is_retried(self):
+        self.api.routes[('POST', self.TOKENS)] = (503, {'error': {
+            'code': 503, 'title': 'Service Unavailable',
+            'message': 'Try again later.'}})
+        controller = self.load()
+
+        error = self.assertRaises(
+            controller_base.TransientError, controller.set_host_down,
+            self.context, self.host(), True)
+
+        self.assertIn('Keystone answered 503', str(error))
