@@ -3,8 +3,9 @@
 Every failure, whether raised by a controller, a hook or pecan's routing,
 leaves the API as ``{"error_message": {"faultstring": …, "faultcode":
 "Client" | "Server"}}`` with its HTTP status. Doctor's exceptions carry
-their status; anything unexpected is logged and answered with a generic
-500, so that no traceback or internal detail reaches the caller.
+their status; a service that does not answer is a 503 that says which;
+anything unexpected is logged and answered with a generic 500, so that no
+traceback or internal detail reaches the caller.
 """
 
 from collections.abc import Callable
@@ -74,11 +75,20 @@ def to_response(error: BaseException,
     Server errors are logged at ERROR, client errors (4xx) at INFO.
     """
     if isinstance(error, exception.DoctorException):
+        # The message alone: str() of an exception re-raised from another
+        # service over RPC carries that service's traceback.
+        message = error.message
+        if isinstance(error, exception.ServiceUnavailable):
+            # Another service (an inspector) did not answer: the caller
+            # may try again, and should know which one it waits for.
+            LOG.warning('%s %s answered %d: %s', request.method,
+                        request.path, error.code, message)
+            return error_response(error.code, message)
         if error.code >= 500:
             LOG.error('%s %s failed: %s', request.method, request.path,
                       error)
             return error_response(error.code, SERVER_ERROR)
-        return _client_error(request, error.code, str(error))
+        return _client_error(request, error.code, message)
     if isinstance(error, jsonschema.ValidationError):
         return _client_error(request, http_client.BAD_REQUEST,
                              _('Invalid input: %s') % error.message)

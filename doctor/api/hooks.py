@@ -5,6 +5,7 @@
 * ``request.context``: the caller, a :class:`RequestContext`;
 * ``request.dbapi``: the storage :class:`doctor.db.api.Connection`;
 * ``request.evaluator_api``: the RPC client of the evaluators;
+* ``request.inspector_api``: the RPC client of the inspectors;
 * ``request.notifier``: the notifier of the API's ``alarm.*``
   notifications.
 """
@@ -19,6 +20,7 @@ from doctor.common import context as doctor_context
 from doctor.common import rpc
 from doctor.db import api as db_api
 from doctor.evaluator import rpcapi as evaluator_rpcapi
+from doctor.inspector import rpcapi as inspector_rpcapi
 from doctor.policies import base as base_policies
 
 
@@ -69,12 +71,14 @@ class DBHook(hooks.PecanHook):
 
 
 class RPCHook(hooks.PecanHook):
-    """Puts the evaluator RPC client and the API's notifier on requests."""
+    """Puts the RPC clients and the API's notifier on requests."""
 
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         self.evaluator_api = evaluator_rpcapi.EvaluatorAPI(conf)
+        self.inspector_api = inspector_rpcapi.InspectorAPI(conf)
         self.notifier = rpc.get_notifier(conf, 'doctor.api.%s' % conf.host)
 
     def before(self, state) -> None:
         state.request.evaluator_api = self.evaluator_api
+        state.request.inspector_api = self.inspector_api
         state.request.notifier = self.notifier

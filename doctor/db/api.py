@@ -23,6 +23,10 @@ CHANGE_ACTION = 'action'
 CHANGE_TYPES = (CHANGE_CREATION, CHANGE_RULE, CHANGE_STATE,
                 CHANGE_DELETION, CHANGE_ACTION)
 
+FAULT_OPEN = 'open'
+FAULT_CLOSED = 'closed'
+FAULT_STATUSES = (FAULT_OPEN, FAULT_CLOSED)
+
 
 class Connection(metaclass=abc.ABCMeta):
     """Access to doctor's database."""

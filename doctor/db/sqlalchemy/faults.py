@@ -13,13 +13,13 @@ import typing
 from oslo_utils import timeutils
 import sqlalchemy as sa
 
+from doctor.db import api as db_api
 from doctor.db.sqlalchemy import models
 
 _fault = typing.cast(sa.Table, models.Fault.__table__)
 
-OPEN = 'open'
-CLOSED = 'closed'
-STATUSES = (OPEN, CLOSED)
+OPEN = db_api.FAULT_OPEN
+CLOSED = db_api.FAULT_CLOSED
 
 # What update() may replace: the record of what the inspector did.
 RECORDED = frozenset(('affected', 'actions', 'checkpoints'))

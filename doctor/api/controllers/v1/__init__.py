@@ -4,8 +4,16 @@ import pecan
 
 from doctor.api.controllers.v1 import alarms
 from doctor.api.controllers.v1 import entities
+from doctor.api.controllers.v1 import events
+from doctor.api.controllers.v1 import faults
+from doctor.api.controllers.v1 import hosts
+from doctor.api.controllers.v1 import ports
 
 STATUS = 'CURRENT'
+
+# The resources GET /v1 links to. /v1/ports has no list: a port is shown
+# by its id.
+RESOURCES = ('alarms', 'entities', 'events', 'hosts', 'faults')
 
 
 def version(host_url: str) -> dict:
@@ -22,6 +30,10 @@ class V1Controller:
 
     alarms = alarms.AlarmsController()
     entities = entities.EntitiesController()
+    events = events.EventsController()
+    hosts = hosts.HostsController()
+    ports = ports.PortsController()
+    faults = faults.FaultsController()
 
     @pecan.expose(generic=True, template='json')
     def index(self) -> None:
@@ -33,9 +45,6 @@ class V1Controller:
         """The version and links to its resources."""
         host_url = pecan.request.application_url
         return dict(version(host_url), resources=[
-            {'name': 'alarms',
-             'links': [{'rel': 'self', 'href': host_url + '/v1/alarms'}]},
-            {'name': 'entities',
-             'links': [{'rel': 'self',
-                        'href': host_url + '/v1/entities'}]},
-        ])
+            {'name': name,
+             'links': [{'rel': 'self', 'href': host_url + '/v1/' + name}]}
+            for name in RESOURCES])

@@ -1,15 +1,20 @@
 """The API app driven in-process with webob requests, on a real database."""
 
 import copy
+import sys
 from unittest import mock
 
 import oslo_messaging as messaging
+from oslo_messaging._drivers import common as messaging_common
 from oslo_serialization import jsonutils
 import webob
 
 from doctor.api import app as api_app
+from doctor.common import rpc
 from doctor.db import api as db_api
 from doctor.evaluator import rpcapi
+from doctor.inspector import rpcapi as inspector_rpcapi
+from doctor.synchronizer import entity
 from doctor.tests import base
 
 PROJECT = 'project-a'
@@ -135,3 +140,48 @@ class APITestCase(base.DBTestCase):
         response = self.request('GET', '/v1/alarms/%s/history' % alarm_id)
         self.assertEqual(200, response.status_int, response.text)
         return response.json
+
+
+def remote(error: Exception) -> Exception:
+    """``error`` as the caller of an RPC call sees it when the server
+    raised it: rebuilt from the wire, its message followed by the
+    server's traceback.
+    """
+    try:
+        raise error
+    except Exception:
+        data = messaging_common.serialize_remote_exception(sys.exc_info())
+    return messaging_common.deserialize_remote_exception(
+        data, rpc.ALLOWED_EXMODS)
+
+
+def change(entity_type: str, entity_id: str, timestamp, **fields) -> dict:
+    """A change record creating the entity ``entity_type``:``entity_id``.
+    """
+    return entity.Change(
+        entity.CREATE, entity.Entity(type=entity_type, id=entity_id,
+                                     **fields),
+        timestamp, 'static').as_record()
+
+
+class InspectorAPITestCase(APITestCase):
+    """A test of the API with the inspector's RPC calls mocked.
+
+    ``self.report_failures``, ``self.report_host`` and
+    ``self.set_port_dp_down`` are autospec mocks of the InspectorAPI
+    calls: the first argument of each call is the InspectorAPI itself.
+    """
+
+    def setUp(self):
+        super().setUp()
+        api = inspector_rpcapi.InspectorAPI
+        self.report_failures = self._patch(api, 'report_failures')
+        self.report_host = self._patch(api, 'report_host')
+        self.set_port_dp_down = self._patch(api, 'set_port_dp_down')
+
+    def assert_refused(self, response: webob.Response, rule: str) -> None:
+        """A 403 naming ``rule``, and no call to an inspector."""
+        self.assert_error(response, 403, rule)
+        for call in (self.report_failures, self.report_host,
+                     self.set_port_dp_down):
+            call.assert_not_called()

@@ -18,6 +18,12 @@ ALARM_RULES = ('alarm:create', 'alarm:get', 'alarm:get_all',
                'alarm:get_state', 'alarm:set_state', 'alarm:history',
                'alarm:actions:internal', 'alarm:infrastructure_events')
 ENTITY_RULES = ('entity:get_all', 'entity:get')
+# The inspector's resources: every rule for administrators but reading a
+# port, which its owner may do too.
+INSPECTOR_ADMIN_RULES = ('event:create', 'host:get_all', 'host:get',
+                         'host:update', 'port:update', 'fault:get_all',
+                         'fault:get')
+INSPECTOR_RULES = INSPECTOR_ADMIN_RULES + ('port:get',)
 
 
 def _context(**kwargs) -> doctor_context.RequestContext:
@@ -32,7 +38,7 @@ class TestDefaults(test_base.TestCase):
     def test_every_operation_has_a_documented_rule(self):
         rules = {rule.name: rule for rule in policies.list_rules()}
 
-        for name in ALARM_RULES + ENTITY_RULES:
+        for name in ALARM_RULES + ENTITY_RULES + INSPECTOR_RULES:
             self.assertIsInstance(rules[name],
                                   oslo_policy.DocumentedRuleDefault)
             self.assertTrue(rules[name].description)
@@ -44,8 +50,9 @@ class TestDefaults(test_base.TestCase):
         member = _context()
         admin = _context(roles=['admin'])
 
-        for name in ('alarm:get_all:all_projects', 'alarm:actions:internal',
-                     'alarm:infrastructure_events') + ENTITY_RULES:
+        for name in (('alarm:get_all:all_projects', 'alarm:actions:internal',
+                      'alarm:infrastructure_events') + ENTITY_RULES
+                     + INSPECTOR_ADMIN_RULES):
             self.assertFalse(enforcer.authorize(name, {}, member), name)
             self.assertTrue(enforcer.authorize(name, {}, admin), name)
 
@@ -54,7 +61,8 @@ class TestDefaults(test_base.TestCase):
         member = _context()
 
         for name in ('alarm:get', 'alarm:update', 'alarm:delete',
-                     'alarm:get_state', 'alarm:set_state', 'alarm:history'):
+                     'alarm:get_state', 'alarm:set_state', 'alarm:history',
+                     'port:get'):
             policy.authorize(name, {'project_id': base.PROJECT}, member)
             self.assertRaises(exception.PolicyNotAuthorized,
                               policy.authorize, name,

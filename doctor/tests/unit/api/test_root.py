@@ -21,12 +21,11 @@ class TestVersions(base.APITestCase):
         self.assertEqual(200, response.status_int)
         self.assertEqual('CURRENT', response.json['status'])
         self.assertEqual(
-            [{'name': 'alarms',
+            [{'name': name,
               'links': [{'rel': 'self',
-                         'href': 'http://localhost/v1/alarms'}]},
-             {'name': 'entities',
-              'links': [{'rel': 'self',
-                         'href': 'http://localhost/v1/entities'}]}],
+                         'href': 'http://localhost/v1/' + name}]}
+             for name in ('alarms', 'entities', 'events', 'hosts',
+                          'faults')],
             response.json['resources'])
 
     def test_links_follow_the_proxy_when_proxy_headers_are_enabled(self):

@@ -1,0 +1,30 @@
+"""Request body of ``PUT /v1/ports/{port_id}``: the data-plane status."""
+
+from typing import Any
+
+from doctor.api import validation
+
+UPDATE = {
+    'type': 'object',
+    'properties': {
+        'port': {
+            'type': 'object',
+            'properties': {'dp_down': {'type': 'boolean'}},
+            'required': ['dp_down'],
+            'additionalProperties': False,
+        },
+    },
+    'required': ['port'],
+    'additionalProperties': False,
+}
+
+_validator = validation.make_validator(UPDATE)
+
+
+def validate_update(body: Any) -> dict:
+    """Check the body of ``PUT /v1/ports/{port_id}``.
+
+    :raises Invalid: naming the first offending field.
+    """
+    validation.check(_validator, body)
+    return body
