@@ -92,7 +92,7 @@ class StreamingReceiver:
 
     def drain(self, quiet: float) -> list[dict]:
         """Every alarm received until none came for ``quiet`` seconds."""
-        drained = []
+        drained: list[dict] = []
         while True:
             record = self.get(quiet)
             if record is None:

@@ -64,6 +64,7 @@ import doctor  # noqa: F401
 import alarms
 import backends
 from oslo_config import cfg
+import psutil
 import requests
 import synchronizer as sync_bench
 
@@ -109,7 +110,7 @@ BACKEND_LABELS = {
     'embedded': 'embedded default: SQLite, inproc:/, local controller',
     'rabbit': 'RabbitMQ + PostgreSQL, local controller',
 }
-LAYOUTS = {
+LAYOUTS: dict[str, list[tuple[str, ...]]] = {
     'one': [('notifier', 'evaluator', 'synchronizer', 'inspector', 'api')],
     'split': [('api',), ('inspector',), ('synchronizer',),
               ('notifier', 'evaluator')],
@@ -417,6 +418,12 @@ class ServicesProcess:
             args=(kinds, overrides, log_file, expected, self._control,
                   self._answers))
         self._process.start()
+        self._usage = psutil.Process(self._process.pid)
+
+    def cpu_s(self) -> float:
+        """CPU seconds the process has used so far."""
+        times = self._usage.cpu_times()
+        return times.user + times.system
 
     def _answer(self, timeout: float) -> tuple[str, typing.Any]:
         deadline = time.monotonic() + timeout
@@ -474,6 +481,7 @@ class ChainBench:
         self.session = requests.Session()
         self.api = ''
         self.alarm_of: dict[str, str] = {}
+        self.processes: list[ServicesProcess] = []
         self.results: dict[str, typing.Any] = {
             'backend': backend, 'label': BACKEND_LABELS[backend],
             'layout': ['+'.join(kinds) for kinds in LAYOUTS[self.layout]],
@@ -485,7 +493,7 @@ class ChainBench:
         processes: list[ServicesProcess] = []
         try:
             overrides = self.prepare()
-            processes = self.start(overrides)
+            processes = self.processes = self.start(overrides)
             self.fault(self.fleet.warmup, warmup=True)
             self.results['counts'] = []
             for count in self.args.instances:
@@ -580,6 +588,7 @@ class ChainBench:
                  'details': {'hostname': host, 'status': 'down',
                              'monitor': 'doctor-bench',
                              'monitor_event_id': 'bench-%s' % host}}
+        cpu = self.cpu_s()
         fault_id = self.report(event)
         answered = time.time()
         arrivals: dict[str, float] = {}
@@ -597,6 +606,7 @@ class ChainBench:
                         or body.get('current') != 'alarm'):
                     mismatched += 1
         fault = self.fault_record(fault_id)
+        cpu = self.cpu_s() - cpu
         time.sleep(self.args.settle + 0.0005 * len(members))
         if warmup:
             return {}
@@ -607,6 +617,7 @@ class ChainBench:
         return {
             'host': host, 'instances': len(members), 'fault_id': fault_id,
             'post_ms': (answered - sent) * 1e3,
+            'services_cpu_ms': cpu * 1e3,
             'alarms': len(arrivals), 'expected': len(expected),
             'mismatched': mismatched,
             'first_alarm_ms': ((min(arrivals.values()) - sent) * 1e3
@@ -619,6 +630,10 @@ class ChainBench:
             'failed_actions': sum(1 for action in actions
                                   if action.get('result') != 'ok'),
         }
+
+    def cpu_s(self) -> float:
+        """CPU seconds the services' processes have used so far."""
+        return sum(process.cpu_s() for process in self.processes)
 
     def report(self, event: dict) -> str:
         """Post ``event`` as a monitor does; the id of its fault."""
@@ -687,6 +702,8 @@ def summarise(count: int, faults: list[dict]) -> dict:
         'first_alarm_ms': stats([fault['first_alarm_ms'] for fault in faults
                                  if fault['first_alarm_ms'] is not None]),
         'post_ms': stats([fault['post_ms'] for fault in faults]),
+        'services_cpu_ms': stats([fault['services_cpu_ms']
+                                  for fault in faults]),
         'checkpoints_ms': checkpoints,
         'lookup_ms': stats(lookups),
         'opnfv_doctor_ms': (OPNFV_DOCTOR_S[count] * 1e3
@@ -739,19 +756,20 @@ def report_chain(result: dict) -> str:
     lines.append('profile, p50 ms after the event (0): (1) raw failure '
                  'received, 1->2 lookup, (3) host marked down, (4) all '
                  'instances set, (5) notified; first and last alarm at the '
-                 'consumer; POST answered')
-    lines.append('%9s %7s %7s %7s %7s %7s %7s %7s %7s' % (
+                 'consumer; POST answered; CPU ms the services used')
+    lines.append('%9s %7s %7s %7s %7s %7s %7s %7s %7s %7s' % (
         'instances', '(1)', '1->2', '(3)', '(4)', '(5)', 'first', 'last',
-        'POST'))
+        'POST', 'CPU'))
     for summary in result['counts']:
         points = summary['checkpoints_ms']
-        lines.append('%9d %7s %7s %7s %7s %7s %7s %7s %7s' % (
+        lines.append('%9d %7s %7s %7s %7s %7s %7s %7s %7s %7s' % (
             summary['instances'], _ms(points['1']['p50']),
             _ms(summary['lookup_ms']['p50']), _ms(points['3']['p50']),
             _ms(points['4']['p50']), _ms(points['5']['p50']),
             _ms(summary['first_alarm_ms']['p50']),
             _ms(summary['last_alarm_ms']['p50']),
-            _ms(summary['post_ms']['p50'])))
+            _ms(summary['post_ms']['p50']),
+            _ms(summary['services_cpu_ms']['p50'])))
     delivery = result['delivery']
     problems = [
         '%d faults without every alarm' % (
@@ -767,6 +785,11 @@ def report_chain(result: dict) -> str:
     failed = sum(s['failed_actions'] for s in result['counts'])
     if failed:
         problems.append('%d failed actions' % failed)
+    unrecorded = sum(s['faults'] - s['faults_recorded_complete']
+                     for s in result['counts'])
+    if unrecorded:
+        problems.append('%d faults without their 6 checkpoints'
+                        % unrecorded)
     lines.append('alarms: %d expected, %d received: %s' % (
         delivery['expected'], delivery['received'],
         'each exactly once' if delivery['exactly_once'] and not problems
@@ -882,6 +905,9 @@ def report_targets(rows: list[dict]) -> str:
     for row in rows:
         lines.append('%-52s %-10s %-11s %s' % (
             row['figure'], row['target'], row['result'], row['verdict']))
+    if not rows:
+        lines.append('(none measured: the chain targets are for 50 and '
+                     '1,000 instances)')
     return '\n'.join(lines)
 
 
