@@ -8,7 +8,9 @@ the same length and values of the same JSON types. Only the values may
 differ (ids, timestamps). The webhook sample is checked the same way against
 the body a notifier plugin receives when the documented notification fires
 the alarm. The entity samples are stored in the entity store first, and
-the API must answer them exactly.
+the API must answer them exactly. The inspector's samples (events, hosts,
+ports, faults) are answered by a real inspector, in process, acting
+through a recording controller: the RPC calls of the API are handed to it.
 
 The reference's tables are checked too: every field of a sample is a row of
 the parameter table beside it, every required row of that table is in the
@@ -22,6 +24,7 @@ import os
 import re
 import threading
 from typing import Any
+from unittest import mock
 
 from stevedore import extension
 import yaml
@@ -29,11 +32,15 @@ import yaml
 from doctor.evaluator import evaluator
 from doctor.evaluator import index
 from doctor.evaluator import transformer
+from doctor.inspector import cache as cache_mod
+from doctor.inspector import inspector as inspector_mod
+from doctor.inspector import rpcapi as inspector_rpcapi
 from doctor.notifier import deliverer
 from doctor.notifier.plugins import base as plugin_base
 from doctor.synchronizer import entity
 from doctor.tests import base as test_base
 from doctor.tests.unit.api import base
+from doctor.tests.unit.inspector import fakes
 
 API_REF = os.path.normpath(os.path.join(
     os.path.dirname(__file__), '..', '..', '..', '..', 'api-ref', 'source'))
@@ -72,6 +79,11 @@ WAIT = 10
 # samples' instance, shown with its port.
 ENTITIES_QUERY = '?parent=host:compute-0&limit=2'
 PORT = 'port:8e2b4c6d-1f3a-4b5c-9d7e-0a1b2c3d4e5f'
+# A second host, which the host samples report down through the API, with
+# an instance and its port.
+OTHER_HOST = 'compute-1'
+OTHER_INSTANCE = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d'
+OTHER_PORT = 'port:2f3e4d5c-6b7a-4988-a7b6-c5d4e3f2a1b0'
 
 
 def load_sample(name: str) -> Any:
@@ -92,9 +104,22 @@ def sample_entities() -> list[dict]:
          'name': 'compute-0', 'state': 'up', 'project_id': None,
          'parents': [], 'attributes': {}},
         {'key': PORT, 'type': 'port', 'id': PORT.split(':', 1)[1],
-         'name': None, 'state': 'ACTIVE',
+         'name': 'vnf-a-0-data', 'state': 'ACTIVE',
          'project_id': shown['project_id'],
-         'parents': ['host:compute-0', shown['key']], 'attributes': {}},
+         'parents': ['host:compute-0', shown['key']],
+         'attributes': {'data_plane_status': 'ACTIVE'}},
+        {'key': 'host:' + OTHER_HOST, 'type': 'host', 'id': OTHER_HOST,
+         'name': OTHER_HOST, 'state': 'up', 'project_id': None,
+         'parents': [], 'attributes': {}},
+        {'key': 'instance:' + OTHER_INSTANCE, 'type': 'instance',
+         'id': OTHER_INSTANCE, 'name': 'vnf-b-0', 'state': 'active',
+         'project_id': shown['project_id'],
+         'parents': ['host:' + OTHER_HOST], 'attributes': {}},
+        {'key': OTHER_PORT, 'type': 'port', 'id': OTHER_PORT.split(':')[1],
+         'name': 'vnf-b-0-data', 'state': 'ACTIVE',
+         'project_id': shown['project_id'],
+         'parents': ['host:' + OTHER_HOST, 'instance:' + OTHER_INSTANCE],
+         'attributes': {'data_plane_status': 'ACTIVE'}},
     ]
     timestamp = datetime.datetime.fromisoformat(shown['updated_at'])
     records = {}
@@ -323,6 +348,72 @@ class TestAPIRefSamples(base.APITestCase):
         self.assertEqual(1, len(recorder.deliveries))
         return recorder.deliveries[0]
 
+    def inspect(self) -> inspector_mod.Inspector:
+        """A real inspector on the entity store, answering the API's calls.
+        """
+        cache = cache_mod.HostCache()
+        cache.reload(lambda: cache_mod.read_store(self.db))
+        inspector = inspector_mod.Inspector(
+            self.conf, self.db, cache,
+            inspector_mod.Router([fakes.RecordingController()]),
+            fakes.RecordingAnnouncer())  # type: ignore[arg-type]
+        self.addCleanup(inspector.stop)
+        for name in ('report_failures', 'report_host', 'set_port_dp_down'):
+            patcher = mock.patch.object(
+                inspector_rpcapi.InspectorAPI, name, autospec=True,
+                side_effect=getattr(self, '_' + name))
+            patcher.start()
+            self.addCleanup(patcher.stop)
+        self.inspector = inspector
+        return inspector
+
+    def _report_failures(self, _api, context, events):
+        return self.inspector.report_failures(context, events)
+
+    def _report_host(self, _api, context, host, down):
+        return self.inspector.report_host(context, host, down)
+
+    def _set_port_dp_down(self, _api, context, port_id, down):
+        return self.inspector.set_port_dp_down(context, port_id, down)
+
+    def check_inspector_samples(self) -> None:
+        """Report a host down by an event and another through the API,
+        then read what the inspector did.
+        """
+        check = self.check
+        inspector = self.inspect()
+        port = '/v1/ports/' + PORT.split(':', 1)[1]
+        check(self.call('GET', port), 200, 'port-show-response.json')
+
+        answer = check(self.call('POST', '/v1/events',
+                                 'events-create-request.json',
+                                 roles='admin'),
+                       202, 'events-create-response.json')
+        [fault_id] = set(answer['fault_ids'])
+        self.assertTrue(inspector.wait(fault_id, WAIT))
+        answer = check(self.call('PUT', '/v1/hosts/' + OTHER_HOST,
+                                 'host-update-request.json', roles='admin'),
+                       200, 'host-update-response.json')
+        other_fault_id = answer['host']['fault_id']
+        self.assertTrue(inspector.wait(other_fault_id, WAIT))
+
+        check(self.call('GET', '/v1/hosts?limit=1', roles='admin'), 200,
+              'hosts-list-response.json')
+        check(self.call('GET', '/v1/hosts/' + OTHER_HOST, roles='admin'),
+              200, 'host-show-response.json')
+        check(self.call('GET', '/v1/faults/' + fault_id, roles='admin'),
+              200, 'fault-show-response.json')
+        check(self.call('PUT', port, 'port-update-request.json',
+                        roles='admin'),
+              200, 'port-update-response.json')
+
+        # compute-1 recovers: its fault is the newest, closed.
+        recovered = self.call('PUT', '/v1/hosts/' + OTHER_HOST, roles='admin',
+                              body={'host': {'host_down_reported': False}})
+        self.assertEqual(200, recovered.status_int, recovered.text)
+        check(self.call('GET', '/v1/faults?limit=1', roles='admin'), 200,
+              'faults-list-response.json')
+
     def test_every_sample_matches_what_the_api_does(self):
         check = self.check
         check(self.call('GET', '/', project=None, user=None), 200,
@@ -365,6 +456,7 @@ class TestAPIRefSamples(base.APITestCase):
                                  shown['entity']['key'], roles='admin'),
                        200, 'entity-show-response.json')
         self.assertEqual(shown, answer)
+        self.check_inspector_samples()
         self.assertEqual(204, self.call('DELETE', path).status_int)
 
         bad = load_sample('alarm-create-request.json')
@@ -401,6 +493,54 @@ class TestAPIRefSamples(base.APITestCase):
             'http://%s/v1/entities%s&marker=%s'
             % (HOST, ENTITIES_QUERY, listed['entities'][-1]['key']),
             listed['links'][0]['href'])
+
+    def test_the_inspector_samples_tell_one_story(self):
+        events = load_sample('events-create-request.json')
+        [fault_id] = set(load_sample('events-create-response.json')
+                         ['fault_ids'])
+        fault = load_sample('fault-show-response.json')['fault']
+        self.assertEqual((fault_id, 'compute-0', 'open'),
+                         (fault['id'], fault['host'], fault['status']))
+        self.assertEqual([event['id'] for event in events],
+                         [report['id'] for report in fault['reports']])
+        self.assertEqual(list(range(6)), [checkpoint['number'] for
+                                          checkpoint in fault['checkpoints']])
+        self.assertEqual(events[0]['time'],
+                         fault['checkpoints'][0]['timestamp'])
+        self.assertEqual(NOTIFICATION['ctxt']['doctor_fault_id'], fault_id)
+
+        [listed] = load_sample('hosts-list-response.json')['hosts']
+        self.assertEqual(('compute-0', 'down', fault_id),
+                         (listed['name'], listed['state'],
+                          listed['fault_id']))
+        self.assertEqual('http://%s/v1/hosts?limit=1&marker=compute-0'
+                         % HOST, load_sample('hosts-list-response.json')
+                         ['links'][0]['href'])
+        reported = load_sample('host-update-response.json')['host']
+        shown = load_sample('host-show-response.json')['host']
+        self.assertTrue(load_sample('host-update-request.json')['host']
+                        ['host_down_reported'])
+        self.assertEqual((OTHER_HOST, 'down', True),
+                         (reported['name'], reported['state'],
+                          reported['host_down_reported']))
+        self.assertEqual(reported['fault_id'], shown['fault_id'])
+        faults = load_sample('faults-list-response.json')
+        [newest] = faults['faults']
+        self.assertEqual((reported['fault_id'], OTHER_HOST, 'closed'),
+                         (newest['id'], newest['host'], newest['status']))
+        self.assertEqual('http://%s/v1/faults?limit=1&marker=%s'
+                         % (HOST, newest['id']),
+                         faults['links'][0]['href'])
+
+        before = load_sample('port-show-response.json')['port']
+        after = load_sample('port-update-response.json')['port']
+        self.assertEqual([PORT.split(':', 1)[1]] * 2,
+                         [before['id'], after['id']])
+        self.assertEqual([(False, 'ACTIVE'), (True, 'DOWN')],
+                         [(port['dp_down'], port['data_plane_status'])
+                          for port in (before, after)])
+        self.assertEqual(load_sample('port-update-request.json')['port']
+                         ['dp_down'], after['dp_down'])
 
 
 class TestAPIRefTables(test_base.TestCase):
