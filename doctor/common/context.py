@@ -22,6 +22,12 @@ class RequestContext(context.RequestContext):
             values['doctor_fault_id'] = self.fault_id
         return values
 
+    def redacted_copy(self, **kwargs) -> 'RequestContext':
+        # oslo.messaging's notifier sends a redacted copy of the context:
+        # the fault id must survive it.
+        kwargs.setdefault('fault_id', self.fault_id)
+        return super().redacted_copy(**kwargs)
+
     @classmethod
     def from_dict(cls, values: dict, **kwargs) -> 'RequestContext':
         kwargs.setdefault('fault_id', values.get('doctor_fault_id'))

@@ -45,10 +45,12 @@ opts = [
     cfg.FloatOpt('duplicate_window', default=60.0, min=0.0,
                  help='Seconds after a host fault begins during which '
                       'another report of the same host down (from another '
-                      'monitor, or the same one again) is the same fault, '
-                      'even if the host was reported recovered in '
-                      'between. While a host stays down every report of '
-                      'it joins its open fault.'),
+                      'monitor, or the same one again) is the same fault '
+                      'even if the host was reported recovered meanwhile, '
+                      'provided the report\'s failure was detected before '
+                      'the recovery (a late report). While a host stays '
+                      'down every report of it joins its open fault; a '
+                      'failure detected after a recovery is a new fault.'),
     cfg.FloatOpt('resync_interval', default=300.0, min=1.0,
                  help='Seconds between two rebuilds of the host cache '
                       'from the entity store. Between them the cache '

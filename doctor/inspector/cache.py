@@ -58,19 +58,21 @@ class _Index:
         self.hosts: dict[str, base.Host] = {}
         self.instances: dict[str, base.Instance] = {}
         self.ports: dict[str, base.Port] = {}
-        self.host_instances: dict[str, set[str]] = {}
-        self.host_ports: dict[str, set[str]] = {}
+        # Each host's members in a dict of their own: a lookup touches
+        # only the host's entries, not ones scattered over the cloud's.
+        self.host_instances: dict[str, dict[str, base.Instance]] = {}
+        self.host_ports: dict[str, dict[str, base.Port]] = {}
         # When the cache last learned of each key: an older report of the
         # same entity (a rebuild's read racing a followed change) loses.
         self.stamps: dict[str, datetime.datetime] = {}
 
-    def _unlink(self, members: dict[str, set[str]], host: str | None,
+    def _unlink(self, members: dict[str, dict], host: str | None,
                 member_id: str) -> None:
         if host is None:
             return
         on_host = members.get(host)
         if on_host is not None:
-            on_host.discard(member_id)
+            on_host.pop(member_id, None)
             if not on_host:
                 del members[host]
 
@@ -109,21 +111,21 @@ class _Index:
                     datasource=record.get('datasource'),
                     attributes=attributes)
                 return
-            self.instances[entity_id] = base.Instance(
+            instance = self.instances[entity_id] = base.Instance(
                 id=entity_id, host=host, state=record.get('state'),
                 name=record.get('name'), project_id=record.get('project_id'),
                 datasource=record.get('datasource'), attributes=attributes)
-            self.host_instances.setdefault(host, set()).add(entity_id)
+            self.host_instances.setdefault(host, {})[entity_id] = instance
         elif entity_type == entity_mod.PORT:
             device_id = (attributes.get('device_id')
                          or _parent(parents, _INSTANCE_PREFIX))
-            self.ports[entity_id] = base.Port(
+            port = self.ports[entity_id] = base.Port(
                 id=entity_id, host=host or '', device_id=device_id,
                 project_id=record.get('project_id'),
                 state=record.get('state'), name=record.get('name'),
                 datasource=record.get('datasource'), attributes=attributes)
             if host is not None:
-                self.host_ports.setdefault(host, set()).add(entity_id)
+                self.host_ports.setdefault(host, {})[entity_id] = port
 
     def apply(self, change: typing.Mapping[str, typing.Any]) -> bool:
         """Apply one change record unless the cache knows newer."""
@@ -172,14 +174,14 @@ class HostCache:
         with self._lock:
             index = self._index
             found = index.hosts.get(host)
-            instance_ids = index.host_instances.get(host, ())
-            port_ids = index.host_ports.get(host, ())
+            on_host = index.host_instances.get(host)
+            ports_on_host = index.host_ports.get(host)
             if found is None:
-                if not instance_ids and not port_ids:
+                if not on_host and not ports_on_host:
                     return None
                 found = base.Host(name=host)
-            instances = [index.instances[i] for i in instance_ids]
-            ports = [index.ports[p] for p in port_ids]
+            instances = list(on_host.values()) if on_host else []
+            ports = list(ports_on_host.values()) if ports_on_host else []
         return Lookup(found, instances, ports)
 
     def knows_host(self, host: str) -> bool:

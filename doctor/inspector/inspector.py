@@ -68,6 +68,18 @@ def _iso(wall: float) -> str:
         wall, datetime.timezone.utc).isoformat()
 
 
+def _parse_time(value: typing.Any) -> datetime.datetime | None:
+    """A report's detection time as naive UTC, or None if unreadable."""
+    try:
+        parsed = datetime.datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(datetime.timezone.utc).replace(
+            tzinfo=None)
+    return parsed
+
+
 def checkpoint(which: tuple[int, str], component: str,
                timestamp: str) -> dict:
     number, name = which
@@ -295,7 +307,7 @@ class Inspector:
         for host, _down in checked:
             if not self.cache.knows_host(host):
                 raise exception.HostNotFound(host=host)
-        fault_ids = []
+        fault_ids: list[str | None] = []
         for event, (host, down) in zip(events, checked):
             details = event['details']
             report = {
@@ -328,15 +340,20 @@ class Inspector:
 
     def _host_down(self, context, host: str, report: dict,
                    received: str) -> str:
+        # The cache first: a dict lookup, and the fault's record is then
+        # written with what it found already timed.
+        lookup = self.cache.lookup(host)
         checkpoints = [
             checkpoint(HOSTDOWN, report.get('monitor') or 'monitor',
                        report['time']),
             checkpoint(RAW_FAILURE, INSPECTOR, received),
+            checkpoint(FOUND_AFFECTED, INSPECTOR, now_iso()),
         ]
-        fault = {
+        fault: dict[str, typing.Any] = {
             'id': uuidutils.generate_uuid(), 'host': host,
             'type': HOST_DOWN_EVENT,
             'created_at': timeutils.utcnow(),
+            'detected_at': _parse_time(report['time']),
             'checkpoints': checkpoints, 'reports': [report],
         }
         window = datetime.timedelta(
@@ -353,7 +370,7 @@ class Inspector:
                  '%(event)s): fault %(fault)s',
                  {'host': host, 'monitor': report.get('monitor'),
                   'event': report.get('id'), 'fault': fault['id']})
-        self._start(host, fault['id'], checkpoints)
+        self._start(host, fault['id'], checkpoints, lookup)
         return fault['id']
 
     def _host_up(self, context, host: str) -> str | None:
@@ -414,7 +431,7 @@ class Inspector:
                     LOG.exception('%s of %s failed', name, target)
                 break
         ended = time.time()
-        record = {
+        record: dict[str, typing.Any] = {
             'name': name, 'target': target, 'controller': controller.name,
             'result': 'ok' if ok else 'failed',
             'duration_ms': round((time.monotonic() - started) * 1000.0, 3),
@@ -428,11 +445,9 @@ class Inspector:
                        'error': error})
         return _Outcome(record, ended, ok)
 
-    def _start(self, host: str, fault_id: str,
-               checkpoints: list[dict]) -> _FaultRun:
-        """Look the host up and set every action of the fault going."""
-        lookup = self.cache.lookup(host)
-        checkpoints.append(checkpoint(FOUND_AFFECTED, INSPECTOR, now_iso()))
+    def _start(self, host: str, fault_id: str, checkpoints: list[dict],
+               lookup: cache_mod.Lookup | None) -> _FaultRun:
+        """Set every action of the fault going."""
         run = _FaultRun(self, fault_id, host, checkpoints)
         with self._runs_lock:
             self._runs[fault_id] = run

@@ -65,10 +65,10 @@ class InspectorService(service.Service):
         self.inspector = inspector_mod.Inspector(
             conf, connection, self.cache, router,
             notifications.Announcer(conf))
-        self._server = rpc.get_server(
+        server = self._server = rpc.get_server(
             conf, rpcapi.get_target(conf.host),
             [manager_mod.InspectorManager(self.inspector)])
-        self._server.start()
+        server.start()
         self._periodic.add(conf.inspector.resync_interval, self.resync,
                            initial_delay=True)
         LOG.info('Inspector started: controllers %s',

@@ -56,16 +56,23 @@ def _for_update(connection: sa.Connection, query: sa.Select) -> sa.Select:
 
 
 def _current_fault(connection: sa.Connection, host: str,
-                   duplicate_after: datetime.datetime) -> dict | None:
+                   duplicate_after: datetime.datetime,
+                   detected_at: datetime.datetime | None) -> dict | None:
     """The fault a new report of ``host`` belongs to, locked, or None.
 
     The open fault if there is one, else the newest fault begun after
-    ``duplicate_after``.
+    ``duplicate_after`` and, when the report says when its failure was
+    detected, closed no earlier than that: a late report of the failure
+    the fault was about. A failure detected after the host was reported
+    recovered is a new fault.
     """
+    recent = _fault.c.created_at > duplicate_after
+    if detected_at is not None:
+        recent = sa.and_(recent, sa.or_(_fault.c.closed_at.is_(None),
+                                        _fault.c.closed_at >= detected_at))
     query = (sa.select(_fault)
              .where(_fault.c.host == host,
-                    sa.or_(_fault.c.open_host == host,
-                           _fault.c.created_at > duplicate_after))
+                    sa.or_(_fault.c.open_host == host, recent))
              .order_by(_fault.c.open_host.is_(None),
                        _fault.c.created_at.desc(), _fault.c.id.desc())
              .limit(1))
@@ -88,12 +95,18 @@ def create(connection: sa.Connection, fault: dict,
            duplicate_after: datetime.datetime) -> tuple[dict, bool]:
     """Open ``fault``, or add its report to the host's current fault.
 
+    ``fault['detected_at']``, when given, is when the report's failure
+    was detected (see :func:`_current_fault`).
+
     A second open fault of the host, inserted meanwhile by another
     connection, makes the insert raise DBDuplicateEntry: the caller runs
     this again, and then finds that fault.
     """
     host = fault['host']
-    existing = _current_fault(connection, host, _naive(duplicate_after))
+    detected_at = fault.get('detected_at')
+    existing = _current_fault(
+        connection, host, _naive(duplicate_after),
+        _naive(detected_at) if detected_at is not None else None)
     if existing is not None:
         reports = existing['reports']
         for report in list(fault.get('reports') or ())[:1]:

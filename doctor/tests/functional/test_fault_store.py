@@ -30,9 +30,10 @@ def report(event_id: str, monitor: str = 'm1') -> dict:
 
 
 def new_fault(host: str, when: float, event_id: str = 'e1',
-              fault_id: str | None = None) -> dict:
+              fault_id: str | None = None, detected_at=None) -> dict:
     return {'id': fault_id or uuidutils.generate_uuid(), 'host': host,
             'type': 'compute.host.down', 'created_at': at(when),
+            'detected_at': detected_at,
             'checkpoints': [{'number': 0, 'name': 'hostdown',
                              'component': 'm1',
                              'timestamp': '2026-11-22T10:00:00+00:00'}],
@@ -90,6 +91,18 @@ class SQLiteFaultStoreTest(base.FunctionalTestCase):
         self.assertEqual(['e1', 'e2'], [r['id'] for r in again['reports']])
         self.assertEqual(['e1', 'e2'], self.report_ids(first['id']))
         self.assertEqual({}, self.db.get_open_faults())
+
+    def test_a_failure_detected_after_the_recovery_is_a_new_fault(self):
+        first, _created = self.create('compute-0', 0)
+        self.db.close_fault('compute-0', at(2))
+        late, created = self.create('compute-0', 3, 'late',
+                                    detected_at=at(1))
+        self.assertEqual((first['id'], False), (late['id'], created))
+        new, created = self.create('compute-0', 5, 'new',
+                                   detected_at=at(4))
+        self.assertTrue(created)
+        self.assertNotEqual(first['id'], new['id'])
+        self.assertEqual(['e1', 'late'], self.report_ids(first['id']))
 
     def test_duplicate_while_open_long_after_the_window(self):
         first, _created = self.create('compute-0', 0)
@@ -151,10 +164,12 @@ class SQLiteFaultStoreTest(base.FunctionalTestCase):
         lookups: list[str] = []
         original = faults._current_fault
 
-        def after_both_looked(connection, host, duplicate_after):
+        def after_both_looked(connection, host, duplicate_after,
+                              detected_at):
             # Each replica finds no fault before either inserts its own,
             # so that both try to insert: the database must refuse one.
-            found = original(connection, host, duplicate_after)
+            found = original(connection, host, duplicate_after,
+                             detected_at)
             lookups.append(threading.current_thread().name)
             if not getattr(looked, 'once', False):
                 looked.once = True

@@ -17,7 +17,7 @@ class RecordingController(base.Controller):
     def __init__(self, conf=None, name: str = 'recording',
                  handles=base.KINDS) -> None:
         super().__init__(conf, name)
-        self.handles = frozenset(handles)
+        self.handles = frozenset(handles)  # type: ignore[misc]
         self.calls: list[tuple] = []
         self.fail: dict[str, Exception] = {}
         self.transient: dict[str, int] = {}

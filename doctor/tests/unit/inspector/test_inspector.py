@@ -162,6 +162,23 @@ class TestHostDown(InspectorTestCase):
         [second] = self.report(inspector, event('c0'))
         self.assertNotEqual(first, second)
 
+    def test_late_report_joins_the_closed_fault_a_new_failure_does_not(self):
+        inspector = self.make()
+        late = event('c0', event_id='late')
+        late['time'] = inspector_mod.now_iso()
+        [first] = self.report(inspector, event('c0'))
+        inspector.report_failures(self.context, [event('c0', 'up')])
+        # Detected before the recovery, told after it: the same failure.
+        self.assertEqual([first], self.report(inspector, late))
+        again = event('c0', event_id='again')
+        again['time'] = inspector_mod.now_iso()
+        [second] = self.report(inspector, again)
+        self.assertNotEqual(first, second)
+        # Down, up (on recovery), down again.
+        self.assertEqual([False, True, True],
+                         sorted(call[1] for call in self.controller.calls
+                                if call[0] == 'host:c0'))
+
     def test_unknown_host_takes_no_event(self):
         inspector = self.make()
         self.assertRaises(exception.HostNotFound, inspector.report_failures,
