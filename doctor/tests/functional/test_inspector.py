@@ -15,8 +15,10 @@ import requests
 from doctor.api import service as api_service
 from doctor.evaluator import service as evaluator_service
 from doctor.inspector import service as inspector_service
+from doctor.monitor import monitor as monitor_mod
 from doctor.synchronizer import service as synchronizer_service
 from doctor.tests.functional import base
+from doctor.tests.functional import netns
 from doctor.tests.functional import peers
 
 PROJECT = 'a1a1a1a1-0000-4000-8000-000000000001'
@@ -55,8 +57,8 @@ def now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
-class EmbeddedChainTest(base.FunctionalTestCase):
-    """The chain on the embedded default."""
+class ChainTestCase(base.FunctionalTestCase):
+    """Every service of the chain, on the embedded default."""
 
     HOSTS = 3
     PER_HOST = 6
@@ -139,7 +141,9 @@ class EmbeddedChainTest(base.FunctionalTestCase):
                 self.call('GET', '/faults/%s' % fault_id)['fault']),
             message='fault %s to be recorded complete' % fault_id)
 
-    # the tests
+
+class EmbeddedChainTest(ChainTestCase):
+    """The chain on the embedded default."""
 
     def test_a_failed_host_fires_its_instances_alarms_once(self):
         alarms = {}
@@ -250,3 +254,57 @@ class RabbitPostgreSQLChainTest(EmbeddedChainTest):
     def use_services(self) -> None:
         self.use_database('postgresql')
         self.use_rabbit()
+
+
+class NetnsChainTest(ChainTestCase):
+    """doctor-monitor watches hosts that are network namespaces.
+
+    The hosts compute-0 to compute-2 of the inventory are real: each a
+    network namespace behind a veth link, pinged by the monitor every
+    100 ms. Taking compute-1's link down is the failure; nothing else
+    tells doctor of it.
+    """
+
+    def setUp(self):
+        netns.require(self)
+        super().setUp()
+        self.netns = self.useFixture(netns.NetnsHosts(self.HOSTS))
+        self.config.config(
+            group='monitor', method='icmp', interval=0.1,
+            hosts=['%s=%s' % host for host in self.netns.hosts],
+            api_url=self.api.rpartition('/v1')[0], name='netns-monitor')
+        self.monitor = monitor_mod.Monitor(self.conf)
+        self.monitor.start()
+        self.addCleanup(self.monitor.stop)
+        self.wait_for(lambda: set(self.monitor.states().values()) == {'up'},
+                      timeout=5, message='every host to answer')
+
+    def test_a_link_down_reaches_the_consumer(self):
+        alarms = {self.alarm_on(_instance_id(1, number), dict(
+            TENANT, **{'X-Project-Id': PROJECT if number % 4
+                       else OTHER_PROJECT})): number
+                  for number in range(self.PER_HOST)}
+        self.netns.link_down('compute-1')
+        received = self.webhook.wait_for(len(alarms), '/failure',
+                                         timeout=10)
+        received = self.webhook.assert_no_more(len(alarms), '/failure')
+        self.assertEqual(sorted(alarms),
+                         sorted(r.body['alarm_id'] for r in received))
+        [fault_id] = {r.body['fault_id'] for r in received}
+        fault = self.complete_fault(fault_id)
+        self.assertEqual('compute-1', fault['host'])
+        self.assertEqual(('hostdown', 'netns-monitor'),
+                         (fault['checkpoints'][0]['name'],
+                          fault['checkpoints'][0]['component']))
+        self.assertEqual({'ok'}, {a['result'] for a in fault['actions']})
+        self.assertEqual('down', self.call('GET', '/hosts/compute-1')[
+            'host']['state'])
+        self.assertEqual('up', self.call('GET', '/hosts/compute-0')[
+            'host']['state'])
+
+        # The link comes back: the monitor reports the host up.
+        self.netns.link_up('compute-1')
+        self.wait_for(lambda: self.call('GET', '/faults/%s' % fault_id)[
+            'fault']['status'] == 'closed', message='the fault closed')
+        self.assertEqual('up', self.call('GET', '/hosts/compute-1')[
+            'host']['state'])
