@@ -8,6 +8,7 @@ plain dicts whose keys are the column names of
 
 import abc
 from collections.abc import Iterable
+import dataclasses
 import datetime
 
 from oslo_config import cfg
@@ -26,6 +27,24 @@ CHANGE_TYPES = (CHANGE_CREATION, CHANGE_RULE, CHANGE_STATE,
 FAULT_OPEN = 'open'
 FAULT_CLOSED = 'closed'
 FAULT_STATUSES = (FAULT_OPEN, FAULT_CLOSED)
+
+
+@dataclasses.dataclass
+class StateTransition:
+    """One compare-and-set of :meth:`Connection.transition_states`.
+
+    The fields are the arguments of :meth:`Connection.transition_state`.
+    """
+
+    alarm_id: str
+    expected_state: str
+    new_state: str
+    reason: str
+    timestamp: datetime.datetime
+    change: dict | None
+    deliveries: list[dict]
+    deadline: datetime.datetime | None = None
+    expected_deadline: datetime.datetime | None = None
 
 
 class Connection(metaclass=abc.ABCMeta):
@@ -124,6 +143,19 @@ class Connection(metaclass=abc.ABCMeta):
         transaction. ``expected_state == new_state`` records a repeated
         firing without a state change. Of two evaluators racing on the same
         transition, exactly one gets True.
+        """
+
+    @abc.abstractmethod
+    def transition_states(self, transitions: list[StateTransition]
+                          ) -> list[bool]:
+        """Several :meth:`transition_state` in one transaction.
+
+        A burst of events (a host's instances failing together) moves many
+        alarms at once: one commit for all of them costs far less than one
+        each. Every compare-and-set is still decided on its own, in the
+        given order, exactly as :meth:`transition_state` decides it: the
+        result says, for each, whether it won; a lost one records and
+        stores nothing, and does not stop the others.
         """
 
     @abc.abstractmethod

@@ -5,9 +5,18 @@ id, so the events of one resource are evaluated in the order they arrived
 while different resources are evaluated in parallel. An alarm's state moves
 only through a compare-and-set in the database; the firing's deliveries are
 stored in the same transaction and then handed to the deliverer.
+
+A worker takes every event already waiting in its queue (up to
+``_BATCH``) and stores the transitions they cause in one transaction: a
+host fault moves hundreds of alarms at once, and one commit for all of
+them costs a fraction of one each. Each compare-and-set is still decided
+on its own, and an event whose alarms a previous event of the batch is
+moving is evaluated only once those moves are stored, so every alarm sees
+its events in order and with its current state.
 """
 
 from collections.abc import Callable
+import dataclasses
 import datetime
 import queue
 import threading
@@ -25,6 +34,20 @@ from doctor.evaluator import transformer as transformer_mod
 from doctor.objects import firing as firing_obj
 
 LOG = log.getLogger(__name__)
+
+# Events a worker takes from its queue to evaluate together.
+_BATCH = 100
+
+
+@dataclasses.dataclass
+class _Move:
+    """A transition prepared for storing, and what follows once stored."""
+
+    alarm: index_mod.IndexedAlarm
+    transition: db_api.StateTransition
+    firing: firing_obj.AlarmFiring
+    # The events whose evaluation prepared it, to name them on failure.
+    event: transformer_mod.Event | None = None
 
 
 class NotificationEvaluator:
@@ -131,20 +154,66 @@ class NotificationEvaluator:
             event = work.get()
             if event is None:
                 return
+            events = [event]
+            stop = False
+            # Whatever else is already waiting is evaluated with it.
+            while len(events) < _BATCH:
+                try:
+                    event = work.get_nowait()
+                except queue.Empty:
+                    break
+                if event is None:
+                    stop = True
+                    break
+                events.append(event)
             try:
-                self.evaluate(event)
+                self.evaluate_batch(events)
             except Exception:
-                LOG.exception('Evaluating event %s (%s) failed',
-                              event.message_id, event.event_type)
-            self._evaluated[number] += 1
+                LOG.exception('Evaluating %d events failed', len(events))
+            self._evaluated[number] += len(events)
+            if stop:
+                return
 
     # evaluation
 
     def evaluate(self, event: transformer_mod.Event) -> int:
         """Evaluate every alarm that watches ``event``; returns firings."""
+        return self.evaluate_batch([event])
+
+    def evaluate_batch(self, events: list[transformer_mod.Event]) -> int:
+        """Evaluate ``events`` in order; returns the firings they caused.
+
+        Their transitions are stored together; an event whose alarms an
+        earlier one of the batch is moving waits for those moves to be
+        stored first. An event whose evaluation fails is logged and
+        skipped, and so are the events whose transitions were to be stored
+        with the same failing transaction.
+        """
+        fired = 0
+        moves: list[_Move] = []
+        moving: set[str] = set()
+        for event in events:
+            try:
+                candidates = self._candidates(event)
+                if moving and any(alarm.alarm_id in moving
+                                  for alarm in candidates):
+                    fired += self._store(moves)
+                    moves = []
+                    moving = set()
+                prepared = self._evaluate(event, candidates)
+            except Exception:
+                LOG.exception('Evaluating event %s (%s) failed',
+                              event.message_id, event.event_type)
+                continue
+            moves.extend(prepared)
+            moving.update(move.alarm.alarm_id for move in prepared)
+        return fired + self._store(moves)
+
+    def _candidates(self, event: transformer_mod.Event
+                    ) -> list[index_mod.IndexedAlarm]:
+        """The alarms that watch ``event`` and may see it."""
         project_id = event.project_id
-        moves = []
-        unchanged = []
+        candidates = []
         for alarm in self.index.candidates(event.resource_id, project_id):
             if not alarm.rule.watches(event.event_type):
                 continue
@@ -158,6 +227,16 @@ class NotificationEvaluator:
                     and alarm.project_id != project_id):
                 # A tenant's alarm never sees another tenant's resources.
                 continue
+            candidates.append(alarm)
+        return candidates
+
+    def _evaluate(self, event: transformer_mod.Event,
+                  candidates: list[index_mod.IndexedAlarm]
+                  ) -> list[_Move]:
+        """The transitions ``event`` causes, prepared for storing."""
+        moves = []
+        unchanged = []
+        for alarm in candidates:
             matched = alarm.rule.matches(event)
             new_state = 'alarm' if matched else 'ok'
             if new_state != alarm.state or (matched and
@@ -189,22 +268,23 @@ class NotificationEvaluator:
                 self._db.set_deadline(alarm.alarm_id,
                                       self._deadline(alarm))
         if not moves:
-            return 0
+            return []
         # What the firings of this event share, made once for all of them.
         reason_data = {'type': 'event', 'event': event.as_dict()}
         fault_id = event.traits.get('fault_id')
         request_id = event.traits.get('request_id')
-        fired = 0
+        prepared = []
         for alarm, matched, new_state in moves:
             verb = 'hits' if matched else 'does not hit'
             reason = ('Event <id=%s,event_type=%s> %s the query <%s>.'
                       % (event.message_id, event.event_type, verb,
                          alarm.rule.describe()))
-            if self._transition(alarm, alarm.state, new_state, reason,
-                                reason_data, fault_id, request_id,
-                                deadline=self._deadline(alarm)):
-                fired += 1
-        return fired
+            move = self._prepare(alarm, alarm.state, new_state, reason,
+                                 reason_data, fault_id, request_id,
+                                 deadline=self._deadline(alarm))
+            move.event = event
+            prepared.append(move)
+        return prepared
 
     @staticmethod
     def _deadline(alarm) -> datetime.datetime | None:
@@ -243,6 +323,17 @@ class NotificationEvaluator:
                     deadline: datetime.datetime | None = None,
                     expected_deadline: datetime.datetime | None = None
                     ) -> bool:
+        return self._store([self._prepare(
+            alarm, previous, new_state, reason, reason_data, fault_id,
+            request_id, deadline=deadline,
+            expected_deadline=expected_deadline)]) == 1
+
+    def _prepare(self, alarm: index_mod.IndexedAlarm, previous: str,
+                 new_state: str, reason: str, reason_data: dict,
+                 fault_id: str | None, request_id: str | None,
+                 deadline: datetime.datetime | None = None,
+                 expected_deadline: datetime.datetime | None = None
+                 ) -> _Move:
         now = timeutils.utcnow()
         firing = firing_obj.AlarmFiring(
             alarm_id=alarm.alarm_id, alarm_name=alarm.name,
@@ -273,23 +364,50 @@ class NotificationEvaluator:
                 alarm.project_id, 'project_id': None, 'user_id': None,
                 'timestamp': now,
             }
-        if not self._db.transition_state(
-                alarm.alarm_id, previous, new_state, reason, now, change,
-                deliveries, deadline=deadline,
-                expected_deadline=expected_deadline):
-            self._refresh(alarm.alarm_id)
-            return False
-        alarm.state = new_state
-        if deliveries:
-            try:
-                self._fire(firing)
-            except Exception:
-                LOG.exception('Handing alarm %s to delivery failed; the '
-                              'stored deliveries will be retried',
-                              alarm.alarm_id)
-        if change is not None:
-            self._announcer.transitioned(alarm, change)
-        return True
+        return _Move(alarm, db_api.StateTransition(
+            alarm.alarm_id, previous, new_state, reason, now, change,
+            deliveries, deadline=deadline,
+            expected_deadline=expected_deadline), firing)
+
+    def _store(self, moves: list[_Move]) -> int:
+        """Store ``moves`` in one transaction, then fire and announce them.
+
+        Returns how many were stored; a lost compare-and-set refreshes its
+        alarm from the database.
+        """
+        if not moves:
+            return 0
+        try:
+            won = self._db.transition_states(
+                [move.transition for move in moves])
+        except Exception:
+            events = {id(move.event): move.event for move in moves
+                      if move.event is not None}
+            if not events:
+                raise
+            for event in events.values():
+                LOG.exception('Evaluating event %s (%s) failed',
+                              event.message_id, event.event_type)
+            return 0
+        stored = 0
+        for move, ok in zip(moves, won):
+            alarm = move.alarm
+            if not ok:
+                self._refresh(alarm.alarm_id)
+                continue
+            stored += 1
+            transition = move.transition
+            alarm.state = transition.new_state
+            if transition.deliveries:
+                try:
+                    self._fire(move.firing)
+                except Exception:
+                    LOG.exception('Handing alarm %s to delivery failed; '
+                                  'the stored deliveries will be retried',
+                                  alarm.alarm_id)
+            if transition.change is not None:
+                self._announcer.transitioned(alarm, transition.change)
+        return stored
 
     def _refresh(self, alarm_id: str) -> None:
         """Reload an alarm after losing a compare-and-set race."""

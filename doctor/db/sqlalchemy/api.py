@@ -323,12 +323,10 @@ class Connection(api.Connection):
                 _delivery.delete().where(_delivery.c.alarm_id == alarm_id))
             session.execute(_INSERT_CHANGE, change)
 
-    @_retry_on_deadlock
-    def transition_state(self, alarm_id, expected_state, new_state, reason,
-                         timestamp, change, deliveries, deadline=None,
-                         expected_deadline=None):
-        # The evaluator's hot path: plain Core statements on a pooled
-        # connection, each statement built once and cached by SQLAlchemy.
+    @staticmethod
+    def _transition(alarm_id, expected_state, new_state, reason, timestamp,
+                    deadline, expected_deadline):
+        """The compare-and-set UPDATE of one transition, and its values."""
         params = {'a_id': alarm_id, 'expected': expected_state,
                   'state': new_state, 'reason': reason}
         moves_deadline = deadline is not None or expected_deadline is not None
@@ -343,6 +341,17 @@ class Connection(api.Connection):
             params['deadline'] = deadline
         if expected_deadline is not None:
             params['expected_deadline'] = expected_deadline
+        return statement, params
+
+    @_retry_on_deadlock
+    def transition_state(self, alarm_id, expected_state, new_state, reason,
+                         timestamp, change, deliveries, deadline=None,
+                         expected_deadline=None):
+        # The evaluator's hot path: plain Core statements on a pooled
+        # connection, each statement built once and cached by SQLAlchemy.
+        statement, params = self._transition(
+            alarm_id, expected_state, new_state, reason, timestamp,
+            deadline, expected_deadline)
         with self._write() as connection:
             if connection.execute(statement, params).rowcount != 1:
                 return False
@@ -351,6 +360,36 @@ class Connection(api.Connection):
             if deliveries:
                 connection.execute(_INSERT_DELIVERY, deliveries)
         return True
+
+    @_retry_on_deadlock
+    def transition_states(self, transitions):
+        if not transitions:
+            return []
+        won = []
+        changes = []
+        deliveries = []
+        with self._write() as connection:
+            # Each UPDATE on its own: only its rowcount says whether its
+            # compare-and-set won. What the winners record goes in with
+            # one executemany per table.
+            for transition in transitions:
+                statement, params = self._transition(
+                    transition.alarm_id, transition.expected_state,
+                    transition.new_state, transition.reason,
+                    transition.timestamp, transition.deadline,
+                    transition.expected_deadline)
+                if connection.execute(statement, params).rowcount != 1:
+                    won.append(False)
+                    continue
+                won.append(True)
+                if transition.change is not None:
+                    changes.append(transition.change)
+                deliveries.extend(transition.deliveries)
+            if changes:
+                connection.execute(_INSERT_CHANGE, changes)
+            if deliveries:
+                connection.execute(_INSERT_DELIVERY, deliveries)
+        return won
 
     @_retry_on_deadlock
     def set_deadline(self, alarm_id, deadline):

@@ -305,6 +305,54 @@ class SQLiteStorageTest(test_migrations.ModelsMigrationsSync,
             for connection in connections:
                 connection.close()
 
+    def test_transition_states_have_exactly_one_winner_each(self):
+        # Replicas storing overlapping bursts: every alarm moves once, and
+        # its history and deliveries are those of the batch that won it.
+        racers = 4
+        alarm_ids = [self._create(alarm_actions=['http://site/a'])
+                     ['alarm_id'] for _ in range(6)]
+        connections = [self._connection() for _ in range(racers)]
+        now = timeutils.utcnow()
+
+        def transition(i):
+            return connections[i].transition_states([
+                db_api.StateTransition(
+                    alarm_id, 'ok', 'alarm', 'racer %d' % i, now,
+                    self._state_change(alarm_id, 'alarm', now),
+                    [self._delivery(alarm_id, 'http://site/a', now,
+                                    racer=i)])
+                for alarm_id in alarm_ids])
+        results = _race(racers, transition)
+
+        for n, alarm_id in enumerate(alarm_ids):
+            won = [i for i in range(racers) if results[i][n]]
+            self.assertEqual(1, len(won), results)
+            self.assertEqual('racer %d' % won[0],
+                             self.db.get_alarm(alarm_id)['state_reason'])
+            transitions = [c for c in self.db.get_alarm_changes(alarm_id)
+                           if c['type'] == db_api.CHANGE_STATE]
+            self.assertEqual(1, len(transitions))
+            self.assertEqual([{'racer': won[0]}],
+                             [d['firing'] for d in
+                              self._deliveries(alarm_id)])
+
+    def test_transition_states_lost_one_in_the_middle(self):
+        alarm_ids = [self._create()['alarm_id'] for _ in range(3)]
+        self.assertTrue(self.db.transition_state(
+            alarm_ids[1], 'ok', 'alarm', 'elsewhere', _at(1), None, []))
+        results = self.db.transition_states([
+            db_api.StateTransition(
+                alarm_id, 'ok', 'alarm', 'burst', _at(2),
+                self._state_change(alarm_id, 'alarm', _at(2)),
+                [self._delivery(alarm_id, 'http://site/a', _at(2))])
+            for alarm_id in alarm_ids])
+        self.assertEqual([True, False, True], results)
+        self.assertEqual(['burst', 'elsewhere', 'burst'],
+                         [self.db.get_alarm(a)['state_reason']
+                          for a in alarm_ids])
+        self.assertEqual([1, 0, 1], [len(self._deliveries(a))
+                                     for a in alarm_ids])
+
     def test_transition_state_checks_the_deadline(self):
         alarm_id = self._create()['alarm_id']
         self.db.set_deadline(alarm_id, _at(100))

@@ -320,6 +320,67 @@ class TestTransitionState(base.DBTestCase):
                          self.db.get_alarm(self.alarm_id)['deadline'])
 
 
+class TestTransitionStates(base.DBTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.ids = [factory.create_alarm(self.db, alarm_id='a%d' % i)
+                    ['alarm_id'] for i in range(3)]
+
+    def _move(self, alarm_id, expected='ok', new='alarm', **kwargs):
+        return db_api.StateTransition(
+            alarm_id, expected, new, 'r ' + alarm_id, seconds(1),
+            factory.change_values(alarm_id, db_api.CHANGE_STATE,
+                                  timestamp=seconds(1)),
+            [factory.delivery_values(alarm_id)], **kwargs)
+
+    def test_each_decided_on_its_own(self):
+        # The middle one lost its race: the others still move.
+        results = self.db.transition_states([
+            self._move('a0'), self._move('a1', expected='alarm', new='ok'),
+            self._move('a2')])
+        self.assertEqual([True, False, True], results)
+        self.assertEqual(['alarm', 'ok', 'alarm'],
+                         [self.db.get_alarm(i)['state'] for i in self.ids])
+        self.assertEqual('r a2', self.db.get_alarm('a2')['state_reason'])
+        # Creation, and the state transition of the winners.
+        self.assertEqual([2, 1, 2], [len(self.db.get_alarm_changes(i))
+                                     for i in self.ids])
+        self.assertEqual(['a0', 'a2'], sorted(
+            d['alarm_id'] for d in factory.stored_deliveries(self.db)))
+
+    def test_history_of_winners_only(self):
+        self.db.transition_states([self._move('a0'),
+                                   self._move('a1', expected='alarm')])
+        self.assertEqual(2, len(self.db.get_alarm_changes('a0')))
+        self.assertEqual(1, len(self.db.get_alarm_changes('a1')))
+
+    def test_same_alarm_twice_in_order(self):
+        results = self.db.transition_states([
+            self._move('a0'), self._move('a0'),
+            self._move('a0', expected='alarm', new='ok')])
+        self.assertEqual([True, False, True], results)
+        self.assertEqual('ok', self.db.get_alarm('a0')['state'])
+        self.assertEqual(3, len(self.db.get_alarm_changes('a0')))
+
+    def test_deadlines_and_unknown_alarms(self):
+        self.db.set_deadline('a1', seconds(30))
+        results = self.db.transition_states([
+            self._move('nope'),
+            self._move('a0', deadline=seconds(31)),
+            self._move('a1', expected='ok', new='insufficient data',
+                       expected_deadline=seconds(29)),
+            self._move('a2', expected='ok', new='insufficient data',
+                       expected_deadline=None)])
+        self.assertEqual([False, True, False, True], results)
+        self.assertEqual(seconds(31), self.db.get_alarm('a0')['deadline'])
+        self.assertEqual('ok', self.db.get_alarm('a1')['state'])
+        self.assertEqual(seconds(30), self.db.get_alarm('a1')['deadline'])
+
+    def test_nothing_to_do(self):
+        self.assertEqual([], self.db.transition_states([]))
+
+
 class TestDeadlines(base.DBTestCase):
 
     def test_expired_alarms(self):

@@ -81,7 +81,7 @@ class TestSubmit(fixture.EngineTestCase):
 
     def test_a_failing_evaluation_does_not_stop_the_worker(self):
         self.create_alarm()
-        transition = self.db.transition_state
+        transition = self.db.transition_states
         calls = []
 
         def flaky(*args, **kwargs):
@@ -90,13 +90,37 @@ class TestSubmit(fixture.EngineTestCase):
                 raise RuntimeError('database went away')
             return transition(*args, **kwargs)
         self.useFixture(fixtures.MockPatchObject(
-            self.db, 'transition_state', autospec=True, side_effect=flaky))
+            self.db, 'transition_states', autospec=True, side_effect=flaky))
         self._run(lambda: self._submit('error', n=1),
                   lambda: self._submit('error', n=2))
         self.assertEqual(['req-2'], [f.request_id for f in self.fired])
         self.assertIn('Evaluating event msg-1 (compute.instance.update) '
                       'failed', self.logger.output)
         self.assertEqual(2, self.engine.events_evaluated)
+
+    def test_a_failing_batch_skips_only_its_events(self):
+        # Three events of one alarm, evaluated together: each waits for
+        # the previous one's move to be stored, and only the first store
+        # fails.
+        self.create_alarm(ok_actions=['test://ok'])
+        transition = self.db.transition_states
+        calls = []
+
+        def flaky(*args, **kwargs):
+            calls.append(args)
+            if len(calls) == 1:
+                raise RuntimeError('database went away')
+            return transition(*args, **kwargs)
+        self.useFixture(fixtures.MockPatchObject(
+            self.db, 'transition_states', autospec=True, side_effect=flaky))
+        self.engine.load_index()
+        events = [self.instance_event(state, message_id='msg-%d' % n)
+                  for n, state in enumerate(['error', 'error', 'active'])]
+        self.assertEqual(2, self.engine.evaluate_batch(events))
+        self.assertEqual(['alarm', 'ok'], [f.current for f in self.fired])
+        self.assertIn('Evaluating event msg-0 (compute.instance.update) '
+                      'failed', self.logger.output)
+        self.assertNotIn('msg-1', self.logger.output)
 
     def test_stop_without_start(self):
         self.engine.stop()
@@ -156,3 +180,82 @@ class TestCompareAndSet(fixture.EngineTestCase):
             engine.load_index()
         self._race(engines, self.instance_event('error'))
         self.assertEqual(1, fire.call_count)
+
+
+class TestBatch(fixture.EngineTestCase):
+    """Events evaluated together, their transitions stored together."""
+
+    def setUp(self):
+        super().setUp()
+        self.alarms = [
+            self.create_alarm(resource_id='instance-%d' % i,
+                              ok_actions=['test://ok'])
+            for i in range(5)]
+        self.engine.load_index()
+
+    def _errors(self):
+        return [self.instance_event('error', instance_id='instance-%d' % i,
+                                    message_id='msg-%d' % i)
+                for i in range(5)]
+
+    def _count_stores(self):
+        return self.useFixture(fixtures.MockPatchObject(
+            self.db, 'transition_states', autospec=True,
+            side_effect=self.db.transition_states)).mock
+
+    def test_one_transaction_for_a_burst(self):
+        stores = self._count_stores()
+        self.assertEqual(5, self.engine.evaluate_batch(self._errors()))
+        self.assertEqual(1, stores.call_count)
+        self.assertEqual(sorted(a['alarm_id'] for a in self.alarms),
+                         sorted(f.alarm_id for f in self.fired))
+        for alarm in self.alarms:
+            self.assertEqual('alarm', self.state_of(alarm['alarm_id']))
+            self.assertEqual(1, len(self.state_changes(alarm['alarm_id'])))
+
+    def test_a_lost_race_in_the_middle_refreshes_that_alarm_only(self):
+        lost = self.alarms[2]['alarm_id']
+        # Another replica moved it already; this engine does not know.
+        self.db.transition_state(lost, 'ok', 'alarm', 'elsewhere',
+                                 self.alarms[2]['timestamp'], None, [])
+        self.assertEqual(4, self.engine.evaluate_batch(self._errors()))
+        self.assertNotIn(lost, [f.alarm_id for f in self.fired])
+        self.assertEqual(4, len(self.fired))
+        self.assertEqual('alarm', self.engine.index.get(lost).state)
+        self.assertEqual([], self.state_changes(lost))
+        # Refreshed: the recovery is seen as a move of its own.
+        self.assertEqual(1, self.engine.evaluate(self.instance_event(
+            'active', instance_id='instance-2')))
+        self.assertEqual('ok', self.state_of(lost))
+
+    def test_events_of_one_alarm_stay_in_order(self):
+        stores = self._count_stores()
+        events = []
+        for n, state in enumerate(['error', 'active', 'error']):
+            for i in (0, 1):
+                events.append(self.instance_event(
+                    state, instance_id='instance-%d' % i,
+                    message_id='msg-%d-%d' % (n, i)))
+        self.assertEqual(6, self.engine.evaluate_batch(events))
+        # Each round waits for the previous one to be stored.
+        self.assertEqual(3, stores.call_count)
+        for i in (0, 1):
+            alarm_id = self.alarms[i]['alarm_id']
+            self.assertEqual(['alarm', 'ok', 'alarm'],
+                             [f.current for f in self.fired
+                              if f.alarm_id == alarm_id])
+            self.assertEqual('alarm', self.state_of(alarm_id))
+            self.assertEqual(3, len(self.state_changes(alarm_id)))
+
+    def test_worker_takes_what_is_queued(self):
+        stores = self._count_stores()
+        self.config.config(executor_threads=1, group='evaluator')
+        engine = self.make_engine()
+        engine.load_index()
+        for event in self._errors():
+            engine._queues[0].put(event)
+        engine.start()
+        engine.stop()
+        self.assertEqual(5, engine.events_evaluated)
+        self.assertEqual(1, stores.call_count)
+        self.assertEqual(5, len(self.fired))
