@@ -30,9 +30,9 @@ import typing
 from oslo_log import log
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
-import stevedore
 
 from doctor.common import exception
+from doctor.common import plugins
 from doctor.inspector import cache as cache_mod
 from doctor.inspector import notifications
 from doctor.inspector.controllers import base
@@ -92,20 +92,9 @@ def load_controllers(conf) -> list[base.Controller]:
 
     :raises ConfigInvalid: naming a controller that no plugin provides.
     """
-    names = list(dict.fromkeys(conf.inspector.controllers))
-    missing: list[str] = []
-    manager: stevedore.NamedExtensionManager = (
-        stevedore.NamedExtensionManager(
-            base.NAMESPACE, names, name_order=True, invoke_on_load=False,
-            on_missing_entrypoints_callback=missing.extend))
-    if missing:
-        available = sorted(stevedore.ExtensionManager(base.NAMESPACE)
-                           .names())
-        raise exception.ConfigInvalid(
-            reason='[inspector] controllers: no controller %s (there are: '
-                   '%s)' % (', '.join(sorted(missing)),
-                            ', '.join(available)))
-    return [extension.plugin(conf, extension.name) for extension in manager]
+    return plugins.load_named(conf, base.NAMESPACE,
+                              conf.inspector.controllers,
+                              '[inspector] controllers', 'controller')
 
 
 class Router:

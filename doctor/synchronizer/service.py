@@ -15,12 +15,11 @@ from oslo_log import log
 import oslo_messaging as messaging
 from oslo_service import service
 from oslo_utils import timeutils
-import stevedore
 
 from doctor.common import context as doctor_context
 from doctor.common import coordination
-from doctor.common import exception
 from doctor.common import periodic
+from doctor.common import plugins
 from doctor.common import rpc
 from doctor.db import api as db_api
 from doctor.synchronizer import collector as collector_mod
@@ -41,21 +40,9 @@ def load_datasources(conf) -> list[base.Datasource]:
 
     :raises ConfigInvalid: naming a datasource that no plugin provides.
     """
-    names = list(dict.fromkeys(conf.synchronizer.datasources))
-    missing: list[str] = []
-    manager: stevedore.NamedExtensionManager = (
-        stevedore.NamedExtensionManager(
-            base.NAMESPACE, names, name_order=True, invoke_on_load=False,
-            on_missing_entrypoints_callback=missing.extend))
-    if missing:
-        available = sorted(stevedore.ExtensionManager(base.NAMESPACE)
-                           .names())
-        raise exception.ConfigInvalid(
-            reason='[synchronizer] datasources: no datasource %s (there '
-                   'are: %s)' % (', '.join(sorted(missing)),
-                                 ', '.join(available)))
-    return [extension.plugin(conf, extension.name)
-            for extension in manager]
+    return plugins.load_named(conf, base.NAMESPACE,
+                              conf.synchronizer.datasources,
+                              '[synchronizer] datasources', 'datasource')
 
 
 def check_config(conf) -> None:
