@@ -382,7 +382,7 @@ class Checks(upgradecheck.UpgradeCommands):
                 continue
             try:
                 parsed = messaging.TransportURL.parse(self.conf, url)
-            except messaging.InvalidTransportURL as e:
+            except (messaging.InvalidTransportURL, ValueError) as e:
                 problems.append(_failure('%s is not a transport URL: %s.'
                                          % (option, _one_line(e))))
                 continue
