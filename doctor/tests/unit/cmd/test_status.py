@@ -385,8 +385,8 @@ class TestMain(StatusTestCase):
             engine.dispose()
         with open(self.config_file, 'w') as f:
             f.write('[DEFAULT]\nstate_path = %s\n[database]\n'
-                    'connection = %s\n%s' % (self.state_path, self.url,
-                                              config))
+                    'connection = %s\n' % (self.state_path, self.url))
+            f.write(config)
         return status.main(['--config-file', self.config_file, 'upgrade',
                             'check'] + list(args))
 
