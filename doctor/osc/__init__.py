@@ -1,0 +1,1 @@
+"""The OpenStack client's plugin for doctor: ``openstack doctor …``."""

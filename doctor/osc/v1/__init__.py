@@ -1,0 +1,1 @@
+"""The commands of doctor's API v1."""

@@ -1,0 +1,61 @@
+"""``openstack doctor fault …``: what doctor found and did, fault by
+fault.
+"""
+
+import argparse
+
+from osc_lib.command import command
+
+from doctor.i18n import _
+from doctor.osc.v1 import client
+from doctor.osc.v1 import formatting
+
+STATUSES = ('open', 'closed')
+FIELDS = ('id', 'host', 'type', 'status', 'created_at', 'closed_at',
+          'affected', 'actions', 'checkpoints', 'reports')
+LIST_FIELDS = ('id', 'host', 'type', 'status', 'created_at', 'closed_at')
+LONG_LIST_FIELDS = FIELDS
+FORMATTERS = {field: formatting.RECORDS
+              for field in ('affected', 'actions', 'checkpoints', 'reports')}
+
+
+class ListFault(command.Lister):
+    """List faults, newest first."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--host', metavar='<host>',
+                            help=_('Only faults of this host'))
+        parser.add_argument('--status', metavar='<status>',
+                            choices=STATUSES,
+                            help=_('Only open or only closed faults'))
+        parser.add_argument('--limit', metavar='<limit>', type=int,
+                            help=_('At most this many faults (one page)'))
+        parser.add_argument('--marker', metavar='<fault-id>',
+                            help=_('List after this fault'))
+        parser.add_argument('--long', action='store_true',
+                            help=_('Also what each fault affected, the '
+                                   'actions taken, its checkpoints and '
+                                   'reports'))
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace):
+        faults = client.of(self.app).faults.list(
+            limit=parsed_args.limit, marker=parsed_args.marker,
+            host=parsed_args.host, status=parsed_args.status)
+        fields = LONG_LIST_FIELDS if parsed_args.long else LIST_FIELDS
+        return formatting.listing(faults, fields, FORMATTERS)
+
+
+class ShowFault(command.ShowOne):
+    """Show a fault: what it affected, the actions and its timeline."""
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument('fault', metavar='<fault-id>',
+                            help=_('Fault ID'))
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace):
+        fault = client.of(self.app).faults.get(parsed_args.fault)
+        return formatting.show(fault, FIELDS, FORMATTERS)
