@@ -107,7 +107,7 @@ class TestHttp(RestTestCase):
     def test_environment_is_read_once_without_a_proxy(self):
         plugin = rest.RestAlarmNotifier(self.conf)
         self.addCleanup(plugin.close)
-        with mock.patch.object(rest.requests.sessions, 'get_environ_proxies',
+        with mock.patch.object(rest.request, 'getproxies_environment',
                                autospec=True) as lookup:
             server = self.useFixture(webhook.WebhookServer())
             plugin.notify(parse.urlsplit(server.url + '/a'), BODY, 'req')

@@ -1,0 +1,143 @@
+"""Tests of doctor's own HTTP server: persistent connections."""
+
+import http.client
+import socket
+
+import fixtures
+import webob
+
+from doctor.common import wsgi
+from doctor.tests import base
+
+
+class _App:
+    """Echoes the request; reads the body only when asked to."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, bytes]] = []
+
+    def __call__(self, environ, start_response):
+        req = webob.Request(environ)
+        body = req.body if req.headers.get('X-Read', '1') == '1' else b''
+        self.seen.append((req.path, body))
+        if req.path == '/stream':
+            # No length: the end of the body is the end of the connection.
+            start_response('200 OK', [('Content-Type', 'text/plain')])
+            return iter([b'part 1 ', b'part 2'])
+        resp = webob.Response(body=b'%s %d' % (req.path.encode(), len(body)))
+        return resp(environ, start_response)
+
+
+class TestPersistentConnections(base.TestCase):
+
+    def _serve(self, workers=4):
+        self.app = _App()
+        server = wsgi.WSGIService('test', lambda: self.app, '127.0.0.1', 0,
+                                  workers=workers)
+        server.start()
+        self.addCleanup(server.stop)
+        return server.port
+
+    def _connection(self, port):
+        connection = http.client.HTTPConnection('127.0.0.1', port, timeout=5)
+        self.addCleanup(connection.close)
+        return connection
+
+    def _post(self, connection, path, body=b'', headers=None):
+        connection.request('POST', path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response, response.read()
+
+    def test_requests_share_one_connection(self):
+        connection = self._connection(self._serve())
+        first, body = self._post(connection, '/a', b'12345')
+        sock = connection.sock
+        second, body2 = self._post(connection, '/b', b'xy')
+        self.assertEqual((b'/a 5', b'/b 2'), (body, body2))
+        self.assertEqual('HTTP/1.1', 'HTTP/1.%d' % (second.version - 10))
+        self.assertIsNone(second.getheader('Connection'))
+        # http.client reconnects silently: the socket tells it did not.
+        self.assertIs(sock, connection.sock)
+        self.assertEqual([('/a', b'12345'), ('/b', b'xy')], self.app.seen)
+
+    def test_unread_body_does_not_reach_the_next_request(self):
+        connection = self._connection(self._serve())
+        self._post(connection, '/skip', b'GET /evil HTTP/1.1\r\n\r\n',
+                   headers={'X-Read': '0'})
+        sock = connection.sock
+        response, body = self._post(connection, '/next', b'ok')
+        self.assertEqual(200, response.status)
+        self.assertEqual(b'/next 2', body)
+        self.assertIs(sock, connection.sock)
+        self.assertEqual(['/skip', '/next'],
+                         [path for path, _ in self.app.seen])
+
+    def test_long_unread_body_closes_the_connection(self):
+        connection = self._connection(self._serve())
+        response, _ = self._post(connection, '/skip', b'x' * 70000,
+                                 headers={'X-Read': '0'})
+        self.assertEqual('close', response.getheader('Connection'))
+        response, body = self._post(connection, '/next', b'ok')
+        self.assertEqual(b'/next 2', body)
+        self.assertEqual(['/skip', '/next'],
+                         [path for path, _ in self.app.seen])
+
+    def test_http_10_client_gets_its_connection_closed(self):
+        port = self._serve()
+        with socket.create_connection(('127.0.0.1', port), timeout=5) as s:
+            s.sendall(b'POST /old HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi')
+            answer = b''
+            while chunk := s.recv(4096):
+                answer += chunk
+        self.assertIn(b'Connection: close', answer)
+        self.assertTrue(answer.endswith(b'/old 2'))
+
+    def test_response_without_length_closes_the_connection(self):
+        connection = self._connection(self._serve())
+        response, body = self._post(connection, '/stream')
+        self.assertEqual(b'part 1 part 2', body)
+        self.assertEqual('close', response.getheader('Connection'))
+
+    def test_idle_connection_is_closed(self):
+        self.useFixture(fixtures.MockPatchObject(wsgi._Handler, 'timeout',
+                                                 0.2))
+        port = self._serve()
+        with socket.create_connection(('127.0.0.1', port), timeout=5) as s:
+            s.sendall(b'POST /a HTTP/1.1\r\nHost: x\r\n'
+                      b'Content-Length: 0\r\n\r\n')
+            answer = b''
+            # The server answers, then closes the idle connection: recv
+            # returns the end of the stream instead of timing out.
+            while chunk := s.recv(4096):
+                answer += chunk
+        self.assertIn(b'HTTP/1.1 200 OK', answer)
+        self.assertNotIn(b'Connection: close', answer)
+
+    def test_full_pool_closes_connections_after_each_answer(self):
+        connection = self._connection(self._serve(workers=1))
+        response, body = self._post(connection, '/a', b'1')
+        self.assertEqual(b'/a 1', body)
+        self.assertEqual('close', response.getheader('Connection'))
+
+    def test_expect_100_continue(self):
+        port = self._serve()
+        with socket.create_connection(('127.0.0.1', port), timeout=5) as s:
+            s.sendall(b'POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n'
+                      b'Expect: 100-continue\r\n\r\n')
+            interim = s.recv(4096)
+            self.assertTrue(interim.startswith(b'HTTP/1.1 100 Continue'),
+                            interim)
+            s.sendall(b'abc')
+            answer = s.recv(4096)
+        self.assertIn(b'200 OK', answer)
+        self.assertTrue(answer.endswith(b'/e 3'))
+
+    def test_bad_request_line_is_answered(self):
+        port = self._serve()
+        with socket.create_connection(('127.0.0.1', port), timeout=5) as s:
+            s.sendall(b'NONSENSE\r\n\r\n')
+            answer = b''
+            while chunk := s.recv(4096):
+                answer += chunk
+        self.assertIn(b' 400 ', answer.split(b'\r\n', 1)[0])
+        self.assertEqual([], self.app.seen)
