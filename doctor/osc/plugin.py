@@ -23,6 +23,7 @@ from typing import Any
 
 from osc_lib import exceptions as osc_exceptions
 from osc_lib import utils
+from oslo_utils import importutils
 
 from doctor.i18n import _
 from doctor.osc.v1 import client as client_v1
@@ -62,8 +63,13 @@ def _headers(config: dict[str, Any]) -> dict[str, str]:
 
 def make_client(instance: Any) -> client_v1.Client:
     """The client of the API version the shell was asked for."""
-    client_class = utils.get_client_class(
-        API_NAME, instance._api_version[API_NAME], API_VERSIONS)
+    version = instance._api_version[API_NAME]
+    if version not in API_VERSIONS:
+        raise osc_exceptions.CommandError(
+            _('doctor API version %(version)s is not supported; supported: '
+              '%(supported)s')
+            % {'version': version, 'supported': ', '.join(API_VERSIONS)})
+    client_class = importutils.import_class(API_VERSIONS[version])
     config = instance.get_configuration()
     headers = _headers(config)
     instance.setup_auth()
