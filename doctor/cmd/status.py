@@ -148,10 +148,10 @@ class Checks(upgradecheck.UpgradeCommands):
                             'db sync".' % (shown, head))
         if current not in _known_revisions():
             return _failure('The database %s is at revision %s, which this '
-                            'release does not know (its newest is %s): it '
-                            'was migrated by a newer doctor. Run this '
-                            'release\'s services only against a database it '
-                            'migrated.' % (shown, current, head))
+                            'release does not know (its newest is %s): a '
+                            'newer doctor migrated it. Check this node with '
+                            'the newer release installed.'
+                            % (shown, current, head))
         return _failure('The database %s is at revision %s, this release '
                         'needs %s: run "doctor-manage db sync".'
                         % (shown, current, head))
