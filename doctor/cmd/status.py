@@ -12,6 +12,7 @@ import importlib.metadata
 import os
 import re
 import sys
+import urllib.parse
 
 from alembic import script as alembic_script
 from oslo_config import cfg
@@ -21,6 +22,7 @@ from oslo_upgradecheck import common_checks
 from oslo_upgradecheck import upgradecheck
 import sqlalchemy as sa
 from sqlalchemy import pool as sa_pool
+from stevedore import extension
 import yaml
 
 from doctor import conf as doctor_conf
@@ -28,10 +30,12 @@ from doctor import policies
 from doctor.common import exception
 from doctor.common import rpc
 from doctor.db.sqlalchemy import migration
+from doctor.db.sqlalchemy import models
 from doctor.evaluator import rpcapi as evaluator_rpcapi
 from doctor.evaluator import service as evaluator_service
 from doctor.inspector import inspector as inspector_mod
 from doctor.inspector import rpcapi as inspector_rpcapi
+from doctor.notifier import deliverer
 from doctor.notifier import rpcapi as notifier_rpcapi
 from doctor.synchronizer import rpcapi as synchronizer_rpcapi
 from doctor.synchronizer import service as synchronizer_service
@@ -157,12 +161,15 @@ class Checks(upgradecheck.UpgradeCommands):
                         % (shown, current, head))
 
     @staticmethod
-    def _schema_revision(url: sa.engine.URL) -> str | None:
+    def _engine(url: sa.engine.URL) -> sa.engine.Engine:
         connect_args = {}
         if url.get_backend_name() in ('postgresql', 'mysql'):
             connect_args['connect_timeout'] = CONNECT_TIMEOUT
-        engine = sa.create_engine(url, poolclass=sa_pool.NullPool,
-                                  connect_args=connect_args)
+        return sa.create_engine(url, poolclass=sa_pool.NullPool,
+                                connect_args=connect_args)
+
+    def _schema_revision(self, url: sa.engine.URL) -> str | None:
+        engine = self._engine(url)
         try:
             return migration.version(engine)
         finally:
@@ -329,6 +336,74 @@ class Checks(upgradecheck.UpgradeCommands):
         return _worst(problems)
 
     @_reading_config
+    def _check_notifiers(self) -> Result:
+        """The notifiers load and serve the schemes of stored actions."""
+        failed: list[str] = []
+
+        def load_failed(manager, entrypoint, error) -> None:
+            failed.append('%s (%s)' % (entrypoint.name, _one_line(error)))
+
+        notifiers = extension.ExtensionManager(
+            deliverer.NAMESPACE, invoke_on_load=True,
+            invoke_args=(self.conf,), on_load_failure_callback=load_failed)
+        schemes = set(notifiers.names())
+        for loaded in notifiers:
+            if loaded.obj is not None:
+                loaded.obj.close()
+        problems = [
+            _failure('[notifier] %s = %s: no such file. https webhooks '
+                     'would fail; correct the path or unset the option.'
+                     % (option, path))
+            for option in ('ssl_ca_file', 'ssl_client_cert',
+                           'ssl_client_key')
+            for path in [self.conf.notifier[option]]
+            if path and not os.path.isfile(path)]
+        if failed:
+            problems.append(_failure(
+                'Notifier plugins fail to load: %s. The actions of their '
+                'URL schemes would not be delivered; correct the '
+                '[notifier] options they name.' % ', '.join(sorted(failed))))
+        unserved = {scheme: count for scheme, count
+                    in self._action_schemes().items()
+                    if scheme not in schemes}
+        if unserved:
+            problems.append(_warning(
+                'Stored alarms have actions that no notifier delivers, by '
+                'URL scheme (number of alarms): %s. '
+                'Install the notifier plugin of that URL scheme, or change '
+                'the alarms\' actions.'
+                % ', '.join('%s (%d)' % (scheme, count)
+                            for scheme, count in sorted(unserved.items()))))
+        return _worst(problems)
+
+    def _action_schemes(self) -> dict[str, int]:
+        """How many alarms use each URL scheme in their actions.
+
+        Empty when the database check fails: that check reports why.
+        """
+        if self._check_database().code != Code.SUCCESS:
+            return {}
+        alarm = models.Alarm.__table__
+        engine = self._engine(sa.engine.make_url(
+            self.conf.database.connection))
+        counts: dict[str, int] = {}
+        try:
+            with engine.connect() as connection:
+                rows = connection.execute(sa.select(
+                    alarm.c.alarm_actions, alarm.c.ok_actions,
+                    alarm.c.insufficient_data_actions))
+                for row in rows:
+                    used = {urllib.parse.urlsplit(url).scheme
+                            for actions in row for url in actions or ()}
+                    for scheme in used:
+                        counts[scheme] = counts.get(scheme, 0) + 1
+        except sa.exc.SQLAlchemyError:
+            return {}
+        finally:
+            engine.dispose()
+        return counts
+
+    @_reading_config
     def _check_credentials(self) -> Result:
         """The Nova and Neutron plugins in use have their credentials."""
         from keystoneauth1 import exceptions as ksa_exc
@@ -422,6 +497,7 @@ class Checks(upgradecheck.UpgradeCommands):
         ('Policy file', _check_policy_file),
         ('API authentication', _check_api_auth),
         ('Plugins', _check_plugins),
+        ('Notifier plugins', _check_notifiers),
         ('OpenStack credentials', _check_credentials),
         ('Message bus', _check_transport),
         ('RPC version pins', _check_upgrade_levels),

@@ -18,8 +18,11 @@ from doctor import conf as doctor_conf
 from doctor import policies
 from doctor.cmd import status
 from doctor.common import service
+from doctor.db import api as db_api
 from doctor.db.sqlalchemy import migration
+from doctor.notifier.plugins import rest
 from doctor.tests import base
+from doctor.tests.unit.db import factory
 
 Code = upgradecheck.Code
 
@@ -449,3 +452,63 @@ class TestMain(StatusTestCase):
         table = self._table()
         self.assertNotIn('Traceback', table)
         self.assertEqual(6, table.count('Result: Failure'), table)
+        self.assertIn('Check: Notifier plugins Result: Success', table)
+
+
+class TestNotifiers(StatusTestCase):
+
+    def setUp(self):
+        super().setUp()
+        path = os.path.join(self.state_path, 'doctor.sqlite')
+        self.url = 'sqlite:///' + path
+        engine = sa.create_engine(self.url, poolclass=sa_pool.NullPool)
+        migration.upgrade(engine, 'head')
+        engine.dispose()
+
+    def _store(self, *actions: list[str]) -> None:
+        checks = self.checks('[database]\nconnection = %s\n' % self.url)
+        db = db_api.get_connection(checks.conf)
+        self.addCleanup(db.close)
+        for alarm_actions in actions:
+            factory.create_alarm(db, alarm_actions=alarm_actions)
+
+    def _check(self, text: str = ''):
+        return self.checks('[database]\nconnection = %s\n%s'
+                           % (self.url, text))._check_notifiers()
+
+    def test_actions_every_notifier_serves(self):
+        self._store(['http://vnfm.example.com/alarm', 'log:'],
+                    ['https://vnfm.example.com/alarm'])
+        self.assertResult(Code.SUCCESS, self._check())
+
+    def test_actions_no_notifier_serves_counted_by_scheme(self):
+        self._store(['ftp://vnfm.example.com/alarm'],
+                    ['ftp://other.example.com/', 'mailto:ops@example.com'],
+                    ['http://vnfm.example.com/alarm'])
+        result = self._check()
+        self.assertResult(Code.WARNING, result, 'ftp (2), mailto (1)',
+                          'no notifier delivers')
+        self.assertNotIn('http (', result.details)
+
+    def test_database_behind_is_left_to_the_database_check(self):
+        engine = sa.create_engine(self.url, poolclass=sa_pool.NullPool)
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "UPDATE alembic_version SET version_num = '0003'"))
+        engine.dispose()
+        self.assertResult(Code.SUCCESS, self._check())
+
+    def test_missing_tls_files(self):
+        missing = os.path.join(self.state_path, 'ca.pem')
+        result = self._check('[notifier]\nssl_ca_file = %s\n' % missing)
+        self.assertResult(Code.FAILURE, result,
+                          '[notifier] ssl_ca_file = %s: no such file'
+                          % missing)
+
+    def test_plugin_that_fails_to_load(self):
+        self.useFixture(fixtures.MockPatchObject(
+            rest.RestAlarmNotifier, '__init__', autospec=True,
+            side_effect=ValueError('no usable CA bundle')))
+        result = self._check()
+        self.assertResult(Code.FAILURE, result, 'http (no usable CA '
+                                                'bundle)', 'https (')
