@@ -168,3 +168,24 @@ class QueryParams:
                 field=name, reason=_('must be between %(min)d and %(max)d')
                 % {'min': minimum, 'max': maximum})
         return number
+
+
+def flag_update(resource: str, flag: str) -> dict:
+    """The schema of ``{resource: {flag: <boolean>}}``, nothing else.
+
+    The body of the PUTs that set one flag of a resource, such as
+    ``{"host": {"host_down_reported": true}}``.
+    """
+    return {
+        'type': 'object',
+        'properties': {
+            resource: {
+                'type': 'object',
+                'properties': {flag: {'type': 'boolean'}},
+                'required': [flag],
+                'additionalProperties': False,
+            },
+        },
+        'required': [resource],
+        'additionalProperties': False,
+    }

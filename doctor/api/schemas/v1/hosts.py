@@ -4,19 +4,7 @@ from typing import Any
 
 from doctor.api import validation
 
-UPDATE = {
-    'type': 'object',
-    'properties': {
-        'host': {
-            'type': 'object',
-            'properties': {'host_down_reported': {'type': 'boolean'}},
-            'required': ['host_down_reported'],
-            'additionalProperties': False,
-        },
-    },
-    'required': ['host'],
-    'additionalProperties': False,
-}
+UPDATE = validation.flag_update('host', 'host_down_reported')
 
 _validator = validation.make_validator(UPDATE)
 

@@ -4,19 +4,7 @@ from typing import Any
 
 from doctor.api import validation
 
-UPDATE = {
-    'type': 'object',
-    'properties': {
-        'port': {
-            'type': 'object',
-            'properties': {'dp_down': {'type': 'boolean'}},
-            'required': ['dp_down'],
-            'additionalProperties': False,
-        },
-    },
-    'required': ['port'],
-    'additionalProperties': False,
-}
+UPDATE = validation.flag_update('port', 'dp_down')
 
 _validator = validation.make_validator(UPDATE)
 
