@@ -421,7 +421,8 @@ class Checks(upgradecheck.UpgradeCommands):
         for group in CREDENTIAL_GROUPS:
             if group not in users:
                 continue
-            named_in = ' and '.join(users[group])
+            verb = 'names' if len(users[group]) == 1 else 'name'
+            naming = '%s %s' % (' and '.join(users[group]), verb)
             try:
                 auth = ks_loading.load_auth_from_conf_options(self.conf,
                                                               group)
@@ -432,15 +433,15 @@ class Checks(upgradecheck.UpgradeCommands):
                         self.conf, group, session=session, auth=auth)
             except (ksa_exc.ClientException, ValueError) as e:
                 problems.append(_failure(
-                    '%s names %s, but [%s] is incomplete: %s.'
-                    % (named_in, group, group, _one_line(e))))
+                    '%s %s, but [%s] is incomplete: %s.'
+                    % (naming, group, group, _one_line(e))))
                 continue
             if auth is None:
                 problems.append(_failure(
-                    '%s names %s, but [%s] has no credentials: set '
+                    '%s %s, but [%s] has no credentials: set '
                     'auth_type = password with auth_url, username, '
                     'password, project_name, user_domain_name and '
-                    'project_domain_name.' % (named_in, group, group)))
+                    'project_domain_name.' % (naming, group, group)))
         return _worst(problems)
 
     @_reading_config

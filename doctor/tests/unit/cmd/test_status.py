@@ -302,8 +302,8 @@ class TestCredentials(StatusTestCase):
                              '[inspector]\ncontrollers = nova,local\n')
         self.assertResult(Code.FAILURE, checks._check_credentials(),
                           '[synchronizer] datasources and [inspector] '
-                          'controllers names nova', '[nova] has no '
-                                                    'credentials')
+                          'controllers name nova',
+                          '[nova] has no credentials')
 
     def test_neutron_with_incomplete_credentials(self):
         checks = self.checks(
