@@ -21,6 +21,9 @@ from wsgiref import simple_server
 from oslo_log import log
 from oslo_service import service
 
+from doctor.common import exception
+from doctor.i18n import _
+
 LOG = log.getLogger(__name__)
 
 #: Seconds a persistent connection may wait for its next request.
@@ -38,12 +41,14 @@ class _PooledWSGIServer(simple_server.WSGIServer):
     request_queue_size = 128
 
     def __init__(self, *args, workers: int = 16, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
+        # Ready before the socket is bound: a failed bind closes the
+        # server, pool included, from within the base class.
         self.workers = workers
         self._pool = futures.ThreadPoolExecutor(
             max_workers=workers, thread_name_prefix='doctor-wsgi')
         self._lock = threading.Lock()
         self._connections = 0
+        super().__init__(*args, **kwargs)
 
     @property
     def crowded(self) -> bool:
@@ -229,9 +234,17 @@ class WSGIService(service.Service):
     def start(self) -> None:
         super().start()
         app = self._app_factory()
-        self._server = _PooledWSGIServer((self.host, self.port),
-                                         _Handler,
-                                         workers=self._workers)
+        try:
+            self._server = _PooledWSGIServer((self.host, self.port),
+                                             _Handler,
+                                             workers=self._workers)
+        except OSError as e:
+            raise exception.ConfigInvalid(
+                reason=_('%(name)s cannot listen on %(host)s:%(port)s: '
+                         '%(error)s') % {'name': self.name,
+                                         'host': self.host,
+                                         'port': self.port,
+                                         'error': e.strerror or e}) from e
         self._server.set_app(app)
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever,

@@ -6,6 +6,7 @@ import socket
 import fixtures
 import webob
 
+from doctor.common import exception
 from doctor.common import wsgi
 from doctor.tests import base
 
@@ -141,3 +142,17 @@ class TestPersistentConnections(base.TestCase):
                 answer += chunk
         self.assertIn(b' 400 ', answer.split(b'\r\n', 1)[0])
         self.assertEqual([], self.app.seen)
+
+
+class TestListening(base.TestCase):
+
+    def test_port_in_use_is_named(self):
+        with socket.socket() as taken:
+            taken.bind(('127.0.0.1', 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            server = wsgi.WSGIService('doctor-api', _App, '127.0.0.1', port)
+            e = self.assertRaises(exception.ConfigInvalid, server.start)
+        self.assertEqual(
+            'Invalid configuration: doctor-api cannot listen on '
+            '127.0.0.1:%d: Address already in use' % port, str(e))
