@@ -39,6 +39,8 @@ import typing
 import uuid
 
 from cryptography import fernet
+from keystoneauth1 import loading as ks_loading
+from keystonemiddleware import auth_token
 from oslo_log import log
 import requests
 
@@ -395,3 +397,35 @@ def needed(unavailable: type[peer_base.Unavailable],
 def require(test: base.FunctionalTestCase) -> Keystone:
     """The shared Keystone for ``test`` (:meth:`.Shared.require`)."""
     return _shared.require(test)
+
+
+def configure_authtoken(test: base.FunctionalTestCase,
+                        ks: Keystone) -> None:
+    """``[keystone_authtoken]`` of ``test``'s configuration, as a deployment
+    has it: doctor's service user validates the callers' tokens.
+
+    keystonemiddleware registers its options, and those of the auth plugin
+    named by ``auth_type``, when the app is built; registered here first,
+    they can be set on the test's configuration.
+    """
+    group = 'keystone_authtoken'
+    for opts_group, opts in auth_token.list_opts():
+        test.conf.register_opts(opts, group=opts_group)
+    ks_loading.register_auth_conf_options(test.conf, group)
+    test.conf.register_opts(
+        ks_loading.get_auth_plugin_conf_options('password'), group=group)
+    service = ks.service
+    test.config.config(
+        group=group,
+        www_authenticate_uri=ks.root_url,
+        auth_url=ks.root_url,
+        auth_type='password',
+        username=service.name,
+        password=service.password,
+        user_domain_name=DOMAIN,
+        project_name=service.project,
+        project_domain_name=DOMAIN,
+        region_name=REGION,
+        memcached_servers=None,
+        service_token_roles_required=True,
+        http_connect_timeout=HTTP_TIMEOUT)

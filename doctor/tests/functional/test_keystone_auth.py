@@ -12,8 +12,6 @@ own API server on a free port and empty tables.
 
 import uuid
 
-from keystoneauth1 import loading as ks_loading
-from keystonemiddleware import auth_token
 import requests
 
 from doctor.api import service as api_service
@@ -21,7 +19,6 @@ from doctor.tests.functional import base
 from doctor.tests.functional import keystone
 from doctor.tests.unit.api import base as api_base
 
-AUTHTOKEN = 'keystone_authtoken'
 TENANT_A = 'tenant-a'
 TENANT_B = 'tenant-b'
 HTTP_TIMEOUT = 30
@@ -55,35 +52,10 @@ class KeystoneAuthTest(base.FunctionalTestCase):
         self.endpoint = 'http://%s:%d' % (base.HOST, api.port)
 
     def _configure_api(self) -> None:
-        """``[api]`` and ``[keystone_authtoken]`` as a deployment has them.
-
-        keystonemiddleware registers its options, and those of the auth
-        plugin named by ``auth_type``, when the app is built; registered
-        here first, they can be set on the test's configuration.
-        """
+        """``[api]`` and ``[keystone_authtoken]`` as a deployment has them."""
         self.config.config(auth_strategy='keystone', host=base.HOST, port=0,
                            group='api')
-        for group, opts in auth_token.list_opts():
-            self.conf.register_opts(opts, group=group)
-        ks_loading.register_auth_conf_options(self.conf, AUTHTOKEN)
-        self.conf.register_opts(
-            ks_loading.get_auth_plugin_conf_options('password'),
-            group=AUTHTOKEN)
-        service = self.keystone.service
-        self.config.config(
-            group=AUTHTOKEN,
-            www_authenticate_uri=self.keystone.root_url,
-            auth_url=self.keystone.root_url,
-            auth_type='password',
-            username=service.name,
-            password=service.password,
-            user_domain_name=keystone.DOMAIN,
-            project_name=service.project,
-            project_domain_name=keystone.DOMAIN,
-            region_name=keystone.REGION,
-            memcached_servers=None,
-            service_token_roles_required=True,
-            http_connect_timeout=HTTP_TIMEOUT)
+        keystone.configure_authtoken(self, self.keystone)
 
     # calling the API
 

@@ -22,8 +22,6 @@ import threading
 import uuid
 
 import fixtures
-from keystoneauth1 import loading as ks_loading
-from keystonemiddleware import auth_token
 import yaml
 
 from doctor.api import service as api_service
@@ -33,9 +31,7 @@ from doctor.synchronizer import service as synchronizer_service
 from doctor.tests.functional import base
 from doctor.tests.functional import keystone
 
-AUTHTOKEN = 'keystone_authtoken'
 TENANT = 'tenant-a'
-HTTP_TIMEOUT = 30
 # Bound of one command, in seconds: the client's start is most of it.
 COMMAND_TIMEOUT = 60
 # Bound of one test, which runs a command after another.
@@ -178,37 +174,11 @@ class KeystoneCLITest(CLITestCase):
         # The member's ids are known once one of its tokens was issued.
         self.keystone.token(self.member)
         self.use_database('sqlite')
-        self._configure_keystone_auth()
+        keystone.configure_authtoken(self, self.keystone)
         root = self.start_services(self.member.project_id, 'keystone')
         service = self.keystone.register_service(
             plugin.SERVICE_TYPE, 'doctor-%s' % uuid.uuid4().hex[:8], root)
         self.addCleanup(self.keystone.forget, services=[service])
-
-    def _configure_keystone_auth(self) -> None:
-        """``[keystone_authtoken]`` as a deployment has it: doctor's
-        service user validates the callers' tokens.
-        """
-        for group, opts in auth_token.list_opts():
-            self.conf.register_opts(opts, group=group)
-        ks_loading.register_auth_conf_options(self.conf, AUTHTOKEN)
-        self.conf.register_opts(
-            ks_loading.get_auth_plugin_conf_options('password'),
-            group=AUTHTOKEN)
-        service = self.keystone.service
-        self.config.config(
-            group=AUTHTOKEN,
-            www_authenticate_uri=self.keystone.root_url,
-            auth_url=self.keystone.root_url,
-            auth_type='password',
-            username=service.name,
-            password=service.password,
-            user_domain_name=keystone.DOMAIN,
-            project_name=service.project,
-            project_domain_name=keystone.DOMAIN,
-            region_name=keystone.REGION,
-            memcached_servers=None,
-            service_token_roles_required=True,
-            http_connect_timeout=HTTP_TIMEOUT)
 
     def cli(self, user: keystone.User, *argv: str,
             expected: int = 0) -> subprocess.CompletedProcess:
