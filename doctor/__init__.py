@@ -1,6 +1,14 @@
 """doctor: fault management for OpenStack clouds."""
 
-from oslo_service import backend as _backend
+import warnings
+
+# oslo.service installs eventlet, and futurist imports it when it is there,
+# which prints eventlet's nine-line deprecation notice at every start of
+# every service and command. doctor never runs on eventlet (below): the
+# notice is not for its operators.
+warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+
+from oslo_service import backend as _backend  # noqa: E402
 
 # doctor runs on oslo.service's threading backend and never on eventlet:
 # make threading the default before any oslo.service component is loaded.
