@@ -35,19 +35,19 @@ class RestAlarmNotifier(base.AlarmNotifier):
     def __init__(self, conf: cfg.ConfigOpts) -> None:
         super().__init__(conf)
         opts = conf.notifier
-        self._tls: dict = {}
+        tls: dict = {}
         if opts.ssl_verify:
-            self._tls['cert_reqs'] = ssl.CERT_REQUIRED
+            tls['cert_reqs'] = ssl.CERT_REQUIRED
             if opts.ssl_ca_file:
-                self._tls['ca_certs'] = opts.ssl_ca_file
+                tls['ca_certs'] = opts.ssl_ca_file
         else:
-            self._tls['cert_reqs'] = ssl.CERT_NONE
+            tls['cert_reqs'] = ssl.CERT_NONE
         if opts.ssl_client_cert:
-            self._tls['cert_file'] = opts.ssl_client_cert
+            tls['cert_file'] = opts.ssl_client_cert
             if opts.ssl_client_key:
-                self._tls['key_file'] = opts.ssl_client_key
+                tls['key_file'] = opts.ssl_client_key
         self._pool_args = dict(num_pools=16, maxsize=opts.workers,
-                               retries=False, **self._tls)
+                               retries=False, **tls)
         self._direct = urllib3.PoolManager(**self._pool_args)
         self._proxies = request.getproxies_environment()
         self._proxy_managers: dict[str, urllib3.ProxyManager] = {}

@@ -15,6 +15,7 @@ from osc_lib.command import command
 from doctor.i18n import _
 from doctor.osc.v1 import client
 from doctor.osc.v1 import formatting
+from doctor.osc.v1 import paging
 
 # The API's vocabulary, repeated here so that the client imports nothing
 # of the server; a unit test keeps the two equal.
@@ -284,10 +285,7 @@ class ListAlarm(command.Lister):
         parser.add_argument('--sort', metavar='<key>[:<direction>]',
                             help=_('Sort keys, comma separated, each with '
                                    'asc or desc, such as name:asc'))
-        parser.add_argument('--limit', metavar='<limit>', type=int,
-                            help=_('At most this many alarms (one page)'))
-        parser.add_argument('--marker', metavar='<alarm-id>',
-                            help=_('List after this alarm'))
+        paging.add_arguments(parser, 'alarms', 'alarm', '<alarm-id>')
         parser.add_argument('--long', action='store_true',
                             help=_('More columns'))
         return parser
@@ -453,10 +451,7 @@ class ShowAlarmHistory(command.Lister):
         parser.add_argument(
             'alarm', metavar='<alarm>',
             help=_('Alarm (ID, or the name of an alarm not deleted)'))
-        parser.add_argument('--limit', metavar='<limit>', type=int,
-                            help=_('At most this many entries'))
-        parser.add_argument('--marker', metavar='<event-id>',
-                            help=_('List after this entry'))
+        paging.add_arguments(parser, 'entries', 'entry', '<event-id>')
         parser.add_argument('--long', action='store_true',
                             help=_('More columns'))
         return parser

@@ -7,6 +7,7 @@ from osc_lib.command import command
 from doctor.i18n import _
 from doctor.osc.v1 import client
 from doctor.osc.v1 import formatting
+from doctor.osc.v1 import paging
 
 FIELDS = ('key', 'type', 'id', 'name', 'state', 'project_id', 'datasource',
           'parents', 'children', 'attributes', 'updated_at')
@@ -34,11 +35,7 @@ class ListEntity(command.Lister):
                                    'reported'))
         parser.add_argument('--project-id', metavar='<project-id>',
                             help=_('Only entities of this project'))
-        parser.add_argument('--limit', metavar='<limit>', type=int,
-                            help=_('At most this many entities (one '
-                                   'page)'))
-        parser.add_argument('--marker', metavar='<key>',
-                            help=_('List after this entity'))
+        paging.add_arguments(parser, 'entities', 'entity', '<key>')
         parser.add_argument('--long', action='store_true',
                             help=_('More columns'))
         return parser

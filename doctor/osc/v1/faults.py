@@ -9,6 +9,7 @@ from osc_lib.command import command
 from doctor.i18n import _
 from doctor.osc.v1 import client
 from doctor.osc.v1 import formatting
+from doctor.osc.v1 import paging
 
 STATUSES = ('open', 'closed')
 FIELDS = ('id', 'host', 'type', 'status', 'created_at', 'closed_at',
@@ -29,10 +30,7 @@ class ListFault(command.Lister):
         parser.add_argument('--status', metavar='<status>',
                             choices=STATUSES,
                             help=_('Only open or only closed faults'))
-        parser.add_argument('--limit', metavar='<limit>', type=int,
-                            help=_('At most this many faults (one page)'))
-        parser.add_argument('--marker', metavar='<fault-id>',
-                            help=_('List after this fault'))
+        paging.add_arguments(parser, 'faults', 'fault', '<fault-id>')
         parser.add_argument('--long', action='store_true',
                             help=_('Also what each fault affected, the '
                                    'actions taken, its checkpoints and '

@@ -7,6 +7,7 @@ from osc_lib.command import command
 from doctor.i18n import _
 from doctor.osc.v1 import client
 from doctor.osc.v1 import formatting
+from doctor.osc.v1 import paging
 
 FIELDS = ('name', 'state', 'host_down_reported', 'fault_id', 'instances',
           'ports')
@@ -20,10 +21,7 @@ class ListHost(command.Lister):
 
     def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
         parser = super().get_parser(prog_name)
-        parser.add_argument('--limit', metavar='<limit>', type=int,
-                            help=_('At most this many hosts (one page)'))
-        parser.add_argument('--marker', metavar='<host>',
-                            help=_('List after this host'))
+        paging.add_arguments(parser, 'hosts', 'host', '<host>')
         parser.add_argument('--long', action='store_true',
                             help=_('Also the instances and ports of each '
                                    'host'))
