@@ -93,12 +93,18 @@ class AlarmDelivery(Base):
     """An alarm action owed to a URL, kept until it is delivered or given up.
 
     Stored in the same transaction as the state change that fired it, so a
-    notifier that restarts before delivering loses nothing.
+    notifier that restarts before delivering loses nothing. A delivery that
+    failed waits for ``next_attempt_at`` (NULL while it is being delivered,
+    since ``claimed_at``); the deliveries of one alarm to one action go out
+    in ``created_at`` order.
     """
 
     __tablename__ = 'alarm_delivery'
     __table_args__ = (
         sa.Index('ix_alarm_delivery_claimed_at', 'claimed_at'),
+        sa.Index('ix_alarm_delivery_next_attempt_at', 'next_attempt_at'),
+        sa.Index('ix_alarm_delivery_alarm_id_created_at', 'alarm_id',
+                 'created_at'),
     )
 
     delivery_id: orm.Mapped[str] = orm.mapped_column(sa.String(36),
@@ -111,6 +117,11 @@ class AlarmDelivery(Base):
         _precise_datetime())
     claimed_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
         _precise_datetime())
+    # Attempts that failed so far.
+    attempts: orm.Mapped[int] = orm.mapped_column(sa.Integer,
+                                                  server_default='0')
+    next_attempt_at: orm.Mapped[datetime.datetime | None] = (
+        orm.mapped_column(_precise_datetime()))
 
 
 class Entity(Base):
