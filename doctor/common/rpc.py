@@ -139,13 +139,16 @@ def get_notifier(conf: cfg.ConfigOpts,
 
 def get_notification_listener(conf: cfg.ConfigOpts,
                               targets: list[messaging.Target],
-                              endpoints: list, pool: str | None = None
+                              endpoints: list, pool: str | None = None,
+                              allow_requeue: bool = False
                               ) -> messaging.MessageHandlingServer:
     """A notification listener on ``targets`` with the threading executor.
 
     Listeners sharing ``pool`` share the work: each notification reaches one
-    of them.
+    of them. A notification is acknowledged when its endpoint returns;
+    with ``allow_requeue`` an endpoint returning ``REQUEUE`` (or raising)
+    sends it back to the bus instead.
     """
     return messaging.get_notification_listener(
         get_notification_transport(conf), targets, endpoints,
-        pool=pool, allow_requeue=False)
+        pool=pool, allow_requeue=allow_requeue)

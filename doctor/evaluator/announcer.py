@@ -25,13 +25,14 @@ class Announcer:
     """Emits transition notifications and batched peer state updates."""
 
     def __init__(self, notifier=None,
-                 publish_states: Callable[[dict[str, str]], None] | None
-                 = None) -> None:
+                 publish_states: Callable[[dict[str, str], dict[str, str]],
+                                          None] | None = None) -> None:
         """Announce through ``notifier`` and ``publish_states``.
 
         :param notifier: oslo.messaging Notifier, or None to emit nothing.
-        :param publish_states: given ``{alarm_id: state}`` for a burst of
-            transitions, or None when there is nobody to tell.
+        :param publish_states: given ``{alarm_id: state}`` and
+            ``{alarm_id: ISO 8601 time the transition was stored}`` for a
+            burst of transitions, or None when there is nobody to tell.
         """
         self._notifier = notifier
         self._publish_states = publish_states
@@ -67,16 +68,18 @@ class Announcer:
                     break
                 batch.append(item)
             states = {}
+            timestamps = {}
             for entry in batch:
                 if entry is _STOP:
                     continue
                 alarm_id, project_id, user_id, change = entry
                 detail = jsonutils.loads(change['detail'])
                 states[alarm_id] = detail['state']
+                timestamps[alarm_id] = change['timestamp'].isoformat()
                 self._emit(project_id, user_id, change, detail)
             if states and self._publish_states is not None:
                 try:
-                    self._publish_states(states)
+                    self._publish_states(states, timestamps)
                 except Exception:
                     LOG.exception('Cannot send %d alarm states to the other '
                                   'evaluators', len(states))

@@ -13,12 +13,21 @@ them costs a fraction of one each. Each compare-and-set is still decided
 on its own, and an event whose alarms a previous event of the batch is
 moving is evaluated only once those moves are stored, so every alarm sees
 its events in order and with its current state.
+
+A notification is acknowledged only once what it causes is decided and
+stored: :meth:`NotificationEvaluator.submit` hands back a ticket the
+listener's thread waits on. While the database cannot be reached a worker
+keeps its events and tries again with backoff; when the database answers
+but refuses one transition, that transition alone is dropped (and logged),
+never the rest of its batch.
 """
 
 from collections.abc import Callable
 import dataclasses
 import datetime
+import enum
 import queue
+import random
 import threading
 import uuid
 import zlib
@@ -27,6 +36,7 @@ from oslo_log import log
 from oslo_serialization import jsonutils
 from oslo_utils import timeutils
 
+from doctor.common import exception
 from doctor.db import api as db_api
 from doctor.evaluator import announcer as announcer_mod
 from doctor.evaluator import index as index_mod
@@ -37,6 +47,54 @@ LOG = log.getLogger(__name__)
 
 # Events a worker takes from its queue to evaluate together.
 _BATCH = 100
+# Seconds between tries while the database cannot be reached: doubling
+# from the first to the last, with jitter so replicas do not try in step.
+_RETRY_FIRST = 0.1
+_RETRY_MAX = 5.0
+# Kinds of malformed notification remembered, to log each kind once.
+_MALFORMED_KINDS = 1000
+# Compare-and-set losses after which an event gives up on one alarm: each
+# loss means another replica moved it meanwhile, and it is re-read.
+_CAS_TRIES = 5
+
+
+class Outcome(enum.Enum):
+    """What became of a submitted notification."""
+
+    #: Its transitions (or the decision that it causes none) are stored.
+    DONE = 'done'
+    #: The evaluator stopped first: the notification goes back to the bus.
+    REQUEUE = 'requeue'
+
+
+class Ticket:
+    """Tells the listener's thread when its notification may be acked."""
+
+    __slots__ = ('_done', 'outcome')
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self.outcome: Outcome | None = None
+
+    def finish(self, outcome: Outcome) -> None:
+        if self.outcome is None:
+            self.outcome = outcome
+            self._done.set()
+
+    def wait(self, timeout: float | None = None) -> Outcome | None:
+        """The outcome, or None if it is not known within ``timeout``."""
+        self._done.wait(timeout)
+        return self.outcome
+
+
+#: The ticket of a notification that needs no work (dropped, or not
+#: watched by any alarm): ack it at once.
+DONE = Ticket()
+DONE.finish(Outcome.DONE)
+
+
+class _Stopped(Exception):
+    """The evaluator is stopping while waiting for the database."""
 
 
 @dataclasses.dataclass
@@ -76,10 +134,14 @@ class NotificationEvaluator:
         self._transformer = transformer
         self._fire = fire
         self._announcer = announcer or announcer_mod.Announcer()
-        # One queue of events per worker; None tells the worker to stop.
-        self._queues: list[queue.SimpleQueue[transformer_mod.Event | None]] = [
+        # One queue of (event, ticket) per worker; None tells the worker
+        # to stop.
+        self._queues: list[queue.SimpleQueue[
+            tuple[transformer_mod.Event, Ticket] | None]] = [
             queue.SimpleQueue()
             for _ in range(conf.evaluator.executor_threads)]
+        self._stopping = threading.Event()
+        self._malformed_seen: set[tuple] = set()
         # Events evaluated, one counter per worker so none is contended.
         self._evaluated = [0] * len(self._queues)
         self._workers: list[threading.Thread] = []
@@ -97,11 +159,23 @@ class NotificationEvaluator:
             self._workers.append(worker)
 
     def stop(self) -> None:
+        """Stop the workers; what they had not stored goes back to the bus.
+        """
+        self._stopping.set()
         for work in self._queues:
             work.put(None)
         for worker in self._workers:
             worker.join(timeout=10)
         self._workers = []
+        # Anything still queued was never evaluated: requeue it.
+        for work in self._queues:
+            while True:
+                try:
+                    item = work.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[1].finish(Outcome.REQUEUE)
         self._announcer.stop()
 
     def load_index(self) -> int:
@@ -112,35 +186,61 @@ class NotificationEvaluator:
     # intake
 
     def submit(self, ctxt, publisher_id, event_type, payload,
-               metadata) -> None:
+               metadata) -> Ticket:
         """Take one raw notification: transform it and queue its event.
 
-        A malformed notification is logged and dropped.
+        Returns the ticket to wait on before acknowledging the
+        notification. A malformed notification is dropped (the first of
+        each kind is logged) and its ticket is done at once.
         """
+        if self._stopping.is_set():
+            ticket = Ticket()
+            ticket.finish(Outcome.REQUEUE)
+            return ticket
         try:
             event = self._transformer.transform(
                 publisher_id, event_type, payload, metadata, ctxt)
+            if event is None:
+                return DONE
+            resource_id = event.resource_id
+            if resource_id is None:
+                if event.project_id is None:
+                    return DONE
+                # Only the project's resource-less alarms can care about it.
+                shard_key = str(event.project_id)
+            else:
+                if not isinstance(resource_id, str):
+                    resource_id = str(resource_id)
+                    event.traits['resource_id'] = resource_id
+                shard_key = resource_id
+            # A lone surrogate is a name nobody's alarm can hold: it still
+            # needs a shard, not an exception.
+            shard = zlib.crc32(shard_key.encode('utf-8', 'surrogatepass')
+                               ) % len(self._queues)
         except Exception as e:
-            LOG.warning('Dropping malformed notification %s from %s: %s',
-                        (metadata or {}).get('message_id')
-                        if isinstance(metadata, dict) else None,
-                        publisher_id, e)
+            self._malformed(publisher_id, event_type, metadata, e)
+            return DONE
+        ticket = Ticket()
+        self._queues[shard].put((event, ticket))
+        return ticket
+
+    def _malformed(self, publisher_id, event_type, metadata,
+                   error: Exception) -> None:
+        """Log a dropped notification: each kind once, the rest quietly."""
+        message_id = (metadata.get('message_id')
+                      if isinstance(metadata, dict) else None)
+        kind = (_printable(publisher_id), _printable(event_type),
+                type(error).__name__)
+        if kind in self._malformed_seen:
+            LOG.debug('Dropping malformed notification %s: %s',
+                      _printable(message_id), _printable(error))
             return
-        if event is None:
-            return
-        resource_id = event.resource_id
-        if resource_id is None:
-            if event.project_id is None:
-                return
-            # Only the project's resource-less alarms can care about it.
-            shard_key = str(event.project_id)
-        else:
-            if not isinstance(resource_id, str):
-                resource_id = str(resource_id)
-                event.traits['resource_id'] = resource_id
-            shard_key = resource_id
-        shard = zlib.crc32(shard_key.encode()) % len(self._queues)
-        self._queues[shard].put(event)
+        if len(self._malformed_seen) < _MALFORMED_KINDS:
+            self._malformed_seen.add(kind)
+        LOG.warning('Dropping malformed notification %s (%s from %s): %s; '
+                    'further ones of this kind are logged at debug level',
+                    _printable(message_id), kind[1], kind[0],
+                    _printable(error))
 
     @property
     def events_evaluated(self) -> int:
@@ -148,31 +248,75 @@ class NotificationEvaluator:
         return sum(self._evaluated)
 
     def _work(self, number: int,
-              work: queue.SimpleQueue[transformer_mod.Event | None]
-              ) -> None:
+              work: queue.SimpleQueue[
+                  tuple[transformer_mod.Event, Ticket] | None]) -> None:
         while True:
-            event = work.get()
-            if event is None:
+            item = work.get()
+            if item is None:
                 return
-            events = [event]
+            items = [item]
             stop = False
             # Whatever else is already waiting is evaluated with it.
-            while len(events) < _BATCH:
+            while len(items) < _BATCH:
                 try:
-                    event = work.get_nowait()
+                    item = work.get_nowait()
                 except queue.Empty:
                     break
-                if event is None:
+                if item is None:
                     stop = True
                     break
-                events.append(event)
+                items.append(item)
+            # The listener's threads may queue one resource's events a
+            # hair out of order: its events all come to this worker, and
+            # the time they were generated puts them back in order.
+            items.sort(key=lambda entry: _generated(entry[0]))
+            outcome = Outcome.DONE
             try:
-                self.evaluate_batch(events)
+                self.evaluate_batch([event for event, _t in items])
+            except _Stopped:
+                outcome = Outcome.REQUEUE
             except Exception:
-                LOG.exception('Evaluating %d events failed', len(events))
-            self._evaluated[number] += len(events)
-            if stop:
+                # A bug, not the database: the events are not worth a
+                # redelivery that would fail the same way.
+                LOG.exception('Evaluating %d events failed', len(items))
+            for _event, ticket in items:
+                ticket.finish(outcome)
+            self._evaluated[number] += len(items)
+            if stop or outcome is Outcome.REQUEUE:
                 return
+
+    def _retrying(self, call: Callable, *args, **kwargs):
+        """``call(*args, **kwargs)``, tried again while the database is away.
+
+        A failure while the database answers a ping is the call's own and
+        is raised; a failure while it does not is waited out, with backoff,
+        until the database answers or the evaluator stops.
+
+        :raises _Stopped: if the evaluator stops first.
+        """
+        delay = _RETRY_FIRST
+        tries = 0
+        while True:
+            try:
+                return call(*args, **kwargs)
+            except Exception as e:
+                if self._db_answers():
+                    raise
+                tries += 1
+                if tries == 1 or tries % 10 == 0:
+                    LOG.warning('The database cannot be reached (%s); '
+                                'keeping the events and trying again '
+                                '(try %d)', _printable(e), tries)
+            if self._stopping.wait(delay * random.uniform(0.5, 1.0)):
+                raise _Stopped()
+            delay = min(delay * 2, _RETRY_MAX)
+
+    def _db_answers(self) -> bool:
+        try:
+            self._db.ping()
+        except Exception:
+            return False
+        return True
 
     # evaluation
 
@@ -185,25 +329,32 @@ class NotificationEvaluator:
 
         Their transitions are stored together; an event whose alarms an
         earlier one of the batch is moving waits for those moves to be
-        stored first. An event whose evaluation fails is logged and
-        skipped, and so are the events whose transitions were to be stored
-        with the same failing transaction.
+        stored first. While the database cannot be reached, evaluating and
+        storing wait for it. An event whose evaluation fails while the
+        database answers is logged and skipped; a transition the database
+        refuses costs only itself.
+
+        :raises _Stopped: if the evaluator stops while waiting for the
+            database.
         """
         fired = 0
         moves: list[_Move] = []
         moving: set[str] = set()
         for event in events:
+            candidates = self._candidates(event)
+            if moving and any(alarm.alarm_id in moving
+                              for alarm in candidates):
+                fired += self._store(moves)
+                moves = []
+                moving = set()
             try:
-                candidates = self._candidates(event)
-                if moving and any(alarm.alarm_id in moving
-                                  for alarm in candidates):
-                    fired += self._store(moves)
-                    moves = []
-                    moving = set()
-                prepared = self._evaluate(event, candidates)
+                prepared = self._retrying(self._evaluate, event, candidates)
+            except _Stopped:
+                raise
             except Exception:
                 LOG.exception('Evaluating event %s (%s) failed',
-                              event.message_id, event.event_type)
+                              _printable(event.message_id),
+                              _printable(event.event_type))
                 continue
             moves.extend(prepared)
             moving.update(move.alarm.alarm_id for move in prepared)
@@ -309,12 +460,15 @@ class NotificationEvaluator:
             reason = ('No %s event for resource %s within %s seconds.'
                       % (alarm.rule.event_type, alarm.resource_id,
                          alarm.rule.timeout))
-            if self._transition(alarm, row['state'], 'insufficient data',
-                                reason, {'type': 'timeout',
-                                         'timeout': alarm.rule.timeout},
-                                None, None, deadline=None,
-                                expected_deadline=row['deadline']):
-                moved += 1
+            try:
+                if self._transition(alarm, row['state'], 'insufficient data',
+                                    reason, {'type': 'timeout',
+                                             'timeout': alarm.rule.timeout},
+                                    None, None, deadline=None,
+                                    expected_deadline=row['deadline']):
+                    moved += 1
+            except _Stopped:
+                break
         return moved
 
     def _transition(self, alarm: index_mod.IndexedAlarm, previous: str,
@@ -369,35 +523,42 @@ class NotificationEvaluator:
             deliveries, deadline=deadline,
             expected_deadline=expected_deadline), firing)
 
-    def _store(self, moves: list[_Move]) -> int:
+    def _store(self, moves: list[_Move], tries: int = 0) -> int:
         """Store ``moves`` in one transaction, then fire and announce them.
 
-        Returns how many were stored; a lost compare-and-set refreshes its
-        alarm from the database.
+        Returns how many were stored. While the database cannot be reached
+        this waits for it. If the database refuses the transaction, each
+        move is stored on its own, so that a move it refuses costs only
+        itself. A lost compare-and-set refreshes its alarm from the
+        database, and the event that prepared the move is evaluated again
+        against the state found there.
+
+        :raises _Stopped: if the evaluator stops while waiting.
         """
         if not moves:
             return 0
         try:
-            won = self._db.transition_states(
-                [move.transition for move in moves])
+            won = self._retrying(self._db.transition_states,
+                                 [move.transition for move in moves])
+        except _Stopped:
+            raise
         except Exception:
-            events = {id(move.event): move.event for move in moves
-                      if move.event is not None}
-            if not events:
-                raise
-            for event in events.values():
-                LOG.exception('Evaluating event %s (%s) failed',
-                              event.message_id, event.event_type)
+            if len(moves) > 1:
+                return sum(self._store([move], tries) for move in moves)
+            self._refused(moves[0])
             return 0
         stored = 0
+        again: list[_Move] = []
         for move, ok in zip(moves, won):
             alarm = move.alarm
             if not ok:
-                self._refresh(alarm.alarm_id)
+                again.extend(self._lost(move, tries))
                 continue
             stored += 1
             transition = move.transition
             alarm.state = transition.new_state
+            if transition.new_state != transition.expected_state:
+                alarm.state_timestamp = transition.timestamp
             if transition.deliveries:
                 try:
                     self._fire(move.firing)
@@ -407,11 +568,63 @@ class NotificationEvaluator:
                                   alarm.alarm_id)
             if transition.change is not None:
                 self._announcer.transitioned(alarm, transition.change)
+        if again:
+            stored += self._store(again, tries + 1)
         return stored
 
-    def _refresh(self, alarm_id: str) -> None:
-        """Reload an alarm after losing a compare-and-set race."""
+    def _refused(self, move: _Move) -> None:
+        """The database answers but will not store ``move``: drop it alone.
+        """
+        event = move.event
+        LOG.error('Cannot store the transition of alarm %s to %s caused by '
+                  'event %s (%s); dropping that transition alone',
+                  move.alarm.alarm_id, move.transition.new_state,
+                  _printable(event.message_id) if event else None,
+                  _printable(event.event_type) if event else None,
+                  exc_info=True)
+
+    def _lost(self, move: _Move, tries: int) -> list[_Move]:
+        """The moves ``move``'s event causes once its alarm is re-read.
+
+        Another replica, or the API, moved the alarm after this one read
+        it: the event is not dropped but evaluated again against the state
+        the database holds now.
+        """
+        alarm_id = move.alarm.alarm_id
+        fresh = self._retrying(self._refresh, alarm_id)
+        event = move.event
+        if fresh is None or event is None:
+            return []
+        if tries + 1 >= _CAS_TRIES:
+            LOG.error('Alarm %s moved under event %s %d times; giving up '
+                      'on that event for it', alarm_id,
+                      _printable(event.message_id), _CAS_TRIES)
+            return []
+        return self._retrying(self._evaluate, event, [fresh])
+
+    def _refresh(self, alarm_id: str) -> index_mod.IndexedAlarm | None:
+        """Reload an alarm after losing a compare-and-set race.
+
+        Returns its indexed copy, or None if it is gone or not evaluated.
+        """
         try:
-            self.index.put(self._db.get_alarm(alarm_id))
-        except Exception:
+            row = self._db.get_alarm(alarm_id)
+        except exception.NotFound:
             self.index.remove(alarm_id)
+            return None
+        self.index.put(row, force_state=True)
+        return self.index.get(alarm_id)
+
+
+def _generated(event: transformer_mod.Event) -> datetime.datetime:
+    generated = event.generated
+    if isinstance(generated, datetime.datetime):
+        return timeutils.normalize_time(generated)
+    return datetime.datetime.min
+
+
+def _printable(value) -> str:
+    """``value`` as text safe to log: no lone surrogate, bounded length."""
+    text = value if isinstance(value, str) else str(value)
+    text = text.encode('utf-8', 'backslashreplace').decode('utf-8')
+    return text if len(text) <= 200 else text[:200] + '...'

@@ -25,7 +25,7 @@ class IndexedAlarm:
     __slots__ = ('alarm_id', 'name', 'severity', 'project_id', 'user_id',
                  'resource_id', 'rule', 'alarm_actions', 'ok_actions',
                  'insufficient_data_actions', 'repeat_actions', 'state',
-                 'timestamp', 'infrastructure')
+                 'state_timestamp', 'timestamp', 'infrastructure')
 
     def __init__(self, alarm: dict) -> None:
         self.alarm_id: str = alarm['alarm_id']
@@ -41,6 +41,9 @@ class IndexedAlarm:
             alarm.get('insufficient_data_actions') or ())
         self.repeat_actions: bool = bool(alarm.get('repeat_actions'))
         self.state: str = alarm['state']
+        # When the state was stored: what orders the announcements of
+        # transitions, so that a late one never moves the state backwards.
+        self.state_timestamp = _timestamp(alarm, 'state_timestamp')
         self.timestamp = _timestamp(alarm)
         # Whether it sees the events that name no project; an alarm from
         # an API older than the flag does not.
@@ -54,16 +57,32 @@ class IndexedAlarm:
         return self.insufficient_data_actions
 
 
-def _timestamp(alarm: dict) -> datetime.datetime | None:
+def _timestamp(alarm: dict, key: str = 'timestamp'
+               ) -> datetime.datetime | None:
+    return _naive(alarm.get(key))
+
+
+def _naive(timestamp) -> datetime.datetime | None:
     # Rows from the database carry naive UTC datetimes, alarms that came
-    # over the bus timezone-aware ones: compare them as naive UTC.
-    timestamp = alarm.get('timestamp')
+    # over the bus timezone-aware ones, announcements ISO 8601 text:
+    # compare them as naive UTC.
+    if isinstance(timestamp, str):
+        try:
+            timestamp = timeutils.parse_isotime(timestamp)
+        except ValueError:
+            return None
     if isinstance(timestamp, datetime.datetime):
         return timeutils.normalize_time(timestamp)
     return None
 
 
 _FOREVER = datetime.datetime.max
+
+
+def _newer(a: datetime.datetime | None,
+           b: datetime.datetime | None) -> bool:
+    """Whether ``a`` is known to come after ``b``."""
+    return a is not None and (b is None or a > b)
 
 
 class AlarmIndex:
@@ -100,12 +119,15 @@ class AlarmIndex:
                 found.extend(bucket.values())
         return found
 
-    def put(self, alarm: dict) -> None:
+    def put(self, alarm: dict, force_state: bool = False) -> None:
         """Add or replace an alarm; a disabled one is removed instead.
 
         An alarm older than the indexed copy (by ``timestamp``) is ignored,
         so that change messages arriving out of order cannot undo a newer
-        change.
+        change. A copy whose state is older than the indexed one (by
+        ``state_timestamp``) keeps the indexed state, unless
+        ``force_state``: the copy was just read from the database, which
+        decides.
         """
         entry = None
         if alarm.get('enabled', True) and (
@@ -127,6 +149,11 @@ class AlarmIndex:
                 return
             if old is not None:
                 self._unlink(old)
+                if (entry is not None and not force_state
+                        and _newer(old.state_timestamp,
+                                   entry.state_timestamp)):
+                    entry.state = old.state
+                    entry.state_timestamp = old.state_timestamp
             if entry is not None:
                 self._link(entry)
                 self._removed.pop(alarm_id, None)
@@ -160,10 +187,28 @@ class AlarmIndex:
             self._removed = {}
         return len(fresh)
 
-    def set_state(self, alarm_id: str, state: str) -> None:
-        entry = self._by_id.get(alarm_id)
-        if entry is not None:
+    def set_state(self, alarm_id: str, state: str,
+                  timestamp: datetime.datetime | str | None = None) -> bool:
+        """Follow a transition stored elsewhere, unless it is stale.
+
+        ``timestamp`` is when the transition was stored; one older than the
+        indexed state's is discarded, so announcements arriving out of
+        order never move the state backwards. Without a timestamp (from an
+        evaluator older than RPC 1.2) the state is taken as it comes.
+        Returns whether the state was taken.
+        """
+        stamp = _naive(timestamp)
+        with self._lock:
+            entry = self._by_id.get(alarm_id)
+            if entry is None:
+                return False
+            if stamp is not None:
+                if entry.state_timestamp is not None and (
+                        stamp < entry.state_timestamp):
+                    return False
+                entry.state_timestamp = stamp
             entry.state = state
+            return True
 
     def _link(self, entry: IndexedAlarm) -> None:
         self._by_id[entry.alarm_id] = entry

@@ -21,6 +21,12 @@ class EvaluatorManager:
     def alarm_deleted(self, context, alarm_id):
         self.index.remove(alarm_id)
 
-    def alarm_states_changed(self, context, states):
+    def alarm_states_changed(self, context, states, timestamps=None):
+        """Follow other evaluators' transitions, discarding stale ones.
+
+        ``timestamps`` (RPC 1.2) gives, by alarm id, when each transition
+        was stored (ISO 8601).
+        """
+        timestamps = timestamps or {}
         for alarm_id, state in states.items():
-            self.index.set_state(alarm_id, state)
+            self.index.set_state(alarm_id, state, timestamps.get(alarm_id))

@@ -16,9 +16,11 @@ class EvaluatorAPI:
     * 1.0: ``alarm_changed(alarm)``, ``alarm_deleted(alarm_id)``
     * 1.1: ``alarm_states_changed(states)``, so that replicas follow the
       transitions of each other
+    * 1.2: ``alarm_states_changed(states, timestamps)``: when each
+      transition was stored, so that a late announcement is discarded
     """
 
-    RPC_API_VERSION = '1.1'
+    RPC_API_VERSION = '1.2'
 
     def __init__(self, conf) -> None:
         self.client = rpc.get_client(
@@ -29,12 +31,21 @@ class EvaluatorAPI:
         self.client.prepare(fanout=True, version='1.0').cast(
             context, 'alarm_changed', alarm=alarm)
 
-    def alarm_states_changed(self, context, states: dict[str, str]) -> None:
+    def alarm_states_changed(self, context, states: dict[str, str],
+                             timestamps: dict[str, str] | None = None
+                             ) -> None:
         """Another evaluator moved these alarms (``{alarm_id: state}``).
 
-        Not sent while evaluators older than 1.1 run: they learn a state
-        when their own compare-and-set on it fails.
+        ``timestamps`` says when each transition was stored (ISO 8601, by
+        alarm id); it is left out for evaluators older than 1.2. Nothing is
+        sent while evaluators older than 1.1 run: they learn a state when
+        their own compare-and-set on it fails.
         """
+        if timestamps is not None and self.client.can_send_version('1.2'):
+            self.client.prepare(fanout=True, version='1.2').cast(
+                context, 'alarm_states_changed', states=states,
+                timestamps=timestamps)
+            return
         if not self.client.can_send_version('1.1'):
             return
         self.client.prepare(fanout=True, version='1.1').cast(

@@ -25,14 +25,22 @@ LOG = log.getLogger(__name__)
 
 
 class NotificationEndpoint:
-    """Receives notifications of every priority and queues their events."""
+    """Receives notifications of every priority and evaluates their events.
+
+    A notification is acknowledged once what it causes is stored: the
+    listener's thread waits for it. One the evaluator could not finish
+    before stopping goes back to the bus, for this replica after a restart
+    or for another one.
+    """
 
     def __init__(self, engine: evaluator_mod.NotificationEvaluator) -> None:
         self._engine = engine
 
     def _handle(self, ctxt, publisher_id, event_type, payload, metadata):
-        self._engine.submit(ctxt, publisher_id, event_type, payload,
-                            metadata)
+        ticket = self._engine.submit(ctxt, publisher_id, event_type,
+                                     payload, metadata)
+        if ticket.wait() is evaluator_mod.Outcome.REQUEUE:
+            return messaging.NotificationResult.REQUEUE
         return messaging.NotificationResult.HANDLED
 
     audit = critical = debug = error = info = sample = warn = _handle
@@ -100,8 +108,8 @@ class EvaluatorService(service.Service):
         peers = rpcapi.EvaluatorAPI(conf)
         admin_context = doctor_context.get_admin_context()
 
-        def publish_states(states):
-            peers.alarm_states_changed(admin_context, states)
+        def publish_states(states, timestamps):
+            peers.alarm_states_changed(admin_context, states, timestamps)
 
         announcer = announcer_mod.Announcer(
             rpc.get_notifier(conf, 'doctor.evaluator.%s' % conf.host),
@@ -126,7 +134,7 @@ class EvaluatorService(service.Service):
                    for exchange in conf.evaluator.notification_exchanges]
         listener = rpc.get_notification_listener(
             conf, targets, [NotificationEndpoint(self.engine)],
-            pool=conf.evaluator.notification_pool)
+            pool=conf.evaluator.notification_pool, allow_requeue=True)
         listener.start()
         self._servers.append(listener)
 

@@ -183,12 +183,22 @@ class EventDefinition:
         return self._regex.match(event_type) is not None
 
 
+# The definition found for an event type is remembered for names up to
+# CACHED_NAME_MAX characters, CACHE_CHARS characters of names in all (a few
+# MiB at most); other names are matched against the definitions each time.
+CACHED_NAME_MAX = 255
+CACHE_CHARS = 1 << 20
+
+
 class Transformer:
     """Turns raw notifications into :class:`Event` objects."""
 
     def __init__(self, definitions: list[EventDefinition]) -> None:
         self._definitions = definitions
         self._cache: dict[str, EventDefinition | None] = {}
+        # Characters of event type names held by the cache: notifications
+        # come from outside, and their names may be long and endless.
+        self._cached_chars = 0
 
     @classmethod
     def from_file(cls, path: str) -> 'Transformer':
@@ -238,8 +248,11 @@ class Transformer:
             if definition.matches(event_type):
                 found = definition
                 break
-        if len(self._cache) < 10000:
+        size = len(event_type)
+        if (size <= CACHED_NAME_MAX
+                and self._cached_chars + size <= CACHE_CHARS):
             self._cache[event_type] = found
+            self._cached_chars += size
         return found
 
     def transform(self, publisher_id: str | None, event_type: str,

@@ -18,8 +18,12 @@ from doctor.tests.unit.db import factory
 T0 = datetime.datetime(2024, 5, 1, 12, 0, 0)
 
 
-def publish_states(states):
+def publish_states(states, timestamps):
     """What the evaluator service gives the announcer to tell its peers."""
+
+
+def stamp(seconds=0):
+    return (T0 + datetime.timedelta(seconds=seconds)).isoformat()
 
 
 def transition(alarm_id, state, previous='ok', seconds=0):
@@ -77,9 +81,10 @@ class TestAnnouncer(base.TestCase):
 
     def test_a_burst_is_one_peer_message_with_the_latest_states(self):
         self._announce(transition('a-1', 'alarm'),
-                       transition('a-2', 'alarm'),
-                       transition('a-1', 'ok', previous='alarm'))
-        self.publish.assert_called_once_with({'a-1': 'ok', 'a-2': 'alarm'})
+                       transition('a-2', 'alarm', seconds=1),
+                       transition('a-1', 'ok', previous='alarm', seconds=2))
+        self.publish.assert_called_once_with(
+            {'a-1': 'ok', 'a-2': 'alarm'}, {'a-1': stamp(2), 'a-2': stamp(1)})
 
     def test_later_transitions_are_announced_too(self):
         subject = announcer.Announcer(self.notifier, self.publish)
@@ -98,7 +103,8 @@ class TestAnnouncer(base.TestCase):
         notifier = mock.create_autospec(messaging.Notifier, instance=True)
         notifier.info.side_effect = RuntimeError('bus down')
         self._announce(transition('a-1', 'alarm'), notifier=notifier)
-        self.publish.assert_called_once_with({'a-1': 'alarm'})
+        self.publish.assert_called_once_with({'a-1': 'alarm'},
+                                             {'a-1': stamp()})
         self.assertIn('Cannot emit alarm.state_transition of a-1',
                       self.logger.output)
 
@@ -114,8 +120,8 @@ class TestAnnouncer(base.TestCase):
             threading.Event().wait(0.01)
         subject.transitioned(*transition('a-2', 'alarm'))
         subject.stop()
-        self.assertEqual([mock.call({'a-1': 'alarm'}),
-                          mock.call({'a-2': 'alarm'})],
+        self.assertEqual([mock.call({'a-1': 'alarm'}, {'a-1': stamp()}),
+                          mock.call({'a-2': 'alarm'}, {'a-2': stamp()})],
                          self.publish.call_args_list)
         self.assertIn('Cannot send 1 alarm states to the other evaluators',
                       self.logger.output)

@@ -180,6 +180,55 @@ class TestAlarmIndex(base.TestCase):
         self.index.set_state('unknown', 'alarm')
         self.assertEqual('alarm', self.index.get('a1').state)
 
+    def test_stale_state_announcement_is_discarded(self):
+        self.index.put(make_alarm('a1', state_timestamp=T0))
+        later = T0 + datetime.timedelta(seconds=2)
+        earlier = T0 + datetime.timedelta(seconds=1)
+        self.assertTrue(self.index.set_state('a1', 'alarm', later))
+        self.assertFalse(self.index.set_state('a1', 'ok', earlier))
+        self.assertEqual('alarm', self.index.get('a1').state)
+        self.assertEqual(later, self.index.get('a1').state_timestamp)
+
+    def test_state_announcement_as_iso_text(self):
+        self.index.put(make_alarm('a1', state_timestamp=T0))
+        later = T0 + datetime.timedelta(seconds=2)
+        self.index.set_state('a1', 'alarm', later.isoformat() + '+00:00')
+        self.assertFalse(self.index.set_state(
+            'a1', 'ok', (T0 + datetime.timedelta(seconds=1)).isoformat()))
+        self.assertEqual('alarm', self.index.get('a1').state)
+
+    def test_newer_state_announcement_is_taken(self):
+        self.index.put(make_alarm('a1', state='alarm', state_timestamp=T0))
+        self.assertTrue(self.index.set_state(
+            'a1', 'ok', T0 + datetime.timedelta(microseconds=1)))
+        self.assertEqual('ok', self.index.get('a1').state)
+
+    def test_changed_copy_keeps_a_newer_indexed_state(self):
+        # The API sends its copy of an alarm (renamed, say) read before an
+        # evaluator stored a transition: the definition changes, the state
+        # does not move back.
+        self.index.put(make_alarm('a1', state_timestamp=T0))
+        self.index.set_state('a1', 'alarm', T0 + datetime.timedelta(1))
+        self.index.put(make_alarm('a1', name='renamed', state='ok',
+                                  state_timestamp=T0,
+                                  timestamp=T0 + datetime.timedelta(2)))
+        entry = self.index.get('a1')
+        self.assertEqual(('renamed', 'alarm'), (entry.name, entry.state))
+
+    def test_changed_copy_with_a_newer_state_takes_it(self):
+        self.index.put(make_alarm('a1', state_timestamp=T0))
+        self.index.put(make_alarm('a1', state='alarm',
+                                  state_timestamp=T0 + datetime.timedelta(1),
+                                  timestamp=T0 + datetime.timedelta(1)))
+        self.assertEqual('alarm', self.index.get('a1').state)
+
+    def test_copy_read_from_the_database_decides(self):
+        self.index.put(make_alarm('a1', state_timestamp=T0))
+        self.index.set_state('a1', 'alarm', T0 + datetime.timedelta(1))
+        self.index.put(make_alarm('a1', state='ok', state_timestamp=T0),
+                       force_state=True)
+        self.assertEqual('ok', self.index.get('a1').state)
+
     def test_replace_all(self):
         self.index.put(make_alarm('old'))
         count = self.index.replace_all([

@@ -56,6 +56,17 @@ class OldEvaluatorManager:
         self.index.remove(alarm_id)
 
 
+class OldEvaluator11Manager(OldEvaluatorManager):
+    """The endpoint of an evaluator of RPC API 1.1: states, no timestamps.
+    """
+
+    target = messaging.Target(version='1.1')
+
+    def alarm_states_changed(self, context, states):
+        for alarm_id, state in states.items():
+            self.index.set_state(alarm_id, state)
+
+
 class TestEvaluatorAPI(base.TestCase):
 
     def setUp(self):
@@ -81,7 +92,7 @@ class TestEvaluatorAPI(base.TestCase):
     def test_get_target(self):
         self.config.config(host='node-1')
         target = rpcapi.get_target(self.conf)
-        self.assertEqual((rpcapi.TOPIC, 'node-1', '1.1'),
+        self.assertEqual((rpcapi.TOPIC, 'node-1', '1.2'),
                          (target.topic, target.server, target.version))
 
     def test_alarm_changed_reaches_every_replica(self):
@@ -145,6 +156,37 @@ class TestEvaluatorAPI(base.TestCase):
                 lambda i=idx: i.get(second['alarm_id']).state
                 == 'insufficient data'))
             self.assertEqual('alarm', idx.get(first['alarm_id']).state)
+
+    def test_stale_announcement_is_discarded(self):
+        # Two transitions of one alarm announced out of order: the later
+        # one (alarm at T0+2s) arrives first; the earlier (ok at T0+1s)
+        # must not move the state back.
+        alarm = factory.alarm_values(state_timestamp=factory.T0)
+        for idx in self.replicas:
+            idx.put(alarm)
+        later = (factory.T0 + datetime.timedelta(seconds=2)).isoformat()
+        earlier = (factory.T0 + datetime.timedelta(seconds=1)).isoformat()
+        api = rpcapi.EvaluatorAPI(self.conf)
+        api.alarm_states_changed(self.context, {alarm['alarm_id']: 'alarm'},
+                                 {alarm['alarm_id']: later})
+        api.alarm_states_changed(self.context, {alarm['alarm_id']: 'ok'},
+                                 {alarm['alarm_id']: earlier})
+        marker = self._alarm()
+        api.alarm_changed(self.context, marker)
+        for idx in self.replicas:
+            self.assertTrue(wait_for(lambda i=idx: i.get(marker.alarm_id)))
+            self.assertEqual('alarm', idx.get(alarm['alarm_id']).state)
+
+    def test_capped_at_1_1_states_go_without_timestamps(self):
+        self.config.config(evaluator='1.1', group='upgrade_levels')
+        alarm = factory.alarm_values()
+        old = self._replica('old-evaluator', OldEvaluator11Manager)
+        old.put(alarm)
+        api = rpcapi.EvaluatorAPI(self.conf)
+        api.alarm_states_changed(self.context, {alarm['alarm_id']: 'alarm'},
+                                 {alarm['alarm_id']: factory.T0.isoformat()})
+        self.assertTrue(wait_for(
+            lambda: old.get(alarm['alarm_id']).state == 'alarm'))
 
     def _states_then_marker(self, api):
         """Send a state change, then an alarm change; wait for the latter.

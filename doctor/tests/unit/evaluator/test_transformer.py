@@ -402,3 +402,35 @@ class TestFindDefinitionsFile(base.TestCase):
         e = self.assertRaises(exception.ConfigInvalid,
                               transformer.find_definitions_file, self.conf)
         self.assertIn('missing.yaml', str(e))
+
+
+class TestDefinitionCache(base.TestCase):
+    """Event type names come from outside: the cache stays bounded."""
+
+    def setUp(self):
+        super().setUp()
+        self.subject = transformer.Transformer([transformer.EventDefinition(
+            {'event_type': 'compute.instance.*',
+             'traits': {'resource_id': {'fields': 'payload.id'}}})])
+
+    def _transform(self, event_type):
+        return self.subject.transform(
+            'compute.host-1', event_type, {'id': 'r-1'},
+            {'message_id': 'm-1', 'timestamp': '2024-05-01 10:00:00'})
+
+    def test_long_names_are_not_cached(self):
+        name = 'compute.instance.' + 'x' * transformer.CACHED_NAME_MAX
+        self.assertEqual('r-1', self._transform(name).resource_id)
+        self.assertNotIn(name, self.subject._cache)
+        self.assertEqual(0, self.subject._cached_chars)
+
+    def test_cache_is_bounded_by_characters(self):
+        self.useFixture(fixtures.MockPatchObject(
+            transformer, 'CACHE_CHARS', 100))
+        for number in range(20):
+            self._transform('unknown.type.%d' % number)
+        self.assertLessEqual(self.subject._cached_chars, 100)
+        self.assertLess(len(self.subject._cache), 20)
+        # Names past the budget are still transformed, only not cached.
+        self.assertEqual('r-1', self._transform(
+            'compute.instance.update').resource_id)
