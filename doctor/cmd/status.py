@@ -217,8 +217,11 @@ class Checks(upgradecheck.UpgradeCommands):
                        defaults: list[oslo_policy.RuleDefault]
                        ) -> list[Result]:
         known = {default.name for default in defaults}
+        # A deprecated rule of the same name keeps an old check string,
+        # not an old name.
         renamed = {default.deprecated_rule.name: default.name
-                   for default in defaults if default.deprecated_rule}
+                   for default in defaults if default.deprecated_rule
+                   and default.deprecated_rule.name != default.name}
         removed = {default.name for default in defaults
                    if default.deprecated_for_removal}
         referenced = {name for check in list(rules.values())

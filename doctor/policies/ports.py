@@ -5,7 +5,9 @@ policy refuses a port of another project gets 404, as if the port did not
 exist; refused a port of their own project, 403. A tenant may read the
 ports of their project, but setting a port's data-plane status is an
 operator's act (it is what the inspector does to the ports of a failed
-host), for administrators by default.
+host), for administrators by default. Reading a port was open to any role
+of its project until the reader role was required; that old default is
+the deprecated rule of ``port:get``.
 """
 
 from oslo_policy import policy
@@ -22,7 +24,8 @@ PORT_PATH = '/v1/ports/{port_id}'
 rules: list[policy.RuleDefault] = [
     policy.DocumentedRuleDefault(
         name=GET,
-        check_str=base.ADMIN_OR_OWNER,
+        check_str=base.ADMIN_OR_PROJECT_READER,
+        deprecated_rule=base.deprecated(GET),
         description='Show a port, with its host, its device and its '
                     'data-plane status.',
         operations=[{'path': PORT_PATH, 'method': 'GET'}],

@@ -45,6 +45,20 @@ class TestDefaults(test_base.TestCase):
             self.assertTrue(rules[name].operations)
         self.assertEqual('role:admin', rules['context_is_admin'].check_str)
 
+    def test_rules_opened_to_any_role_before_keep_that_as_deprecated(self):
+        rules = {rule.name: rule for rule in policies.list_rules()}
+
+        for name in ('alarm:create', 'alarm:get', 'alarm:get_all',
+                     'alarm:update', 'alarm:delete', 'alarm:get_state',
+                     'alarm:set_state', 'alarm:history', 'port:get'):
+            deprecated = rules[name].deprecated_rule
+            self.assertEqual((name, 'rule:admin_or_owner'),
+                             (deprecated.name, deprecated.check_str))
+            self.assertTrue(deprecated.deprecated_reason)
+            self.assertTrue(deprecated.deprecated_since)
+            self.assertIn('rule:admin_or_project_',
+                          rules[name].check_str)
+
     def test_admin_only_rules(self):
         enforcer = policy.init_enforcer(self.conf)
         member = _context()
