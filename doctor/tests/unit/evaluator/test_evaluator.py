@@ -191,7 +191,7 @@ class TestEvaluate(fixture.EngineTestCase):
         self.assertEqual(1, len(self.notifications()))
 
     def test_peers_are_told_of_transitions(self):
-        def publish_states(states):
+        def publish_states(states, timestamps):
             pass
         told = mock.create_autospec(publish_states)
         second = self.create_alarm(ok_actions=['test://ok'])
@@ -208,7 +208,7 @@ class TestEvaluate(fixture.EngineTestCase):
                          states)
 
     def test_nothing_announced_without_transitions(self):
-        def publish_states(states):
+        def publish_states(states, timestamps):
             pass
         told = mock.create_autospec(publish_states)
         engine = self.make_engine(publish_states=told)

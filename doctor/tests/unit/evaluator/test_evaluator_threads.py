@@ -5,6 +5,7 @@ from unittest import mock
 
 import fixtures
 
+from doctor.evaluator import evaluator
 from doctor.tests.unit.evaluator import fixture
 from doctor.tests.unit.evaluator import samples
 
@@ -93,9 +94,11 @@ class TestSubmit(fixture.EngineTestCase):
             self.db, 'transition_states', autospec=True, side_effect=flaky))
         self._run(lambda: self._submit('error', n=1),
                   lambda: self._submit('error', n=2))
+        # The database answered: the transition it refused is dropped
+        # alone, and the next event moves the alarm.
         self.assertEqual(['req-2'], [f.request_id for f in self.fired])
-        self.assertIn('Evaluating event msg-1 (compute.instance.update) '
-                      'failed', self.logger.output)
+        self.assertIn('caused by event msg-1 (compute.instance.update); '
+                      'dropping that transition alone', self.logger.output)
         self.assertEqual(2, self.engine.events_evaluated)
 
     def test_a_failing_batch_skips_only_its_events(self):
@@ -118,8 +121,8 @@ class TestSubmit(fixture.EngineTestCase):
                   for n, state in enumerate(['error', 'error', 'active'])]
         self.assertEqual(2, self.engine.evaluate_batch(events))
         self.assertEqual(['alarm', 'ok'], [f.current for f in self.fired])
-        self.assertIn('Evaluating event msg-0 (compute.instance.update) '
-                      'failed', self.logger.output)
+        self.assertIn('caused by event msg-0 (compute.instance.update); '
+                      'dropping that transition alone', self.logger.output)
         self.assertNotIn('msg-1', self.logger.output)
 
     def test_stop_without_start(self):
@@ -252,10 +255,14 @@ class TestBatch(fixture.EngineTestCase):
         self.config.config(executor_threads=1, group='evaluator')
         engine = self.make_engine()
         engine.load_index()
+        tickets = []
         for event in self._errors():
-            engine._queues[0].put(event)
+            tickets.append(evaluator.Ticket())
+            engine._queues[0].put((event, tickets[-1]))
         engine.start()
         engine.stop()
         self.assertEqual(5, engine.events_evaluated)
         self.assertEqual(1, stores.call_count)
         self.assertEqual(5, len(self.fired))
+        self.assertEqual([evaluator.Outcome.DONE] * 5,
+                         [ticket.outcome for ticket in tickets])
