@@ -22,6 +22,8 @@ from oslo_service import service
 from oslo_utils import uuidutils
 import requests
 
+from doctor.notifier import targets
+
 LOG = log.getLogger(__name__)
 
 DEMO_PROJECT = 'd0c70000-0000-4000-8000-00000000de30'
@@ -32,6 +34,33 @@ ADMIN_HEADERS = {'X-Project-Id': DEMO_PROJECT, 'X-User-Id': DEMO_USER,
                  'X-Roles': 'admin'}
 TENANT_HEADERS = {'X-Project-Id': DEMO_PROJECT, 'X-User-Id': DEMO_USER,
                   'X-Roles': 'member'}
+
+
+def allow_consumer(conf) -> None:
+    """Let the demo's alarm actions reach the sample consumer.
+
+    The consumer listens on loopback by default, a network that
+    ``[notifier] denied_networks`` refuses: as an operator would for a
+    consumer on the notifier's host, the demo adds the consumer's address
+    (that address alone) to ``[notifier] allowed_networks``, in this
+    process's configuration only.
+    """
+    host = conf.consumer.host
+    literal = targets.literal_address(host)
+    addresses: list[targets.Address | None]
+    if literal is not None:
+        addresses = [literal]
+    else:
+        addresses = [targets.literal_address(info[4][0])
+                     for info in targets.getaddrinfo(host, 0)]
+    allowed = list(conf.notifier.allowed_networks)
+    for address in addresses:
+        if address is not None and targets.TargetPolicy.from_conf(
+                conf).denying_network(address) is not None:
+            allowed.append('%s/%d' % (address, address.max_prefixlen))
+            LOG.info('Demo: alarm actions may reach the sample consumer at '
+                     '%s ([notifier] allowed_networks)', address)
+    conf.set_override('allowed_networks', allowed, group='notifier')
 
 
 class DemoService(service.Service):

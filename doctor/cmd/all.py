@@ -16,6 +16,7 @@ from doctor.evaluator import service as evaluator_service
 from doctor.inspector import inspector as inspector_mod
 from doctor.inspector import service as inspector_service
 from doctor.notifier import service as notifier_service
+from doctor.notifier import targets
 from doctor.synchronizer import service as synchronizer_service
 
 LOG = log.getLogger(__name__)
@@ -30,6 +31,8 @@ CLI_OPTS = [
 
 def build(conf: cfg.ConfigOpts) -> doctor_service.ServiceGroup:
     """The services doctor-all runs, in start order."""
+    if conf.demo:
+        demo.allow_consumer(conf)
     members: list = [notifier_service.NotifierService(conf),
                      evaluator_service.EvaluatorService(conf),
                      synchronizer_service.SynchronizerService(conf),
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
                      lambda: synchronizer_service.check_config(conf))
     cmd.check_config('doctor-all',
                      lambda: inspector_mod.check_config(conf))
+    cmd.check_config('doctor-all', lambda: targets.check_config(conf))
     # The all-in-one process owns its database: bring the schema up to date
     # so that the embedded default works from a fresh machine.
     connection = db_api.get_connection(conf)

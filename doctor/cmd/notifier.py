@@ -2,12 +2,15 @@
 
 from oslo_service import service
 
+from doctor import cmd
 from doctor.common import service as doctor_service
 from doctor.notifier import service as notifier_service
+from doctor.notifier import targets
 
 
 def main() -> None:
     conf = doctor_service.prepare_service()
+    cmd.check_config('doctor-notifier', lambda: targets.check_config(conf))
     launcher = service.launch(
         conf, notifier_service.NotifierService(conf),
         restart_method='mutate')

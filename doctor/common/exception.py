@@ -102,3 +102,11 @@ class NotifierNotFound(DoctorException):
 
 class DeliveryFailed(DoctorException):
     msg_fmt = _('Delivery to %(action)s failed: %(reason)s')
+
+
+class TargetDenied(DoctorException):
+    """An address that ``[notifier] denied_networks`` refuses.
+
+    Not a :class:`DeliveryFailed`: a refused target is never retried.
+    """
+    msg_fmt = _('%(target)s is in a denied network: %(reason)s')

@@ -4,6 +4,16 @@ from oslo_config import cfg
 
 GROUP = cfg.OptGroup('notifier', title='Alarm action delivery')
 
+# Loopback, link-local, the metadata addresses of the clouds (EC2's IPv6
+# one is outside fe80::/10) and the unspecified addresses, which Linux
+# connects to the local host.
+DEFAULT_DENIED_NETWORKS = [
+    '127.0.0.0/8', '::1/128',
+    '169.254.0.0/16', 'fe80::/10',
+    '169.254.169.254/32', 'fd00:ec2::254/128',
+    '0.0.0.0/8', '::/128',
+]
+
 opts = [
     cfg.IntOpt('workers', default=32, min=1,
                help='Threads delivering alarm actions; the actions of one '
@@ -30,6 +40,26 @@ opts = [
     cfg.StrOpt('ssl_client_key',
                help='Private key of ssl_client_cert, if not in the same '
                     'file.'),
+    cfg.ListOpt('denied_networks', default=DEFAULT_DENIED_NETWORKS,
+                help='Networks (CIDR, IPv4 or IPv6) that alarm actions may '
+                     'not send webhooks to. An http or https action whose '
+                     'host is, or resolves to, an address in one of them '
+                     'is refused: at alarm creation when the host is a '
+                     'literal address (however it is spelled: '
+                     '2130706433, 0x7f.1 and ::ffff:127.0.0.1 are all '
+                     '127.0.0.1), and at each delivery after the host '
+                     'name is resolved. The default covers loopback, '
+                     'link-local, the cloud metadata addresses and the '
+                     'unspecified addresses. Add the networks of your '
+                     'control plane (doctor\'s own API, the database, the '
+                     'message bus) and private ranges that tenants must '
+                     'not reach. An empty list allows every address.'),
+    cfg.ListOpt('allowed_networks', default=[],
+                help='Networks (CIDR) allowed even inside a denied '
+                     'network, for consumers that live there: for '
+                     'example 127.0.0.0/8 for a consumer on the same host '
+                     'as the notifier, or the private range of your '
+                     'consumers when denied_networks includes it.'),
     cfg.IntOpt('redelivery_interval', default=10, min=1,
                help='Seconds between scans for stored deliveries that no '
                     'notifier finished, for example because it was '

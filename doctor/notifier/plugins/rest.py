@@ -1,5 +1,6 @@
 """The ``http:`` and ``https:`` notifiers: webhooks."""
 
+import socket
 import ssl
 import time
 from urllib import parse
@@ -11,6 +12,7 @@ from oslo_serialization import jsonutils
 import urllib3
 
 from doctor.common import exception
+from doctor.notifier import targets
 from doctor.notifier.plugins import base
 
 LOG = log.getLogger(__name__)
@@ -55,6 +57,7 @@ class RestAlarmNotifier(base.AlarmNotifier):
                                         read=opts.http_read_timeout)
         self._retries = opts.max_retries
         self._backoff = opts.retry_backoff
+        self._targets = targets.TargetPolicy.from_conf(conf)
 
     def _manager(self, action: parse.SplitResult) -> urllib3.PoolManager:
         """The pool for ``action``: direct, or through its proxy."""
@@ -86,10 +89,7 @@ class RestAlarmNotifier(base.AlarmNotifier):
         attempt = 0
         while True:
             try:
-                response = manager.request(
-                    'POST', url, body=data, headers=headers,
-                    timeout=self._timeout, redirect=False,
-                    preload_content=True)
+                response = self._post(manager, action, url, data, headers)
             except urllib3.exceptions.HTTPError as e:
                 reason = _describe(e)
                 retry = True
@@ -99,15 +99,62 @@ class RestAlarmNotifier(base.AlarmNotifier):
                 reason = 'HTTP %d' % response.status
                 retry = response.status in _RETRIED_STATUSES
             if not retry or attempt >= self._retries:
+                # An answer such as 400 or 404 would come again: the
+                # deliverer attempts only the others again later.
                 raise exception.DeliveryFailed(
                     action=base.safe_url(action),
-                    reason='%s after %d attempt(s)' % (reason, attempt + 1))
+                    reason='%s after %d attempt(s)' % (reason, attempt + 1),
+                    permanent=not retry)
             delay = self._backoff * (2 ** attempt)
             LOG.info('Delivery of alarm %s to %s failed (%s); retrying in '
                      '%.2f s', body.get('alarm_id'), base.safe_url(action),
                      reason, delay)
             attempt += 1
             time.sleep(delay)
+
+    def _post(self, manager: urllib3.PoolManager,
+              action: parse.SplitResult, url: str, data: bytes,
+              headers: dict) -> urllib3.BaseHTTPResponse:
+        """POST once to the address that ``[notifier]`` policy checked.
+
+        The host is resolved here and the connection goes to the address
+        that was checked, with the name kept for the Host header and for
+        TLS (SNI and certificate): a name cannot resolve to an allowed
+        address for the check and to a denied one for the connection.
+        Through a proxy, which connects by itself, the addresses the name
+        resolves to here are checked, if it resolves here (a literal
+        address always does).
+
+        :raises TargetDenied: for an address in a denied network.
+        """
+        host = action.hostname or ''
+        port = action.port or (443 if action.scheme == 'https' else 80)
+        target = base.safe_url(action)
+        try:
+            address: str | None = self._targets.resolve(target, host, port)
+        except socket.gaierror as e:
+            if manager is self._direct:
+                raise urllib3.exceptions.NameResolutionError(
+                    host, None, e)  # type: ignore[arg-type]
+            # Perhaps only the proxy can resolve the name.
+            address = None
+        if manager is not self._direct:
+            return manager.request('POST', url, body=data, headers=headers,
+                                   timeout=self._timeout, redirect=False,
+                                   preload_content=True)
+        assert address is not None
+        pool_kwargs = {}
+        if action.scheme == 'https' and targets.literal_address(host) is None:
+            pool_kwargs['server_hostname'] = host
+        pool = self._direct.connection_from_host(
+            address, port, action.scheme, pool_kwargs=pool_kwargs)
+        path = parse.urlunsplit(('', '', action.path or '/', action.query,
+                                 ''))
+        headers = dict(headers, Host=action.netloc.rpartition('@')[2])
+        return pool.urlopen('POST', path, body=data, headers=headers,
+                            retries=False, redirect=False,
+                            assert_same_host=False, timeout=self._timeout,
+                            preload_content=True)
 
     def close(self):
         self._direct.clear()

@@ -12,8 +12,10 @@ import oslo_messaging as messaging
 from oslo_serialization import jsonutils
 from oslo_utils import uuidutils
 
+from doctor.api.schemas.v1 import alarms as alarm_schema
 from doctor.common import context as doctor_context
 from doctor.db import api as db_api
+from doctor.notifier import targets
 
 LOG = log.getLogger(__name__)
 
@@ -37,8 +39,13 @@ def _isotime(value: datetime.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def alarm_view(alarm: dict) -> dict:
-    """The API's JSON of a stored alarm."""
+def alarm_view(alarm: dict, mask: bool = True) -> dict:
+    """The API's JSON of a stored alarm.
+
+    The actions keep their credentials in the database, for delivery; the
+    view masks their passwords unless ``mask`` is false.
+    """
+    show = targets.mask_url if mask else str
     return {
         'alarm_id': alarm['alarm_id'],
         'name': alarm['name'],
@@ -50,9 +57,10 @@ def alarm_view(alarm: dict) -> dict:
         'user_id': alarm['user_id'],
         'resource_id': alarm['resource_id'],
         'notification_rule': alarm['rule'],
-        'alarm_actions': alarm['alarm_actions'],
-        'ok_actions': alarm['ok_actions'],
-        'insufficient_data_actions': alarm['insufficient_data_actions'],
+        'alarm_actions': [show(a) for a in alarm['alarm_actions']],
+        'ok_actions': [show(a) for a in alarm['ok_actions']],
+        'insufficient_data_actions': [
+            show(a) for a in alarm['insufficient_data_actions']],
         'repeat_actions': alarm['repeat_actions'],
         'state': alarm['state'],
         'state_reason': alarm['state_reason'],
@@ -61,13 +69,35 @@ def alarm_view(alarm: dict) -> dict:
     }
 
 
+def _masked_detail(detail: str) -> str:
+    """A history entry's detail with the actions' passwords masked.
+
+    Entries are stored masked; those stored before that was the case are
+    masked when read.
+    """
+    if '@' not in detail:
+        return detail
+    try:
+        values = jsonutils.loads(detail)
+    except ValueError:
+        return detail
+    if not isinstance(values, dict):
+        return detail
+    for field in alarm_schema.ACTION_FIELDS:
+        if isinstance(values.get(field), list):
+            values[field] = [targets.mask_url(action)
+                             if isinstance(action, str) else action
+                             for action in values[field]]
+    return jsonutils.dumps(values)
+
+
 def change_view(change: dict) -> dict:
     """The API's JSON of a history entry; ``detail`` stays a JSON string."""
     return {
         'event_id': change['event_id'],
         'alarm_id': change['alarm_id'],
         'type': change['type'],
-        'detail': change['detail'],
+        'detail': _masked_detail(change['detail']),
         'timestamp': _isotime(change['timestamp']),
         'on_behalf_of': change['on_behalf_of'],
         'project_id': change['project_id'],
@@ -77,10 +107,31 @@ def change_view(change: dict) -> dict:
 
 
 def definition_changes(old: dict, new: dict) -> dict:
-    """The definition fields whose value differs, with their new value."""
-    old_view, new_view = alarm_view(old), alarm_view(new)
-    return {name: new_view[name] for name in DEFINITION_FIELDS
+    """The definition fields whose value differs, with their new value.
+
+    A changed password is a change, shown masked.
+    """
+    old_view, new_view = (alarm_view(old, mask=False),
+                          alarm_view(new, mask=False))
+    shown = alarm_view(new)
+    return {name: shown[name] for name in DEFINITION_FIELDS
             if old_view[name] != new_view[name]}
+
+
+def keep_masked_credentials(body: dict, stored: dict) -> None:
+    """Put back in ``body`` the stored actions it carries masked.
+
+    A client that sends back what GET returned sends the actions with
+    their passwords masked: each such action stands for the stored one,
+    whose password is kept.
+    """
+    for field in alarm_schema.ACTION_FIELDS:
+        if field not in body:
+            continue
+        stored_by_view = {targets.mask_url(action): action
+                          for action in stored[field]}
+        body[field] = [stored_by_view.get(action, action)
+                       for action in body[field]]
 
 
 def new_change(context: doctor_context.RequestContext, alarm: dict,

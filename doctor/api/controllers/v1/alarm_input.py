@@ -18,6 +18,7 @@ from doctor.common import context as doctor_context
 from doctor.common import exception
 from doctor.evaluator import rule as rule_mod
 from doctor.i18n import _
+from doctor.notifier import targets
 from doctor.policies import alarms as alarm_policies
 
 # Schemes whose notifier writes into doctor itself (its log, its memory):
@@ -70,23 +71,33 @@ def resource_id(conf: cfg.ConfigOpts, body: dict) -> str | None:
 
 def _check_action(name: str, action: str, schemes: Collection[str],
                   context: doctor_context.RequestContext,
-                  target: dict) -> None:
+                  target: dict, target_policy: targets.TargetPolicy) -> None:
+    # Answers show the action with its password masked.
+    shown = targets.mask_url(action)
     try:
         parsed = parse.urlsplit(action)
         parsed.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as e:
         raise exception.InvalidField(
             field=name, reason=_('%(action)r is not a valid URL: %(error)s')
-            % {'action': action, 'error': e})
+            % {'action': shown, 'error': e})
     if parsed.scheme not in schemes:
         raise exception.InvalidField(
             field=name,
             reason=_('%(action)r has no notifier for its scheme; known '
                      'schemes: %(schemes)s')
-            % {'action': action, 'schemes': ', '.join(sorted(schemes))})
+            % {'action': shown, 'schemes': ', '.join(sorted(schemes))})
     if parsed.scheme in _HOST_SCHEMES and not parsed.hostname:
         raise exception.InvalidField(
-            field=name, reason=_('%r names no host') % action)
+            field=name, reason=_('%r names no host') % shown)
+    if parsed.scheme in _HOST_SCHEMES:
+        # A literal address is checked now; a name when it is resolved,
+        # at each delivery.
+        try:
+            target_policy.check_literal(repr(shown),
+                                        parsed.hostname or '')
+        except exception.TargetDenied as e:
+            raise exception.InvalidField(field=name, reason=str(e))
     if (parsed.scheme in INTERNAL_SCHEMES and not policy.check(
             alarm_policies.INTERNAL_ACTIONS, target, context)):
         raise exception.Forbidden(
@@ -105,6 +116,7 @@ def actions(conf: cfg.ConfigOpts, body: dict, schemes: Collection[str],
     """
     result = {}
     limit = conf.api.alarm_max_actions
+    target_policy = targets.TargetPolicy.from_conf(conf)
     for field in alarm_schema.ACTION_FIELDS:
         values = list(body.get(field, []))
         if len(values) > limit:
@@ -114,7 +126,7 @@ def actions(conf: cfg.ConfigOpts, body: dict, schemes: Collection[str],
                 % {'count': len(values), 'limit': limit})
         for index, action in enumerate(values):
             _check_action('%s[%d]' % (field, index), action, schemes,
-                          context, target)
+                          context, target, target_policy)
         result[field] = values
     return result
 

@@ -313,6 +313,7 @@ class AlarmController(base.RestController):
             raise exception.InvalidField(
                 field='alarm_id',
                 reason=_('does not match the alarm being replaced'))
+        alarm_history.keep_masked_credentials(body, stored)
         project_id, user_id = _owner(context, body, alarm_policies.UPDATE,
                                      stored['project_id'],
                                      stored['user_id'])

@@ -89,8 +89,10 @@ class RestTestCase(base.TestCase):
         for name in ('http_proxy', 'https_proxy', 'HTTP_PROXY',
                      'HTTPS_PROXY'):
             self.useFixture(fixtures.EnvironmentVariable(name))
+        # The webhook receivers of these tests listen on loopback.
         self.config.config(retry_backoff=0.01, max_retries=3,
                            http_connect_timeout=2, http_read_timeout=2,
+                           allowed_networks=['127.0.0.0/8'],
                            group='notifier')
         self.sleep = self.useFixture(fixtures.MockPatchObject(
             rest, 'time', autospec=True)).mock.sleep
