@@ -16,6 +16,7 @@ from doctor.api import policy
 from doctor.api.schemas.v1 import alarms as alarm_schema
 from doctor.common import context as doctor_context
 from doctor.common import exception
+from doctor.evaluator import event_scope
 from doctor.evaluator import rule as rule_mod
 from doctor.i18n import _
 from doctor.notifier import targets
@@ -140,8 +141,23 @@ def definition(conf: cfg.ConfigOpts, body: dict, schemes: Collection[str],
     between creation and replacement. ``infrastructure``, whether the alarm
     may see the events that name no project, is not part of the body: it
     is the caller's right to such events, as the policy says now.
+
+    :raises InvalidField: naming ``notification_rule.event_type`` when the
+        alarm could see no event of it: every event it matches names no
+        project and the caller has no right to those.
     """
     rule = notification_rule(body)
+    infrastructure = policy.check(alarm_policies.INFRASTRUCTURE_EVENTS,
+                                  target, context)
+    if not infrastructure and event_scope.infrastructure_only(
+            rule['event_type'], event_scope.definition_scopes(conf)):
+        raise exception.InvalidField(
+            field='notification_rule.event_type',
+            reason=_('%r matches only events that name no project (compute '
+                     'services, hosts): such events reach only the alarms '
+                     'of callers allowed infrastructure events (policy '
+                     'alarm:infrastructure_events), so this alarm could '
+                     'never fire') % rule['event_type'])
     values = {
         'name': body['name'],
         'description': body.get('description') or '',
@@ -152,8 +168,7 @@ def definition(conf: cfg.ConfigOpts, body: dict, schemes: Collection[str],
         'rule': rule,
         'repeat_actions': body.get('repeat_actions', False),
         'deadline': deadline(rule, now),
-        'infrastructure': policy.check(
-            alarm_policies.INFRASTRUCTURE_EVENTS, target, context),
+        'infrastructure': infrastructure,
     }
     values.update(actions(conf, body, schemes, context, target))
     return values
