@@ -74,6 +74,39 @@ function _doctor_api_url {
     echo "$DOCTOR_SERVICE_PROTOCOL://$DOCTOR_SERVICE_HOST:$DOCTOR_SERVICE_PORT"
 }
 
+# _doctor_database_url - doctor's database URL, without DevStack's
+# SQLAlchemy query counter (plugin=dbcounter, added with MySQL): DevStack
+# installs that plugin for its own services, and doctor's commands need
+# not run where it can be loaded.
+function _doctor_database_url {
+    local url
+    url=$(database_connection_url doctor)
+    url=${url//&plugin=dbcounter/}
+    url=${url/\?plugin=dbcounter&/?}
+    echo "${url%\?plugin=dbcounter}"
+}
+
+# _doctor_notification_url - the transport of the notifications doctor
+# listens to, Nova and Neutron publish on: DevStack's notification bus.
+function _doctor_notification_url {
+    get_notification_url
+}
+
+# _doctor_core_plugin_conf - Neutron's core plugin file (ML2's), as a
+# path. DevStack names it relative to the file system's root, under
+# Neutron's configuration directory (etc/neutron/plugins/ml2/...): that
+# part is taken from NEUTRON_CONF_DIR.
+function _doctor_core_plugin_conf {
+    local path=${NEUTRON_CORE_PLUGIN_CONF:-${Q_PLUGIN_CONF_FILE:-}}
+    if [[ -z "$path" || "$path" == /* ]]; then
+        echo "$path"
+    elif [[ "$path" == etc/neutron/* ]]; then
+        echo "${NEUTRON_CONF_DIR:-/etc/neutron}/${path#etc/neutron/}"
+    else
+        echo "/$path"
+    fi
+}
+
 # _doctor_add_to_list <file> <section> <option> <item> [<unset value>]
 # Adds item to a comma-separated list option unless it is there already;
 # an option not set yet starts from its service's default, unset value.
@@ -150,11 +183,17 @@ function configure_doctor {
     iniset "$DOCTOR_CONF" DEFAULT debug "$ENABLE_DEBUG_LOG_LEVEL"
     iniset "$DOCTOR_CONF" DEFAULT state_path "$DOCTOR_STATE_PATH"
     iniset "$DOCTOR_CONF" DEFAULT transport_url "$(get_transport_url)"
-    iniset "$DOCTOR_CONF" database connection \
-        "$(database_connection_url doctor)"
+    local notification_url
+    notification_url=$(_doctor_notification_url)
+    if [[ -n "$notification_url" ]]; then
+        iniset "$DOCTOR_CONF" oslo_messaging_notifications transport_url \
+            "$notification_url"
+    fi
+    iniset "$DOCTOR_CONF" database connection "$(_doctor_database_url)"
     setup_logging "$DOCTOR_CONF"
 
-    iniset "$DOCTOR_CONF" api host "$DOCTOR_SERVICE_LISTEN_ADDRESS"
+    iniset "$DOCTOR_CONF" api host \
+        "$(ipv6_unquote "$DOCTOR_SERVICE_LISTEN_ADDRESS")"
     if is_service_enabled tls-proxy; then
         iniset "$DOCTOR_CONF" api port "$DOCTOR_SERVICE_PORT_INT"
     else
@@ -231,15 +270,29 @@ function configure_doctor_peers {
     local topic=$DOCTOR_NOTIFICATION_TOPIC
     local versioned=$DOCTOR_VERSIONED_NOTIFICATION_TOPIC
     local conf
+    local url
+    url=$(_doctor_notification_url)
     if is_service_enabled nova; then
-        # nova-compute's and the cell conductors' files are made from
-        # nova.conf or beside it: each one that exists gets the same.
+        # stack.sh writes nova.conf and the cell conductors' files in a
+        # background job while this phase runs: two writers of one file
+        # lose settings, so that job ends first.
+        if declare -F async_wait >/dev/null; then
+            async_wait configure_neutron_nova
+        fi
+        # nova-compute's file is made from nova.conf after this phase;
+        # the cell conductors' are beside it. Each one that exists gets
+        # the same; each names the notification bus, since a cell
+        # conductor's own transport is a virtual host of its cell.
         for conf in "$NOVA_CONF" "${NOVA_CPU_CONF:-}" \
                 "$NOVA_CONF_DIR"/nova_cell*.conf; do
             if [[ "$conf" != "$NOVA_CONF" && ! -f "$conf" ]]; then
                 continue
             fi
             iniset "$conf" oslo_messaging_notifications driver messagingv2
+            if [[ -n "$url" ]]; then
+                iniset "$conf" oslo_messaging_notifications transport_url \
+                    "$url"
+            fi
             _doctor_add_to_list "$conf" oslo_messaging_notifications topics \
                 "$topic" notifications
             iniset "$conf" notifications notification_format both
@@ -253,16 +306,22 @@ function configure_doctor_peers {
     if is_service_enabled neutron; then
         iniset "$NEUTRON_CONF" oslo_messaging_notifications driver \
             messagingv2
+        if [[ -n "$url" ]]; then
+            iniset "$NEUTRON_CONF" oslo_messaging_notifications \
+                transport_url "$url"
+        fi
         _doctor_add_to_list "$NEUTRON_CONF" oslo_messaging_notifications \
             topics "$topic" notifications
         if _doctor_has "$(_doctor_controllers)" neutron; then
-            local ml2_conf=${NEUTRON_CORE_PLUGIN_CONF:-}
-            if [[ -z "$ml2_conf" && -n "${Q_PLUGIN_CONF_FILE:-}" ]]; then
-                ml2_conf=/$Q_PLUGIN_CONF_FILE
-            fi
+            local ml2_conf
+            ml2_conf=$(_doctor_core_plugin_conf)
             if [[ -f "$ml2_conf" ]]; then
                 _doctor_add_to_list "$ml2_conf" ml2 extension_drivers \
                     data_plane_status
+            else
+                echo "WARNING: Neutron's core plugin file" \
+                    "'${ml2_conf:-(unset)}' is missing: the" \
+                    "data_plane_status extension driver is not enabled" >&2
             fi
         fi
     fi

@@ -4,7 +4,10 @@ Each test runs the plugin's phases in bash, as stack.sh, unstack.sh and
 clean.sh would, against stand-ins of DevStack's functions
 (devstack_stub/functions.sh): they record their calls and write real INI
 files, so that the tests read the doctor.conf, nova.conf and neutron.conf
-the plugin leaves behind and the commands it ran.
+the plugin leaves behind and the commands it ran. The inputs are what
+DevStack gives a plugin, and what stack.sh does between the phases is
+done here too; tools/devstack-check.sh runs the same phases against a
+checkout of DevStack itself.
 """
 
 import configparser
@@ -27,12 +30,30 @@ STUB = os.path.join(os.path.dirname(__file__), 'devstack_stub',
                     'functions.sh')
 
 SERVICE_HOST = '192.0.2.10'
+BUS = 'rabbit://stackrabbit:secret@%s:5672/' % SERVICE_HOST
+# DevStack's NEUTRON_CORE_PLUGIN_CONF, relative to the file system's root.
+ML2_CONF = 'etc/neutron/plugins/ml2/ml2_conf.ini'
 # What a devstack with Keystone, Nova and Neutron enables, besides doctor.
 OPENSTACK = ('key,mysql,rabbit,n-api,n-cond,n-sch,n-cpu,placement-api,'
              'q-svc,q-agt,q-dhcp')
 DOCTOR_DEFAULT = ('doctor-sync', 'doctor-inspector', 'doctor-eval',
                   'doctor-notifier', 'doctor-api')
-STACK = ('install', 'post-config', 'extra', 'test-config')
+# stack.sh: the phases, and what it does itself between them.
+STACK: tuple[tuple[str, ...] | str, ...] = (
+    ('stack', 'install'),
+    # Nova's Neutron settings are written in the background from here on.
+    'if is_service_enabled nova; then\n'
+    '    async_runfunc configure_neutron_nova\n'
+    'fi',
+    ('stack', 'post-config'),
+    'async_wait configure_neutron_nova',
+    # nova-cpu.conf is made from nova.conf when nova-compute starts.
+    'if is_service_enabled n-cpu; then\n'
+    '    start_nova_compute\n'
+    'fi',
+    ('stack', 'extra'),
+    ('stack', 'test-config'),
+)
 
 
 def _read_ini(path: str) -> configparser.ConfigParser:
@@ -92,8 +113,23 @@ class TestDevstackPlugin(testtools.TestCase):
         self.conf_dir = os.path.join(self.tmp, 'etc', 'doctor')
         self.doctor_conf = os.path.join(self.conf_dir, 'doctor.conf')
         self.tempest_conf = os.path.join(self.tmp, 'tempest.conf')
-        self._write(self.nova_conf, '[DEFAULT]\ndebug = True\n')
-        self._write(self.nova_cell_conf, '[DEFAULT]\ndebug = True\n')
+        # stack.sh's working directory: its checkout.
+        self.devstack = os.path.join(self.tmp, 'devstack')
+        os.mkdir(self.devstack)
+        # As lib/nova leaves them before post-config: nova.conf names the
+        # notification bus; a cell conductor's file (superconductor, the
+        # default) has its cell's virtual host as its only transport.
+        self._write(self.nova_conf,
+                    '[DEFAULT]\ndebug = True\ntransport_url = %s\n'
+                    '[oslo_messaging_notifications]\n'
+                    'driver = messagingv2\ntransport_url = %s\n'
+                    '[notifications]\nnotification_format = unversioned\n'
+                    % (BUS, BUS))
+        self._write(self.nova_cell_conf,
+                    '[database]\nconnection = mysql+pymysql://root:secret@'
+                    '%s/nova_cell1?charset=utf8\n'
+                    '[DEFAULT]\ndebug = True\ntransport_url = %snova_cell1\n'
+                    % (SERVICE_HOST, BUS))
         self._write(self.neutron_conf,
                     '[oslo_messaging_notifications]\n'
                     'topics = notifications_designate\n')
@@ -124,8 +160,10 @@ class TestDevstackPlugin(testtools.TestCase):
             'NOVA_CONF_DIR': nova_dir,
             'NOVA_CONF': self.nova_conf,
             'NOVA_CPU_CONF': self.nova_cpu_conf,
+            'NEUTRON_CONF_DIR': neutron_dir,
             'NEUTRON_CONF': self.neutron_conf,
-            'NEUTRON_CORE_PLUGIN_CONF': self.ml2_conf,
+            'NEUTRON_CORE_PLUGIN_CONF': ML2_CONF,
+            'STUB_ASYNC_DIR': self.useFixture(fixtures.TempDir()).path,
             'TEMPEST_CONFIG': self.tempest_conf,
             'ENABLED_SERVICES': OPENSTACK,
         }
@@ -135,23 +173,27 @@ class TestDevstackPlugin(testtools.TestCase):
         with open(path, 'w') as f:
             f.write(text)
 
-    def _run(self, *calls: tuple[str, ...], before: str = '',
+    def _run(self, *calls: tuple[str, ...] | str, before: str = '',
              check: bool = True) -> subprocess.CompletedProcess:
         """Source the stub and the settings, then plugin.sh once per call.
 
         ``before`` runs ahead of the settings, where local.conf's lines
-        would (``disable_service``, variables).
+        would (``disable_service``, variables). A call that is a string
+        is a shell command of stack.sh's own, run as it is.
         """
         lines = ['set -o errexit', 'source %s' % shlex.quote(STUB), before,
                  'source %s' % shlex.quote(os.path.join(PLUGIN_DIR,
                                                         'settings'))]
         for args in calls:
+            if isinstance(args, str):
+                lines.append(args)
+                continue
             lines.append('source %s %s' % (
                 shlex.quote(os.path.join(PLUGIN_DIR, 'plugin.sh')),
                 ' '.join(args)))
         result = subprocess.run(['bash', '-c', '\n'.join(lines)],
                                 env=self.env, capture_output=True,
-                                text=True, timeout=60)
+                                text=True, timeout=60, cwd=self.devstack)
         if check:
             self.assertEqual(0, result.returncode,
                              'plugin failed:\n%s' % result.stderr[-3000:])
@@ -159,8 +201,7 @@ class TestDevstackPlugin(testtools.TestCase):
 
     def _stack(self, before: str = '', check: bool = True
                ) -> subprocess.CompletedProcess:
-        return self._run(*(('stack', phase) for phase in STACK),
-                         before=before, check=check)
+        return self._run(*STACK, before=before, check=check)
 
     def _calls(self, name: str | None = None) -> list[list[str]]:
         if not os.path.exists(self.log):
@@ -192,10 +233,12 @@ class TestDevstackPlugin(testtools.TestCase):
     def test_doctor_conf(self):
         self._stack()
         conf = _read_ini(self.doctor_conf)
-        self.assertEqual('rabbit://stackrabbit:secret@%s:5672/'
-                         % SERVICE_HOST, conf['DEFAULT']['transport_url'])
+        self.assertEqual(BUS, conf['DEFAULT']['transport_url'])
+        self.assertEqual(BUS, conf['oslo_messaging_notifications'][
+            'transport_url'])
         self.assertEqual(os.path.join(self.tmp, 'data', 'doctor'),
                          conf['DEFAULT']['state_path'])
+        # Without DevStack's query counter (plugin=dbcounter).
         self.assertEqual('mysql+pymysql://root:secret@%s/doctor'
                          '?charset=utf8' % SERVICE_HOST,
                          conf['database']['connection'])
@@ -262,16 +305,21 @@ class TestDevstackPlugin(testtools.TestCase):
               'sync']], calls)
 
     def test_nova_notifications(self):
-        self._write(self.nova_cpu_conf,
-                    '[oslo_messaging_notifications]\n'
+        with open(self.nova_cell_conf, 'a') as f:
+            f.write('[oslo_messaging_notifications]\n'
                     'topics = notifications,custom\n')
         self._stack()
+        # nova-cpu.conf did not exist at post-config: it has what the
+        # plugin set in nova.conf.
+        self.assertEqual([[]], self._calls('start_nova_compute'))
         for path in (self.nova_conf, self.nova_cpu_conf,
                      self.nova_cell_conf):
             conf = _read_ini(path)
             self.assertEqual('messagingv2',
                              conf['oslo_messaging_notifications']['driver'],
                              path)
+            self.assertEqual(BUS, conf['oslo_messaging_notifications'][
+                'transport_url'], path)
             self.assertEqual({'notification_format': 'both',
                               'versioned_notifications_topics':
                                   'versioned_notifications',
@@ -285,8 +333,48 @@ class TestDevstackPlugin(testtools.TestCase):
         # Topics other consumers set stay.
         self.assertEqual(
             'notifications,custom',
-            _read_ini(self.nova_cpu_conf)['oslo_messaging_notifications'][
+            _read_ini(self.nova_cell_conf)['oslo_messaging_notifications'][
                 'topics'])
+
+    def test_cell_conductor_notifies_on_doctor_bus(self):
+        # A cell conductor runs with its own file alone, whose transport
+        # is its cell's virtual host: notifications would go there
+        # unless the file names the notification bus.
+        self._stack()
+        cell = _read_ini(self.nova_cell_conf)
+        self.assertEqual(BUS + 'nova_cell1',
+                         cell['DEFAULT']['transport_url'])
+        doctor = _read_ini(self.doctor_conf)
+        self.assertEqual(
+            doctor['oslo_messaging_notifications']['transport_url'],
+            cell['oslo_messaging_notifications']['transport_url'])
+        self.assertEqual('vm_and_task_state',
+                         cell['notifications']['notify_on_state_change'])
+
+    def test_nova_background_job_ends_before_nova_files_change(self):
+        self._stack()
+        # The job was collected inside post-config, before the plugin
+        # wrote Nova's files, and every setting of both is there.
+        self.assertEqual([], self._calls('race'))
+        waits = [call for call in self._calls()
+                 if call[0] in ('async_wait', 'create_service_user')]
+        self.assertEqual(['create_service_user', 'async_wait'],
+                         [call[0] for call in waits[:2]])
+        for path in (self.nova_conf, self.nova_cell_conf):
+            conf = _read_ini(path)
+            self.assertEqual('password', conf['neutron']['auth_type'], path)
+            self.assertEqual('True', conf['DEFAULT']['vif_plugging_is_fatal'],
+                             path)
+            self.assertEqual('both',
+                             conf['notifications']['notification_format'],
+                             path)
+
+    def test_nova_without_background_job(self):
+        # DEVSTACK_PARALLEL=False, or an older DevStack: nothing to wait
+        # for.
+        self._run(('stack', 'install'), ('stack', 'post-config'))
+        self.assertEqual('both', _read_ini(self.nova_conf)['notifications'][
+            'notification_format'])
 
     def test_other_notification_topic(self):
         self.env['DOCTOR_NOTIFICATION_TOPIC'] = 'doctor_notifications'
@@ -303,15 +391,30 @@ class TestDevstackPlugin(testtools.TestCase):
                          conf['neutron']['notification_topics'])
 
     def test_neutron_notifications_and_data_plane_status(self):
+        # NEUTRON_CORE_PLUGIN_CONF is relative, as DevStack sets it.
         self._stack()
         conf = _read_ini(self.neutron_conf)
         self.assertEqual(
-            {'driver': 'messagingv2',
+            {'driver': 'messagingv2', 'transport_url': BUS,
              'topics': 'notifications_designate,notifications'},
             dict(conf['oslo_messaging_notifications']))
         self.assertEqual('port_security,data_plane_status',
                          _read_ini(self.ml2_conf)['ml2'][
                              'extension_drivers'])
+
+    def test_data_plane_status_with_absolute_core_plugin_conf(self):
+        self.env['NEUTRON_CORE_PLUGIN_CONF'] = self.ml2_conf
+        self._stack()
+        self.assertEqual('port_security,data_plane_status',
+                         _read_ini(self.ml2_conf)['ml2'][
+                             'extension_drivers'])
+
+    def test_missing_core_plugin_conf_is_reported(self):
+        os.unlink(self.ml2_conf)
+        result = self._stack()
+        self.assertIn("core plugin file '%s' is missing"
+                      % self.ml2_conf, result.stderr)
+        self.assertFalse(os.path.exists(self.ml2_conf))
 
     def test_extra_starts_every_enabled_service(self):
         self._stack()
@@ -390,7 +493,8 @@ class TestDevstackPlugin(testtools.TestCase):
         self.assertEqual('static', conf['synchronizer']['datasources'])
         self.assertNotIn('nova', conf)
         self.assertNotIn('neutron', conf)
-        self.assertNotIn('notifications', _read_ini(self.nova_conf))
+        self.assertEqual({'notification_format': 'unversioned'},
+                         dict(_read_ini(self.nova_conf)['notifications']))
         self.assertEqual('port_security', _read_ini(self.ml2_conf)['ml2'][
             'extension_drivers'])
 
@@ -434,8 +538,8 @@ class TestDevstackPlugin(testtools.TestCase):
                              'backend_url'])
 
     def test_tls_proxy(self):
-        self.env['ENABLED_SERVICES'] += ',tls-proxy'
-        self.env['SERVICE_PROTOCOL'] = 'https'
+        # DevStack leaves SERVICE_PROTOCOL at http under tls-proxy.
+        self.env['ENABLED_SERVICES'] += ',tls-proxy,doctor-monitor'
         self._stack()
         conf = _read_ini(self.doctor_conf)
         self.assertEqual('22345', conf['api']['port'])
@@ -443,8 +547,37 @@ class TestDevstackPlugin(testtools.TestCase):
                          conf['nova']['cafile'])
         self.assertEqual([['doctor', '*', '12345', SERVICE_HOST, '22345']],
                          self._calls('start_tls_proxy'))
+        url = 'https://%s:12345' % SERVICE_HOST
+        self.assertEqual(url, self._calls('get_or_create_endpoint')[0][2])
+        self.assertEqual(url, conf['monitor']['api_url'])
+        self.assertEqual([['60', url]], self._calls('wait_for_service'))
+
+    def test_service_protocol_from_local_conf(self):
+        self.env['DOCTOR_SERVICE_PROTOCOL'] = 'https'
+        self._stack()
         self.assertEqual('https://%s:12345' % SERVICE_HOST,
                          self._calls('get_or_create_endpoint')[0][2])
+
+    def test_ipv6(self):
+        # DevStack with SERVICE_IP_VERSION=6: addresses in URL brackets.
+        self.env['SERVICE_LISTEN_ADDRESS'] = '[::]'
+        self.env['SERVICE_HOST'] = '[2001:db8::10]'
+        self._stack()
+        conf = _read_ini(self.doctor_conf)
+        self.assertEqual('::', conf['api']['host'])
+        registered = base.new_conf()
+        registered.set_override('host', conf['api']['host'], group='api')
+        self.assertEqual('::', registered.api.host)
+        self.assertEqual('http://[2001:db8::10]:12345',
+                         self._calls('get_or_create_endpoint')[0][2])
+
+    def test_database_url_without_query_counter(self):
+        self.env['MYSQL_GATHER_PERFORMANCE'] = 'False'
+        self._stack()
+        self.assertEqual('mysql+pymysql://root:secret@%s/doctor'
+                         '?charset=utf8' % SERVICE_HOST,
+                         _read_ini(self.doctor_conf)['database'][
+                             'connection'])
 
     def test_tempest(self):
         self.env['ENABLED_SERVICES'] += ',tempest'
@@ -474,6 +607,11 @@ class TestDevstackPlugin(testtools.TestCase):
         before = 'disable_service %s' % ' '.join(DOCTOR_DEFAULT)
         self._stack(before=before)
         self._run(('unstack',), ('clean',), before=before)
+        # Besides stack.sh's own calls.
+        self.assertEqual([['configure_neutron_nova']],
+                         self._calls('async_wait'))
         self.assertEqual(['define_plugin'],
-                         sorted({call[0] for call in self._calls()}))
+                         sorted({call[0] for call in self._calls()} -
+                                {'async_runfunc', 'async_wait',
+                                 'start_nova_compute'}))
         self.assertFalse(os.path.exists(self.conf_dir))
