@@ -22,6 +22,8 @@ from doctor.objects import base as objects_base
 EMBEDDED_TRANSPORT_URL = 'inproc:/'
 CONTROL_EXCHANGE = 'doctor'
 NOTIFICATION_DRIVERS = ('messagingv2',)
+TRANSIENT_QUEUES_TTL = 60
+QOS_PREFETCH_COUNT = 100
 # Modules whose exceptions an RPC reply may raise again in the caller (an
 # inspector's HostNotFound reaches the API as HostNotFound, not as a
 # RemoteError).
@@ -55,6 +57,16 @@ def set_defaults(conf: cfg.ConfigOpts) -> None:
         opts = getattr(module, group, None)
         if opts:
             conf.register_opts(opts, group=group)
+    # The fanout and reply queues of a process killed without closing its
+    # connection stay behind, filling with every fanout message, until
+    # they have gone unused this many seconds (oslo.messaging: 30 minutes).
+    conf.set_default('rabbit_transient_queues_ttl', TRANSIENT_QUEUES_TTL,
+                     group='oslo_messaging_rabbit')
+    # Unacknowledged messages a consumer may hold: with notifications
+    # acknowledged only once stored, an unlimited prefetch would hand a
+    # whole backlog to the first replica and none to the others.
+    conf.set_default('rabbit_qos_prefetch_count', QOS_PREFETCH_COUNT,
+                     group='oslo_messaging_rabbit')
     conf.set_default('transport_url', EMBEDDED_TRANSPORT_URL)
     conf.set_default('driver', list(NOTIFICATION_DRIVERS),
                      group='oslo_messaging_notifications')
@@ -135,6 +147,24 @@ def get_notifier(conf: cfg.ConfigOpts,
     return messaging.Notifier(get_notification_transport(conf),
                               publisher_id=publisher_id,
                               serializer=RequestContextSerializer())
+
+
+def get_batch_notification_listener(
+        conf: cfg.ConfigOpts, targets: list[messaging.Target],
+        endpoints: list, pool: str | None = None,
+        allow_requeue: bool = False, batch_size: int = 1,
+        batch_timeout: float | None = None
+) -> messaging.MessageHandlingServer:
+    """A listener handing its endpoints lists of up to ``batch_size``.
+
+    A batch is acknowledged when its endpoint returns; with
+    ``allow_requeue`` an endpoint returning ``REQUEUE`` (or raising) sends
+    the whole batch back to the bus instead.
+    """
+    return messaging.get_batch_notification_listener(
+        get_notification_transport(conf), targets, endpoints,
+        pool=pool, allow_requeue=allow_requeue, batch_size=batch_size,
+        batch_timeout=batch_timeout)
 
 
 def get_notification_listener(conf: cfg.ConfigOpts,

@@ -43,8 +43,24 @@ opts = [
                      'itself instead of handing them to doctor-notifier '
                      'over RPC. Inline delivery saves a hop; either way a '
                      'delivery is stored first and survives a restart.'),
-    cfg.IntOpt('executor_threads', default=32, min=1,
-               help='Threads evaluating notifications concurrently.'),
+    cfg.IntOpt('notification_batch_size', default=100, min=1,
+               help='Notifications the evaluator takes from the bus at '
+                    'once. A batch is acknowledged when the transitions '
+                    'of all its notifications are stored; on RabbitMQ it '
+                    'is at most [oslo_messaging_rabbit] '
+                    'rabbit_qos_prefetch_count.'),
+    cfg.FloatOpt('notification_batch_timeout', default=0.005, min=0.001,
+                 help='Seconds the evaluator waits for a batch of '
+                      'notifications to fill before evaluating what it '
+                      'has: at most this much latency is added to an '
+                      'event that arrives alone.'),
+    cfg.IntOpt('executor_threads', default=4, min=1,
+               help='Threads evaluating notifications concurrently. Each '
+                    'stores the transitions of whatever events are waiting '
+                    'in one transaction, holding one database connection '
+                    'while it does: more threads than [database] '
+                    'max_pool_size + max_overflow only wait for '
+                    'connections.'),
 ]
 
 

@@ -1,6 +1,7 @@
 """Entry points for oslo-config-generator."""
 
 from oslo_config import cfg
+from oslo_messaging._drivers import impl_rabbit
 from oslo_messaging import transport
 from oslo_messaging.notify import notifier as messaging_notifier
 
@@ -14,12 +15,13 @@ from doctor.conf import evaluator
 from doctor.conf import inspector
 from doctor.conf import monitor
 from doctor.conf import notifier
+from doctor.conf import profiler
 from doctor.conf import synchronizer
 from doctor.conf import upgrade_levels
 
 _MODULES = (default, api, clients, consumer, coordination, database,
-            evaluator, inspector, monitor, notifier, synchronizer,
-            upgrade_levels)
+            evaluator, inspector, monitor, notifier, profiler,
+            synchronizer, upgrade_levels)
 
 
 def list_opts():
@@ -45,4 +47,7 @@ def set_lib_defaults():
                      transport_url=rpc.EMBEDDED_TRANSPORT_URL)
     cfg.set_defaults(messaging_notifier._notifier_opts,
                      driver=list(rpc.NOTIFICATION_DRIVERS))
+    cfg.set_defaults(impl_rabbit.rabbit_opts,
+                     rabbit_transient_queues_ttl=rpc.TRANSIENT_QUEUES_TTL,
+                     rabbit_qos_prefetch_count=rpc.QOS_PREFETCH_COUNT)
     rpc.set_defaults(conf.CONF)

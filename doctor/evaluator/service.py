@@ -25,21 +25,33 @@ LOG = log.getLogger(__name__)
 
 
 class NotificationEndpoint:
-    """Receives notifications of every priority and evaluates their events.
+    """Receives batches of notifications and evaluates their events.
 
-    A notification is acknowledged once what it causes is stored: the
-    listener's thread waits for it. One the evaluator could not finish
-    before stopping goes back to the bus, for this replica after a restart
-    or for another one.
+    The notifications of a batch are queued in the order they were
+    delivered, and the batch is acknowledged once what each of them causes
+    is stored: the listener's thread waits for it. A batch the evaluator
+    could not finish before stopping goes back to the bus, for this replica
+    after a restart or for another one; what of it was already stored
+    changes nothing when evaluated again.
+
+    Batches are handled one at a time, so the events of one resource are
+    queued in the order the bus delivered them. The listener groups a
+    batch by priority first: events of one resource sent at different
+    priorities within one batch are evaluated priority by priority.
     """
 
     def __init__(self, engine: evaluator_mod.NotificationEvaluator) -> None:
         self._engine = engine
 
-    def _handle(self, ctxt, publisher_id, event_type, payload, metadata):
-        ticket = self._engine.submit(ctxt, publisher_id, event_type,
-                                     payload, metadata)
-        if ticket.wait() is evaluator_mod.Outcome.REQUEUE:
+    def _handle(self, messages):
+        tickets = [self._engine.submit(message['ctxt'],
+                                       message['publisher_id'],
+                                       message['event_type'],
+                                       message['payload'],
+                                       message['metadata'])
+                   for message in messages]
+        outcomes = [ticket.wait() for ticket in tickets]
+        if evaluator_mod.Outcome.REQUEUE in outcomes:
             return messaging.NotificationResult.REQUEUE
         return messaging.NotificationResult.HANDLED
 
@@ -132,10 +144,14 @@ class EvaluatorService(service.Service):
         targets = [messaging.Target(topic=topic, exchange=exchange)
                    for topic in conf.evaluator.notification_topics
                    for exchange in conf.evaluator.notification_exchanges]
-        listener = rpc.get_notification_listener(
+        listener = rpc.get_batch_notification_listener(
             conf, targets, [NotificationEndpoint(self.engine)],
-            pool=conf.evaluator.notification_pool, allow_requeue=True)
-        listener.start()
+            pool=conf.evaluator.notification_pool, allow_requeue=True,
+            batch_size=conf.evaluator.notification_batch_size,
+            batch_timeout=conf.evaluator.notification_batch_timeout)
+        # One batch at a time, in the order the bus delivers them: see
+        # NotificationEndpoint.
+        listener.start(override_pool_size=1)
         self._servers.append(listener)
 
         self._periodic.add(conf.evaluator.timeout_check_interval,

@@ -216,15 +216,24 @@ class TestLostRace(fixture.EngineTestCase):
                          self.engine.index.get(alarm['alarm_id']).state)
 
 
+def message(payload=None, message_id='msg-1'):
+    """One notification as a batch listener hands it to its endpoint."""
+    return {'ctxt': {}, 'publisher_id': 'compute.compute-0',
+            'event_type': 'compute.instance.update',
+            'payload': payload or {},
+            'metadata': {'message_id': message_id,
+                         'timestamp': '2024-05-01 10:00:01.000000'}}
+
+
 class FakeEngine:
     """Stands in for the engine behind the listener's endpoint."""
 
-    def __init__(self, outcome):
-        self.outcome = outcome
+    def __init__(self, outcomes):
+        self.outcomes = list(outcomes)
 
     def submit(self, ctxt, publisher_id, event_type, payload, metadata):
         ticket = evaluator.Ticket()
-        ticket.finish(self.outcome)
+        ticket.finish(self.outcomes.pop(0))
         return ticket
 
 
@@ -232,25 +241,28 @@ class TestNotificationEndpoint(fixture.EngineTestCase):
 
     def test_stored_is_handled(self):
         endpoint = service.NotificationEndpoint(
-            FakeEngine(evaluator.Outcome.DONE))
+            FakeEngine([evaluator.Outcome.DONE] * 2))
         self.assertEqual(messaging.NotificationResult.HANDLED,
-                         endpoint.info({}, 'p', 'e', {}, {}))
+                         endpoint.info([message(), message()]))
 
-    def test_unfinished_at_stop_is_requeued(self):
+    def test_one_unfinished_at_stop_requeues_the_batch(self):
         endpoint = service.NotificationEndpoint(
-            FakeEngine(evaluator.Outcome.REQUEUE))
+            FakeEngine([evaluator.Outcome.DONE, evaluator.Outcome.REQUEUE]))
         self.assertEqual(messaging.NotificationResult.REQUEUE,
-                         endpoint.error({}, 'p', 'e', {}, {}))
+                         endpoint.error([message(), message()]))
 
-    def test_the_endpoint_waits_for_the_worker(self):
-        self.create_alarm()
+    def test_the_endpoint_waits_for_the_worker_in_order(self):
+        self.create_alarm(ok_actions=['test://ok'])
         self.engine.load_index()
         self.engine.start()
         endpoint = service.NotificationEndpoint(self.engine)
-        payload = samples.nova_legacy_update(state='error')
-        result = endpoint.info({}, 'compute.compute-0',
-                               'compute.instance.update', payload,
-                               {'message_id': 'msg-1'})
+        states = ['error', 'active'] * 10 + ['error']
+        result = endpoint.info([
+            message(payload=samples.nova_legacy_update(state=state),
+                    message_id='msg-%d' % n)
+            for n, state in enumerate(states)])
         self.assertEqual(messaging.NotificationResult.HANDLED, result)
-        # Stored before the endpoint returned, that is before the ack.
-        self.assertEqual(['alarm'], [f.current for f in self.fired])
+        # Stored before the endpoint returned, that is before the ack, and
+        # in the order of the batch.
+        self.assertEqual(['alarm', 'ok'] * 10 + ['alarm'],
+                         [f.current for f in self.fired])
