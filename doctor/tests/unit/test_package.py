@@ -17,3 +17,22 @@ class TestImport(base.TestCase):
             capture_output=True, text=True, timeout=120)
         self.assertEqual(0, done.returncode, done.stderr)
         self.assertNotIn('Eventlet is deprecated', done.stderr)
+
+    def test_no_dsa_deprecation_notice_from_dnspython_on_start(self):
+        # dnspython's DNSSEC module names cryptography's deprecated DSA
+        # classes at import, each one a warning.
+        done = subprocess.run(
+            [sys.executable, '-c', 'import doctor.cmd.status, dns.dnssec'],
+            capture_output=True, text=True, timeout=120)
+        self.assertEqual(0, done.returncode, done.stderr)
+        self.assertNotIn('DSA is deprecated', done.stderr)
+
+    def test_dsa_notice_stays_for_doctor_s_own_code(self):
+        # Only dnspython's use is muted, not the warning everywhere.
+        done = subprocess.run(
+            [sys.executable, '-c',
+             'import doctor, warnings; '
+             'warnings.warn("DSA is deprecated and support will be '
+             'removed")'],
+            capture_output=True, text=True, timeout=120)
+        self.assertIn('DSA is deprecated', done.stderr)
