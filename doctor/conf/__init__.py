@@ -16,6 +16,7 @@ from doctor.conf import evaluator
 from doctor.conf import inspector
 from doctor.conf import monitor
 from doctor.conf import notifier
+from doctor.conf import profiler
 from doctor.conf import synchronizer
 from doctor.conf import upgrade_levels
 
@@ -34,6 +35,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     inspector.register_opts(conf)
     monitor.register_opts(conf)
     notifier.register_opts(conf)
+    profiler.register_opts(conf)
     synchronizer.register_opts(conf)
     upgrade_levels.register_opts(conf)
 

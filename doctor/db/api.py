@@ -315,6 +315,27 @@ class Connection(metaclass=abc.ABCMeta):
         :raises FaultNotFound: if ``marker`` is not a fault.
         """
 
+    # checkpoints of faults after the inspector's (the profiler's)
+    #
+    # A checkpoint travels as a dict: ``fault_id``, ``name`` (see
+    # :data:`doctor.profiler.checkpoints.NAMES`), ``component``,
+    # ``timestamp`` and ``alarm_id`` (None where not about one alarm).
+
+    @abc.abstractmethod
+    def add_fault_checkpoints(self, entries: list[dict]) -> None:
+        """Store ``entries`` together; their ``timestamp`` is a datetime.
+
+        The faults are not checked: the caller knows they exist.
+        """
+
+    @abc.abstractmethod
+    def get_fault_checkpoints(self, fault_ids: Iterable[str]
+                              ) -> dict[str, list[dict]]:
+        """The stored checkpoints of each of ``fault_ids`` that has any,
+        in time order, each with ``number``, ``name``, ``component``,
+        ``timestamp`` (ISO 8601 UTC) and ``alarm_id``.
+        """
+
 
 def get_connection(conf: cfg.ConfigOpts) -> Connection:
     """The storage connection configured by ``[database] connection``."""

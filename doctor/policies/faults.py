@@ -13,6 +13,7 @@ PREFIX = 'fault:%s'
 
 GET_ALL = PREFIX % 'get_all'
 GET = PREFIX % 'get'
+ADD_CHECKPOINTS = PREFIX % 'add_checkpoints'
 
 rules: list[policy.RuleDefault] = [
     policy.DocumentedRuleDefault(
@@ -31,6 +32,20 @@ rules: list[policy.RuleDefault] = [
                     'duration, and its checkpoints. Anyone the rule '
                     'refuses gets 403, whether the fault exists or not.',
         operations=[{'path': '/v1/faults/{fault_id}', 'method': 'GET'}],
+        scope_types=['project']),
+    policy.DocumentedRuleDefault(
+        name=ADD_CHECKPOINTS,
+        check_str='rule:context_is_admin or '
+                  '(role:member and project_id:%(project_id)s)',
+        description='Record checkpoints of a fault that a consumer '
+                    'reached (received_alarm, handled_alarm), for the '
+                    'profiler. Checked first on the caller\'s own project, '
+                    'then on the project of each alarm the checkpoints '
+                    'name: a member of the alarm\'s project, or an '
+                    'administrator. An alarm the rule refuses answers 404 '
+                    'as if it did not exist.',
+        operations=[{'path': '/v1/faults/{fault_id}/checkpoints',
+                     'method': 'POST'}],
         scope_types=['project']),
 ]
 

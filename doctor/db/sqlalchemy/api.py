@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from doctor.common import exception
 from doctor.db import api
+from doctor.db.sqlalchemy import checkpoints
 from doctor.db.sqlalchemy import entities
 from doctor.db.sqlalchemy import faults
 from doctor.db.sqlalchemy import migration
@@ -557,3 +558,12 @@ class Connection(api.Connection):
                     raise exception.FaultNotFound(fault_id=marker)
             return faults.get_list(connection, host=host, status=status,
                                    limit=limit, marker=marker_fault)
+
+    @_retry_on_deadlock
+    def add_fault_checkpoints(self, entries):
+        with self._write() as connection:
+            checkpoints.add(connection, entries)
+
+    def get_fault_checkpoints(self, fault_ids):
+        with self.engine.connect() as connection:
+            return checkpoints.get(connection, fault_ids)
