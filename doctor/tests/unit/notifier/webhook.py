@@ -30,11 +30,14 @@ class WebhookServer(fixtures.Fixture):
 
     ``statuses`` are the answers to the first requests in turn, 200 after
     them; ``delay`` seconds pass before each answer. ``received`` lists
-    every request; ``url`` is the base URL.
+    every request; ``url`` is the base URL. ``location``, if given, is
+    sent as the Location header of every answer.
     """
 
-    def __init__(self, statuses=(), delay=0.0, tls_files=None):
+    def __init__(self, statuses=(), delay=0.0, tls_files=None,
+                 location=None):
         super().__init__()
+        self.location = location
         self.statuses = list(statuses)
         self.delay = delay
         self.tls_files = tls_files
@@ -53,6 +56,8 @@ class WebhookServer(fixtures.Fixture):
                     threading.Event().wait(owner.delay)
                 status = owner.statuses.pop(0) if owner.statuses else 200
                 self.send_response(status)
+                if owner.location:
+                    self.send_header('Location', owner.location)
                 self.send_header('Content-Length', '0')
                 self.end_headers()
 
@@ -85,8 +90,10 @@ def closed_port():
         return sock.getsockname()[1]
 
 
-def self_signed_certificate(directory):
+def self_signed_certificate(directory, names=()):
     """Write a self-signed certificate for 127.0.0.1 and its key.
+
+    ``names`` are host names the certificate is for as well.
 
     :returns: ``(certificate_path, key_path)``
     """
@@ -102,7 +109,8 @@ def self_signed_certificate(directory):
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName(
-            [x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]),
+            [x509.IPAddress(ipaddress.ip_address('127.0.0.1'))]
+            + [x509.DNSName(name) for name in names]),
             critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None),
                        critical=True)
