@@ -206,6 +206,7 @@ class Fault(Base):
     reports: orm.Mapped[list] = orm.mapped_column(
         db_types.JsonEncodedList(mysql_as_long=True))
 
+
 class FaultCheckpoint(Base):
     """A checkpoint of a fault recorded after the inspector's record:
     the evaluator's (per event, per alarm) and the consumers' (per alarm).
