@@ -3,7 +3,9 @@
 Requests pass oslo.middleware's request id and proxy header handling, a
 safety net that turns any escaping exception into a JSON 500, then
 keystonemiddleware (with ``[api] auth_strategy = keystone``; the version
-list at ``/`` stays public), then the pecan app and its hooks.
+list at ``/`` stays public), then the checks of the raw request (path,
+query string, identity headers, body: :mod:`doctor.api.request_checks`),
+then the pecan app and its hooks.
 """
 
 from collections.abc import Callable
@@ -20,6 +22,7 @@ from doctor import objects
 from doctor.api import errors
 from doctor.api import hooks
 from doctor.api import policy
+from doctor.api import request_checks
 from doctor.api.controllers import root
 from doctor.notifier import deliverer
 
@@ -76,6 +79,7 @@ def setup_app(conf: cfg.ConfigOpts) -> WSGIApp:
     app: WSGIApp = pecan.make_app(
         root.RootController(), hooks=app_hooks, debug=False,
         force_canonical=False, guess_content_type_from_ext=False)
+    app = request_checks.RequestChecks(app, conf.api.max_request_body_size)
     if conf.api.auth_strategy == 'keystone':
         authenticated = auth_token.AuthProtocol(
             app, {'oslo_config_config': conf, 'oslo_config_project':

@@ -11,6 +11,7 @@ traceback or internal detail reaches the caller.
 from collections.abc import Callable
 from http import client as http_client
 import logging
+from urllib import parse
 
 import jsonschema
 from oslo_log import log
@@ -30,6 +31,24 @@ SERVER_ERROR = _('The server could not complete the request. The error has '
 # Accept header no controller answers (406) or a content type it does not
 # serve (404); and, with the exception, a request it cannot decode (400).
 _PECAN_CLIENT_ERROR = 'does not support content_type'
+
+# Characters left unquoted in the paths of log lines, as webob does.
+_PATH_SAFE = "/~!$&'()*+,;=:@"
+
+
+def display_path(environ: dict) -> str:
+    """The request's path, URL-quoted, for logs and messages.
+
+    ``request.path`` raises for a path that is not UTF-8, and the error
+    answer to that very request must not; quoted, a path cannot break a
+    log line either.
+    """
+    raw = environ.get('SCRIPT_NAME', '') + environ.get('PATH_INFO', '')
+    return parse.quote(raw.encode('latin-1', 'replace'), safe=_PATH_SAFE)
+
+
+def _path(request: webob.Request) -> str:
+    return display_path(request.environ)
 
 
 def error_body(status: int, message: str) -> dict:
@@ -52,9 +71,9 @@ def _http_error_message(error: webob_exc.WSGIHTTPException,
                         request: webob.Request) -> str:
     if isinstance(error, webob_exc.HTTPMethodNotAllowed):
         return _('Method %(method)s is not allowed on %(path)s.') % {
-            'method': request.method, 'path': request.path}
+            'method': request.method, 'path': _path(request)}
     if isinstance(error, webob_exc.HTTPNotFound):
-        return _('%s was not found.') % request.path
+        return _('%s was not found.') % _path(request)
     if isinstance(error, webob_exc.HTTPNotAcceptable):
         return _('This API answers in application/json only.')
     return error.detail or error.explanation or error.title
@@ -63,7 +82,7 @@ def _http_error_message(error: webob_exc.WSGIHTTPException,
 def _client_error(request: webob.Request, status: int,
                   message: str) -> webob.Response:
     """The answer to a client's mistake, logged at INFO: not our error."""
-    LOG.info('%s %s answered %d: %s', request.method, request.path,
+    LOG.info('%s %s answered %d: %s', request.method, _path(request),
              status, message)
     return error_response(status, message)
 
@@ -82,10 +101,10 @@ def to_response(error: BaseException,
             # Another service (an inspector) did not answer: the caller
             # may try again, and should know which one it waits for.
             LOG.warning('%s %s answered %d: %s', request.method,
-                        request.path, error.code, message)
+                        _path(request), error.code, message)
             return error_response(error.code, message)
         if error.code >= 500:
-            LOG.error('%s %s failed: %s', request.method, request.path,
+            LOG.error('%s %s failed: %s', request.method, _path(request),
                       error)
             return error_response(error.code, SERVER_ERROR)
         return _client_error(request, error.code, message)
@@ -96,7 +115,7 @@ def to_response(error: BaseException,
         if isinstance(error, webob_exc.HTTPRedirection):
             return None
         if error.code >= 500:
-            LOG.error('%s %s failed: %s', request.method, request.path,
+            LOG.error('%s %s failed: %s', request.method, _path(request),
                       error)
             return error_response(error.code, SERVER_ERROR)
         response = _client_error(request, error.code,
@@ -104,7 +123,7 @@ def to_response(error: BaseException,
         if 'Allow' in error.headers:
             response.headers['Allow'] = error.headers['Allow']
         return response
-    LOG.exception('%s %s failed', request.method, request.path)
+    LOG.exception('%s %s failed', request.method, _path(request))
     return error_response(http_client.INTERNAL_SERVER_ERROR, SERVER_ERROR)
 
 
@@ -160,7 +179,7 @@ class ErrorMiddleware:
             return self._app(environ, start_response)
         except Exception:
             LOG.exception('%s %s failed', environ.get('REQUEST_METHOD'),
-                          environ.get('PATH_INFO'))
+                          display_path(environ))
             response = error_response(http_client.INTERNAL_SERVER_ERROR,
                                       SERVER_ERROR)
             return response(environ, start_response)

@@ -6,6 +6,7 @@ each rejecting a bad value with a 400 that names the parameter.
 """
 
 from collections.abc import Iterable
+import re
 from typing import Any
 
 import jsonschema
@@ -17,19 +18,59 @@ import webob
 from doctor.common import exception
 from doctor.i18n import _
 
+# What no stored string may hold: PostgreSQL refuses NUL in text, and a
+# lone surrogate (JSON accepts "\ud800") cannot be encoded to UTF-8 by
+# any database driver, nor written to a log.
+_UNSTORABLE = re.compile('[\x00\ud800-\udfff]')
+
 
 def json_body(request: webob.Request) -> Any:
-    """The request body, parsed as JSON.
+    """The request body, parsed as JSON, every string of it storable.
 
-    :raises Invalid: if the body is empty or not JSON.
+    :raises Invalid: if the body is empty or not JSON, or if a string in
+        it (a key or a value) holds a NUL or a lone surrogate.
     """
     if not request.body:
         raise exception.Invalid(reason=_('the request has no JSON body'))
     try:
-        return jsonutils.loads(request.body)
+        document = jsonutils.loads(request.body)
     except (ValueError, TypeError, RecursionError) as e:
         raise exception.Invalid(
             reason=_('the request body is not valid JSON: %s') % e)
+    check_strings(document)
+    return document
+
+
+def _printable(text: str) -> str:
+    return _UNSTORABLE.sub(lambda match: '\\u%04x' % ord(match.group()),
+                           text)
+
+
+def check_strings(document: Any) -> None:
+    """Refuse a document with a NUL or a lone surrogate in any string.
+
+    :raises InvalidField: naming the first such string's field.
+    """
+    pending: list[tuple[list[str | int], Any]] = [([], document)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                raise exception.InvalidField(
+                    field=field_name(path) or _('the body'),
+                    reason=_('must not hold a NUL character or a lone '
+                             'surrogate'))
+        elif isinstance(value, dict):
+            for key, item in reversed(list(value.items())):
+                if _UNSTORABLE.search(key):
+                    raise exception.InvalidField(
+                        field=field_name(path + [_printable(key)]),
+                        reason=_('a field name must not hold a NUL '
+                                 'character or a lone surrogate'))
+                pending.append((path + [key], item))
+        elif isinstance(value, list):
+            for index in range(len(value) - 1, -1, -1):
+                pending.append((path + [index], value[index]))
 
 
 def field_name(path: Iterable[str | int]) -> str:

@@ -148,8 +148,8 @@ class TestLogLevels(base.APITestCase):
 
         self.assertEqual(400, response.status_int, response.text)
         self._assert_no_error(log)
-        self.assertIn("DEBUG pecan.core: 'utf-8' codec can't decode",
-                      log.output)
+        self.assertIn('GET /v1/alarms answered 400: the query string is '
+                      'not valid UTF-8', log.output)
         self.assertNotIn('Traceback', log.output)
 
     def test_doctor_client_errors_log_at_info(self):
