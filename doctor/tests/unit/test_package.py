@@ -1,5 +1,7 @@
 """What importing doctor does to the process."""
 
+import configparser
+import os
 import subprocess
 import sys
 
@@ -36,3 +38,24 @@ class TestImport(base.TestCase):
              'removed")'],
             capture_output=True, text=True, timeout=120)
         self.assertIn('DSA is deprecated', done.stderr)
+
+
+class TestExtras(base.TestCase):
+    """``pip install doctor[postgresql]`` and ``doctor[mysql]`` bring the
+    drivers of the connection URLs the install guide gives.
+    """
+
+    def test_database_driver_extras(self):
+        setup_cfg = os.path.join(os.path.dirname(__file__), '..', '..',
+                                 '..', 'setup.cfg')
+        parser = configparser.ConfigParser()
+        parser.read(setup_cfg)
+
+        extras = {name: [line.split('>=')[0] for line in value.split()]
+                  for name, value in parser['extras'].items()}
+
+        self.assertEqual(['psycopg2-binary'], extras['postgresql'])
+        self.assertEqual(['PyMySQL'], extras['mysql'])
+        # The drivers of postgresql+psycopg2:// and mysql+pymysql://.
+        import psycopg2  # noqa: F401
+        import pymysql  # noqa: F401
