@@ -42,6 +42,7 @@ from doctor.evaluator import announcer as announcer_mod
 from doctor.evaluator import index as index_mod
 from doctor.evaluator import transformer as transformer_mod
 from doctor.objects import firing as firing_obj
+from doctor.profiler import recorder as profiler_recorder
 
 LOG = log.getLogger(__name__)
 
@@ -202,6 +203,7 @@ class NotificationEvaluator:
                 publisher_id, event_type, payload, metadata, ctxt)
             if event is None:
                 return DONE
+            profiler_recorder.of(self.conf, self._db).transformed(event)
             resource_id = event.resource_id
             if resource_id is None:
                 if event.project_id is None:
@@ -356,6 +358,7 @@ class NotificationEvaluator:
                               _printable(event.message_id),
                               _printable(event.event_type))
                 continue
+            profiler_recorder.of(self.conf, self._db).evaluated(event)
             moves.extend(prepared)
             moving.update(move.alarm.alarm_id for move in prepared)
         return fired + self._store(moves)
@@ -562,6 +565,8 @@ class NotificationEvaluator:
             if transition.deliveries:
                 try:
                     self._fire(move.firing)
+                    profiler_recorder.of(self.conf, self._db).fired(
+                        move.firing)
                 except Exception:
                     LOG.exception('Handing alarm %s to delivery failed; '
                                   'the stored deliveries will be retried',
