@@ -23,12 +23,13 @@ opts = [
     cfg.FloatOpt('http_read_timeout', default=5.0, min=0.01,
                  help='Seconds to wait for a webhook to answer.'),
     cfg.IntOpt('max_retries', default=3, min=0,
-               help='Retries of a failed delivery (connection error, '
-                    'timeout or 5xx answer) before it is given up and '
-                    'recorded in the alarm history.'),
+               help='Quick retries of a webhook POST within one attempt '
+                    '(connection error, timeout, 429 or 5xx answer). An '
+                    'attempt that still fails is attempted again later, '
+                    'with backoff, until retry_horizon.'),
     cfg.FloatOpt('retry_backoff', default=0.5, min=0.0,
-                 help='Seconds before the first retry; each further '
-                      'retry waits twice as long.'),
+                 help='Seconds before the first quick retry of a webhook '
+                      'POST; each further one waits twice as long.'),
     cfg.BoolOpt('ssl_verify', default=True,
                 help='Verify the certificate of https webhooks.'),
     cfg.StrOpt('ssl_ca_file',
@@ -66,8 +67,32 @@ opts = [
                     'restarted.'),
     cfg.IntOpt('redelivery_after', default=30, min=1,
                help='Seconds after which a stored delivery that is still '
-                    'pending is taken over by the next scan. Keep it '
-                    'above the longest delivery with all its retries.'),
+                    'in flight is taken over by the next scan. Keep it '
+                    'above the longest attempt, the webhook\'s quick '
+                    'retries (max_retries) included.'),
+    cfg.IntOpt('per_target_workers', default=4, min=1,
+               help='Deliveries under way at once to one consumer (one '
+                    'scheme, host and port); the others to it wait their '
+                    'turn, so that a slow or dead consumer holds at most '
+                    'this many of the workers and never delays the '
+                    'deliveries to the others.'),
+    cfg.IntOpt('retry_horizon', default=3600, min=0,
+               help='Seconds after the state transition during which a '
+                    'delivery that keeps failing (connection error, '
+                    'timeout, 429 or 5xx answer) is attempted again. '
+                    'Past it the delivery is given up and an "action" '
+                    'entry with result "failed" is added to the alarm '
+                    'history. 0 gives up after the first attempt.'),
+    cfg.FloatOpt('retry_initial_backoff', default=1.0, min=0.01,
+                 help='Seconds between the first failed attempt of a '
+                      'delivery and the next; each further wait doubles, '
+                      'up to retry_max_backoff, and is shortened by a '
+                      'random part of up to half its length (jitter), so '
+                      'that a consumer coming back is not hit by every '
+                      'retry at once.'),
+    cfg.FloatOpt('retry_max_backoff', default=300.0, min=0.01,
+                 help='Longest wait, in seconds, between two attempts of '
+                      'a delivery that keeps failing.'),
 ]
 
 

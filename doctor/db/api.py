@@ -7,6 +7,7 @@ plain dicts whose keys are the column names of
 """
 
 import abc
+from collections.abc import Collection
 from collections.abc import Iterable
 import dataclasses
 import datetime
@@ -45,6 +46,29 @@ class StateTransition:
     deliveries: list[dict]
     deadline: datetime.datetime | None = None
     expected_deadline: datetime.datetime | None = None
+
+
+@dataclasses.dataclass
+class DeliveryRetry:
+    """A failed delivery to attempt again (:meth:`finish_deliveries`)."""
+
+    delivery_id: str
+    # The claim it was attempted under.
+    claimed_at: datetime.datetime
+    # Failed attempts so far, this one included.
+    attempts: int
+    next_attempt_at: datetime.datetime
+
+
+@dataclasses.dataclass
+class DeliveryGiveUp:
+    """A delivery given up, and its ``action`` history entry."""
+
+    delivery_id: str
+    claimed_at: datetime.datetime
+    # The history entry; its project and severity are the alarm's when the
+    # alarm still exists.
+    change: dict
 
 
 class Connection(metaclass=abc.ABCMeta):
@@ -183,27 +207,53 @@ class Connection(metaclass=abc.ABCMeta):
     @abc.abstractmethod
     def claim_stale_deliveries(self, stale_before: datetime.datetime,
                                now: datetime.datetime,
-                               limit: int = 100) -> list[dict]:
-        """Take over deliveries last claimed before ``stale_before``.
+                               limit: int = 100,
+                               exclude: Collection[str] = ()
+                               ) -> list[dict]:
+        """Take over the deliveries that are due, oldest first.
 
-        Each returned delivery has been claimed at ``now`` by this caller
-        alone (compare-and-set on ``claimed_at``).
+        Due are a delivery in flight last claimed before ``stale_before``
+        (its notifier did not finish it), and a delivery waiting for its
+        next attempt once ``next_attempt_at`` has come, provided no older
+        delivery of its alarm to the same action is stored: the
+        deliveries of one alarm to one action go out in the order of its
+        transitions. Each returned delivery has been claimed at ``now`` by
+        this caller alone (compare-and-set on ``claimed_at``) and is in
+        flight again. Deliveries of ``exclude`` (those the caller still
+        holds) are left alone.
         """
 
     @abc.abstractmethod
     def claim_deliveries(self, delivery_ids: Iterable[str],
                          now: datetime.datetime) -> list[str]:
-        """Claim, at ``now``, deliveries that nobody has taken over yet.
+        """Claim, at ``now``, fresh deliveries nobody has taken over yet.
 
-        For a firing handed over to a notifier: a delivery still claimed
-        at its creation time is claimed by this caller alone
-        (compare-and-set on ``claimed_at``); one that a stale scan has
-        taken over, or that is gone, is not. Returns the ids claimed.
+        For a firing handed to a notifier: a delivery still claimed at its
+        creation time is claimed by this caller alone (compare-and-set on
+        ``claimed_at``); one that a scan has taken over, or that is gone,
+        is not. A delivery behind an older one of its alarm to the same
+        action is not claimed either but set waiting, due at once, for
+        :meth:`claim_stale_deliveries` to take once the older ones are
+        gone. Returns the ids claimed.
         """
 
     @abc.abstractmethod
     def delete_deliveries(self, delivery_ids: Iterable[str]) -> None:
         """Forget deliveries that are done or given up."""
+
+    @abc.abstractmethod
+    def finish_deliveries(self, delivered: Iterable[str],
+                          retries: list[DeliveryRetry],
+                          give_ups: list[DeliveryGiveUp]) -> list[str]:
+        """Record the outcome of attempts, in one transaction.
+
+        Forgets the ``delivered`` ones; sets each of ``retries`` waiting
+        for its next attempt, and forgets each of ``give_ups`` and records
+        its history entry, each only if it is still in flight under the
+        claim it was attempted with (one that another notifier took over
+        is left to it, so a give-up is recorded once). Returns the ids of
+        the deliveries given up.
+        """
 
     # entities
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from doctor.common import exception
 from doctor.db import api
+from doctor.db.sqlalchemy import deliveries
 from doctor.db.sqlalchemy import checkpoints
 from doctor.db.sqlalchemy import entities
 from doctor.db.sqlalchemy import faults
@@ -440,40 +441,23 @@ class Connection(api.Connection):
 
     # deliveries
 
-    def claim_stale_deliveries(self, stale_before, now, limit=100):
-        with self._reader() as session:
-            candidates = session.execute(
-                sa.select(_delivery)
-                .where(_delivery.c.claimed_at < stale_before)
-                .order_by(_delivery.c.claimed_at).limit(limit)
-            ).mappings().all()
-        claimed = []
-        for row in candidates:
-            with self._writer() as session:
-                result = session.execute(
-                    _delivery.update()
-                    .where(_delivery.c.delivery_id == row['delivery_id'],
-                           _delivery.c.claimed_at == row['claimed_at'])
-                    .values(claimed_at=now))
-            if result.rowcount == 1:
-                entry = dict(row)
-                entry['claimed_at'] = now
-                claimed.append(entry)
-        return claimed
+    @_retry_on_deadlock
+    def claim_stale_deliveries(self, stale_before, now, limit=100,
+                               exclude=()):
+        with self._write() as connection:
+            return deliveries.claim_due(connection, stale_before, now,
+                                        limit, exclude)
 
     @_retry_on_deadlock
     def claim_deliveries(self, delivery_ids, now):
-        claimed = []
         with self._write() as connection:
-            for delivery_id in delivery_ids:
-                result = connection.execute(
-                    _delivery.update()
-                    .where(_delivery.c.delivery_id == delivery_id,
-                           _delivery.c.claimed_at == _delivery.c.created_at)
-                    .values(claimed_at=now))
-                if result.rowcount == 1:
-                    claimed.append(delivery_id)
-        return claimed
+            return deliveries.claim_fresh(connection, delivery_ids, now)
+
+    @_retry_on_deadlock
+    def finish_deliveries(self, delivered, retries, give_ups):
+        with self._write() as connection:
+            return deliveries.finish(connection, delivered, retries,
+                                     give_ups)
 
     @_retry_on_deadlock
     def delete_deliveries(self, delivery_ids: Iterable[str]) -> None:

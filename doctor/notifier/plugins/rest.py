@@ -99,9 +99,12 @@ class RestAlarmNotifier(base.AlarmNotifier):
                 reason = 'HTTP %d' % response.status
                 retry = response.status in _RETRIED_STATUSES
             if not retry or attempt >= self._retries:
+                # An answer such as 400 or 404 would come again: the
+                # deliverer attempts only the others again later.
                 raise exception.DeliveryFailed(
                     action=base.safe_url(action),
-                    reason='%s after %d attempt(s)' % (reason, attempt + 1))
+                    reason='%s after %d attempt(s)' % (reason, attempt + 1),
+                    permanent=not retry)
             delay = self._backoff * (2 ** attempt)
             LOG.info('Delivery of alarm %s to %s failed (%s); retrying in '
                      '%.2f s', body.get('alarm_id'), base.safe_url(action),

@@ -63,6 +63,7 @@ def delivery_values(alarm_id: str, action='test://alarm',
         'delivery_id': str(uuid.uuid4()), 'alarm_id': alarm_id,
         'action': action, 'firing': {'doctor_object.name': 'AlarmFiring'},
         'created_at': claimed_at, 'claimed_at': claimed_at,
+        'attempts': 0, 'next_attempt_at': None,
     }
     values.update(overrides)
     return values

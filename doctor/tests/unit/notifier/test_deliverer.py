@@ -51,7 +51,10 @@ class DelivererTestCase(base.DBTestCase):
 
     def setUp(self):
         super().setUp()
-        self.config.config(workers=4, redelivery_after=1, group='notifier')
+        # Given up at the first failure, as before retries existed; the
+        # retry tests set a horizon of their own.
+        self.config.config(workers=4, redelivery_after=1, retry_horizon=0,
+                           group='notifier')
         self.logger = self.useFixture(fixtures.FakeLogger())
         test_plugin.TestAlarmNotifier.reset()
         self.addCleanup(test_plugin.TestAlarmNotifier.reset)
@@ -153,7 +156,8 @@ class TestDeliver(DelivererTestCase):
             'action': 'fail://vnfm:8000/alarm', 'state': 'alarm',
             'result': 'failed',
             'reason': 'Delivery to fail://vnfm:8000/alarm failed: '
-                      'HTTP 503 after 4 attempt(s)'}], self.action_entries())
+                      'HTTP 503 after 4 attempt(s); given up after 1 '
+                      'attempt(s) over 0 s'}], self.action_entries())
         self.assertEqual([], factory.stored_deliveries(self.db))
         self.assertEqual(1, len(self.delivered()))
         self.assertIn('Giving up delivering alarm %s' % self.alarm_id,
@@ -178,15 +182,32 @@ class TestDeliver(DelivererTestCase):
         self.assertIsNone(change['user_id'])
 
     def test_failure_of_a_deleted_alarm_keeps_the_firings_severity(self):
+        # The alarm is deleted while its delivery is under way.
         firing = self.store_firing('fail://vnfm/alarm')
-        self.db.delete_alarm(self.alarm_id, factory.change_values(
-            self.alarm_id, db_api.CHANGE_DELETION))
+        fail = self.deliverer._notifiers['fail'].obj
+        notify = fail.notify
+
+        def delete_then_fail(action, body, request_id):
+            self.db.delete_alarm(self.alarm_id, factory.change_values(
+                self.alarm_id, db_api.CHANGE_DELETION))
+            notify(action, body, request_id)
+        self.useFixture(fixtures.MockPatchObject(
+            fail, 'notify', autospec=True, side_effect=delete_then_fail))
 
         self.deliver(firing)
 
         change = self._action_change()
         self.assertIsNone(change['on_behalf_of'])
         self.assertEqual('critical', change['severity'])
+
+    def test_deleted_alarm_is_not_delivered(self):
+        firing = self.store_firing('test://vnfm/alarm')
+        self.db.delete_alarm(self.alarm_id, factory.change_values(
+            self.alarm_id, db_api.CHANGE_DELETION))
+
+        self.assertEqual([None], self.deliver(firing))
+
+        self.assertEqual([], self.delivered())
 
     def test_plugin_bug_is_recorded(self):
         self.assertEqual([False], self.deliver(
@@ -346,15 +367,17 @@ class TestHandedOver(DelivererTestCase):
         firing = self.store_firing('test://a', 'test://b',
                                    claimed_at=self._stale())
         self.assertEqual(2, self.deliverer.redeliver_stale())
-        self.assertEqual([], self.deliverer.deliver_handed_over(firing))
+        self.assertEqual([None, None], [
+            future.result(WAIT)
+            for future in self.deliverer.deliver_handed_over(firing)])
         self.deliverer.stop()
         self.assertEqual(2, len(self.delivered()))
 
     def test_handed_over_first_the_scan_finds_nothing(self):
         firing = self.store_firing('test://a', claimed_at=self._stale())
         futures = self.deliverer.deliver_handed_over(firing)
-        self.assertEqual(0, self.deliverer.redeliver_stale())
         self.assertEqual([True], [f.result(WAIT) for f in futures])
+        self.assertEqual(0, self.deliverer.redeliver_stale())
         self.deliverer.stop()
         self.assertEqual(1, len(self.delivered()))
 
