@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import typing
 
@@ -24,6 +25,8 @@ LOG = log.getLogger(__name__)
 # Bounds, in seconds.
 INSTALL_TIMEOUT = 900
 PROBE_TIMEOUT = 120
+# How often a long install says how far along it is, in seconds.
+PROGRESS_INTERVAL = 15.0
 
 _MARKER = 'doctor-requirements.txt'
 
@@ -74,6 +77,78 @@ class Venv:
         return self.title or '%s %s' % (self.package, self.version)
 
 
+class PipProgress:
+    """pip's output, one line a requirement, told in a few log lines:
+    what is being installed and how far along it is.
+
+    A line every ``interval`` seconds while requirements are resolved and
+    downloaded, one for each package built from source, one when the
+    installing starts.
+    """
+
+    def __init__(self, what: str, report: typing.Callable[[str], None],
+                 interval: float = PROGRESS_INTERVAL,
+                 clock: typing.Callable[[], float] = time.monotonic
+                 ) -> None:
+        self._what = what
+        self._report = report
+        self._interval = interval
+        self._clock = clock
+        self._started = clock()
+        self._last: float | None = None
+        self.resolved = 0
+
+    def _say(self, text: str) -> None:
+        self._last = self._clock()
+        self._report('Installing %s: %s (%.0f s)'
+                     % (self._what, text, self._last - self._started))
+
+    def feed(self, line: str) -> None:
+        """Take one line of pip's output."""
+        line = line.strip()
+        for prefix in ('Collecting ', 'Requirement already satisfied: '):
+            if line.startswith(prefix):
+                self.resolved += 1
+                if (self._last is None or self._clock() - self._last
+                        >= self._interval):
+                    name = line[len(prefix):].split(' ', 1)[0]
+                    self._say('%d requirements resolved, now %s'
+                              % (self.resolved, name))
+                return
+        if line.startswith('Building ') and line.endswith(': started'):
+            name = line.split(' for ', 1)[-1].split(' ', 1)[0]
+            self._say('building %s from source' % name)
+        elif line.startswith('Installing collected packages: '):
+            count = line.count(',') + 1
+            self._say('%d requirements resolved, installing %d packages'
+                      % (self.resolved, count))
+
+
+def _run_pip(argv: list[str], out: typing.IO[str], progress: PipProgress,
+             timeout: float) -> int:
+    """Run pip, its output into ``out`` and through ``progress``.
+
+    :raises subprocess.TimeoutExpired: if it runs longer than ``timeout``.
+    """
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True,
+                               env=peer_base.child_env())
+    timer = threading.Timer(timeout, process.kill)
+    timer.start()
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            out.write(line)
+            progress.feed(line)
+        returncode = process.wait()
+    finally:
+        expired = not timer.is_alive()
+        timer.cancel()
+    if expired and returncode < 0:
+        raise subprocess.TimeoutExpired(argv, timeout)
+    return returncode
+
+
 def _venv_matches(path: str, venv: Venv, timeout: float) -> bool:
     """Whether ``path`` finished installing ``venv``'s requirements."""
     try:
@@ -114,27 +189,31 @@ def ensure_venv(venv: Venv,
         shutil.rmtree(path, ignore_errors=True)
         log_path = os.path.join(directory, venv.name + '-install.log')
         started = time.monotonic()
-        LOG.info('Installing %s into %s', venv.what, path)
+        LOG.info('Installing %s into %s: %s; a few minutes, pip\'s '
+                 'whole output in %s', venv.what, path,
+                 ' '.join(venv.requirements), log_path)
         commands = (
             [sys.executable, '-m', 'venv', path],
             [os.path.join(path, 'bin', 'python'), '-m', 'pip', 'install',
-             '--quiet', '--disable-pip-version-check', *venv.requirements],
+             '--disable-pip-version-check', '--progress-bar', 'off',
+             *venv.requirements],
         )
+        progress = PipProgress(venv.what, LOG.info)
         with open(log_path, 'w') as out:
             for argv in commands:
                 try:
-                    result = subprocess.run(
-                        argv, stdout=out, stderr=subprocess.STDOUT,
-                        env=peer_base.child_env(), timeout=INSTALL_TIMEOUT)
+                    returncode = _run_pip(argv, out, progress,
+                                          INSTALL_TIMEOUT)
                 except subprocess.TimeoutExpired:
                     raise peer_base.Unavailable(
                         'installing %s timed out after %d s'
                         % (venv.what, INSTALL_TIMEOUT))
-                if result.returncode:
+                if returncode:
+                    out.flush()
                     raise peer_base.Unavailable(
                         'cannot install %s into %s (%s exited %d):\n%s'
                         % (venv.what, path, ' '.join(argv[:4]),
-                           result.returncode, peer_base.tail(log_path, 10)))
+                           returncode, peer_base.tail(log_path, 10)))
         with open(os.path.join(path, _MARKER), 'w') as f:
             f.write('\n'.join(venv.requirements) + '\n')
         if not _venv_matches(path, venv, probe_timeout):
