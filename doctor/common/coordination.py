@@ -10,10 +10,12 @@ Tasks that one replica at a time must run (a synchronizer's collectors)
 go to the leader of each task: :func:`leadership`.
 """
 
+import datetime
 import threading
 import typing
 
 from oslo_log import log
+from oslo_utils import timeutils
 from oslo_utils import uuidutils
 from tooz import coordination
 
@@ -31,6 +33,7 @@ class GroupMembership:
         self._coordinator = coordination.get_coordinator(
             conf.coordination.backend_url, self.member_id)
         self._members = 1
+        self._listed: tuple[frozenset[str], datetime.datetime] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -41,6 +44,14 @@ class GroupMembership:
         1 until the first refresh succeeds.
         """
         return self._members
+
+    @property
+    def listed(self) -> tuple[frozenset[str], datetime.datetime] | None:
+        """The members' ids at the last refresh, and when (naive UTC).
+
+        None until a refresh succeeds, and after one fails.
+        """
+        return self._listed
 
     def start(self) -> None:
         self._coordinator.start(start_heart=True)
@@ -55,14 +66,20 @@ class GroupMembership:
         self._thread.start()
 
     def _refresh(self) -> None:
+        asked = timeutils.utcnow()
         try:
-            self._members = max(1, len(
-                self._coordinator.get_members(self.group).get()))
+            members = self._coordinator.get_members(self.group).get()
         except coordination.ToozError as e:
             # Unsure who else is there: behave as if not alone.
             LOG.warning('Cannot list the members of %s: %s',
                         self.group.decode(), e)
             self._members = 2
+            self._listed = None
+            return
+        self._members = max(1, len(members))
+        self._listed = (frozenset(
+            member.decode() if isinstance(member, bytes) else str(member)
+            for member in members), asked)
 
     def _run(self) -> None:
         while not self._stop.wait(self.conf.coordination.heartbeat_interval):

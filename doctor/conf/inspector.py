@@ -56,6 +56,21 @@ opts = [
                       'from the entity store. Between them the cache '
                       'follows the synchronizer\'s changes; the rebuild '
                       'repairs anything missed.'),
+    cfg.FloatOpt('fault_heartbeat_interval', default=2.0, min=0.1,
+                 help='Seconds between two heartbeats of an inspector on '
+                      'the faults whose actions it is running (a stamp in '
+                      'the database that says it is alive), and between '
+                      'two looks for stuck faults to take over.'),
+    cfg.FloatOpt('fault_takeover_timeout', default=15.0, min=0.5,
+                 help='Seconds without a heartbeat after which a fault '
+                      'whose actions have not all ended is stuck: another '
+                      'inspector replica takes it over and runs the '
+                      'actions not yet done, and a new report of the '
+                      'host takes it over rather than joining it. Must '
+                      'exceed fault_heartbeat_interval by a margin (a '
+                      'few intervals): a live inspector whose heartbeat '
+                      'is late has its faults run twice, harmlessly but '
+                      'needlessly.'),
     cfg.FloatOpt('rpc_timeout', default=10.0, min=0.1,
                  help='Seconds the API waits for the inspector to accept '
                       'a raw failure, a host report or a port change '

@@ -311,7 +311,13 @@ class Connection(metaclass=abc.ABCMeta):
     # A fault travels as a dict: ``id``, ``host``, ``type``, ``status``
     # (``open`` or ``closed``), ``created_at`` and ``closed_at`` (naive
     # UTC datetimes, ``closed_at`` None while open), and the lists
-    # ``affected``, ``actions``, ``checkpoints`` and ``reports``.
+    # ``affected``, ``actions``, ``checkpoints`` and ``reports``; and what
+    # lets an inspector finish a fault another one began: ``steps`` (what
+    # is to be done, stored with the fault), ``done`` (keys of the steps
+    # that ended), ``owner`` (the inspector replica running the steps),
+    # ``heartbeat_at`` (its last sign of life), ``handled_at`` (when every
+    # step had ended; None while some have not) and ``resumes`` (each
+    # time another run took the fault over).
 
     @abc.abstractmethod
     def create_fault(self, fault: dict, duplicate_after: datetime.datetime
@@ -332,10 +338,48 @@ class Connection(metaclass=abc.ABCMeta):
 
     @abc.abstractmethod
     def update_fault(self, fault_id: str, values: dict) -> None:
-        """Replace any of ``affected``, ``actions``, ``checkpoints``.
+        """Replace any of ``affected``, ``actions``, ``checkpoints``,
+        ``handled_at``.
 
         :raises FaultNotFound: if there is no such fault.
         """
+
+    @abc.abstractmethod
+    def record_fault_steps(
+            self, progress: dict[str, tuple[list[str], list[dict]]]
+    ) -> None:
+        """Mark steps of faults done, in one transaction.
+
+        ``progress`` maps a fault id to the keys of its steps that ended
+        and the records of the actions among them (added to ``actions``).
+        A step already done is not recorded again; an unknown fault is
+        skipped.
+        """
+
+    @abc.abstractmethod
+    def claim_fault(self, fault_id: str, owner: str,
+                    expected_owner: str | None,
+                    expected_heartbeat: datetime.datetime | None,
+                    now: datetime.datetime, reason: str) -> dict | None:
+        """Take over an unfinished open fault for ``owner``.
+
+        A compare-and-set: only if the fault's owner and heartbeat are
+        still those given. Adds ``{"at", "by", "previous_owner",
+        "reason"}`` to its ``resumes``.
+
+        :returns: the fault as it now is, or None if it was not taken.
+        """
+
+    @abc.abstractmethod
+    def heartbeat_faults(self, owner: str, fault_ids: Iterable[str],
+                         now: datetime.datetime) -> None:
+        """Stamp ``now`` on the unfinished faults of ``fault_ids`` that
+        ``owner`` owns.
+        """
+
+    @abc.abstractmethod
+    def get_unfinished_faults(self) -> list[dict]:
+        """Open faults whose steps have not all ended, oldest first."""
 
     @abc.abstractmethod
     def close_fault(self, host: str, closed_at: datetime.datetime

@@ -14,9 +14,15 @@ action going at once on a bounded pool of workers:
   ``port.data_plane_status.update`` when the value toggled.
 
 A transient failure of one call is retried with a backoff on its own
-worker; no call waits for another. When the last action has ended, the
-fault's record (affected resources, each action with its result and
-duration, checkpoints 0 to 5) is written to the database.
+worker; no call waits for another.
+
+Every step is stored with the fault before the first one runs, and each
+is marked done, with its action's record, as it ends
+(:mod:`doctor.inspector.progress`); when the last has ended, checkpoints
+3 to 5 and ``handled_at`` complete the fault's record. A fault whose
+steps did not all end (its inspector died) is resumed by the inspector
+that finds it stuck (:mod:`doctor.inspector.ownership`): the steps not
+yet done run again, and each of them is idempotent.
 """
 
 from collections.abc import Callable
@@ -35,16 +41,15 @@ from doctor.common import exception
 from doctor.common import plugins
 from doctor.inspector import cache as cache_mod
 from doctor.inspector import notifications
+from doctor.inspector import ownership
+from doctor.inspector import progress
 from doctor.inspector.controllers import base
 
 LOG = log.getLogger(__name__)
 
 HOST_DOWN_EVENT = 'compute.host.down'
 
-# Instances a host fault leaves alone: gone, going, being resized, or
-# already failed.
-SKIPPED_STATES = frozenset(('deleted', 'soft-delete', 'soft_deleted',
-                            'soft-deleted', 'resized', 'error'))
+SKIPPED_STATES = progress.SKIPPED_STATES
 
 # Checkpoints of ARCHITECTURE.md that the monitor and the inspector record.
 HOSTDOWN = (0, 'hostdown')
@@ -66,6 +71,15 @@ def now_iso() -> str:
 def _iso(wall: float) -> str:
     return datetime.datetime.fromtimestamp(
         wall, datetime.timezone.utc).isoformat()
+
+
+def _ended(record: dict) -> float | None:
+    """When a stored action record's call ended, as a wall-clock time."""
+    try:
+        started = datetime.datetime.fromisoformat(record['started_at'])
+        return started.timestamp() + float(record['duration_ms']) / 1000.0
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _parse_time(value: typing.Any) -> datetime.datetime | None:
@@ -128,6 +142,13 @@ def check_config(conf) -> None:
 
     :raises ConfigInvalid: saying what is wrong.
     """
+    group = conf.inspector
+    if group.fault_takeover_timeout <= group.fault_heartbeat_interval:
+        raise exception.ConfigInvalid(
+            reason='[inspector] fault_takeover_timeout (%s) must exceed '
+                   'fault_heartbeat_interval (%s), or every fault would '
+                   'look stuck' % (group.fault_takeover_timeout,
+                                   group.fault_heartbeat_interval))
     Router(load_controllers(conf))
 
 
@@ -164,19 +185,30 @@ class _FaultRun:
     """The actions of one fault, and what is recorded when they end."""
 
     def __init__(self, inspector: 'Inspector', fault_id: str, host: str,
-                 checkpoints: list[dict]) -> None:
+                 checkpoints: list[dict],
+                 previous: list[dict] | None = None) -> None:
         self.inspector = inspector
         self.fault_id = fault_id
         self.host = host
-        self.checkpoints = checkpoints
-        self.affected: list[dict] = []
-        self.actions: list[dict] = []
+        # Those of checkpoints 0 to 2: a resumed fault may have more.
+        self.checkpoints = [point for point in checkpoints
+                            if point.get('number', 0) <= 2]
+        self.actions: list[dict] = list(previous or ())
         self._lock = threading.Lock()
         self._pending = 0
         self._host_done: float | None = None
         self._instances_done: float | None = None
         self._announced: float | None = None
         self._controller_announced = False
+        for record in self.actions:
+            ended = _ended(record)
+            if ended is None:
+                continue
+            if record['name'] == 'set_host_down':
+                self._host_done = ended
+            elif record['name'] == 'set_instance_state':
+                self._instances_done = max(self._instances_done or 0.0,
+                                           ended)
         self.done = threading.Event()
 
     def add_pending(self, count: int) -> None:
@@ -184,8 +216,13 @@ class _FaultRun:
             self._pending += count
 
     def finished(self, outcome: _Outcome | None, kind: str | None) -> None:
-        """One piece of work ended (an action, or the early announcements).
+        """One step ended (an action, or the early announcements).
         """
+        if outcome is not None:
+            record = outcome.record
+            self.inspector.recorder.step_done(
+                self.fault_id,
+                progress.step_key(record['name'], record['target']), record)
         with self._lock:
             if outcome is not None:
                 self.actions.append(outcome.record)
@@ -219,23 +256,21 @@ class _FaultRun:
                        CONTROLLER if self._controller_announced
                        else INSPECTOR, announced),
         ])
-        self.actions.sort(key=lambda action: action['started_at'])
-        try:
-            self.inspector.connection.update_fault(
-                self.fault_id, {'affected': self.affected,
-                                'actions': self.actions,
-                                'checkpoints': self.checkpoints})
-        except Exception:
-            LOG.exception('Could not record the end of fault %s of host %s',
-                          self.fault_id, self.host)
         failed = [action for action in self.actions
                   if action['result'] == 'failed']
         LOG.info('Fault %(fault)s of host %(host)s handled: %(count)d '
                  'actions, %(failed)d failed',
                  {'fault': self.fault_id, 'host': self.host,
                   'count': len(self.actions), 'failed': len(failed)})
-        self.inspector.forget(self.fault_id)
-        self.done.set()
+
+        def recorded() -> None:
+            self.inspector.forget(self.fault_id)
+            self.done.set()
+
+        # After every step's record, which the recorder stores first.
+        self.inspector.recorder.finish(
+            self.fault_id, {'checkpoints': self.checkpoints,
+                            'handled_at': timeutils.utcnow()}, recorded)
 
 
 class Inspector:
@@ -245,16 +280,30 @@ class Inspector:
     :param cache: the host cache, kept current by the caller.
     :param router: the controllers, by kind of action.
     :param announcer: emits the inspector's notifications.
+    :param owner: this run's id as the owner of faults; a new one by
+        default.
+    :param members: the inspectors' group as last listed (see
+        :class:`ownership.Rule`); None without coordination.
     """
 
     def __init__(self, conf, connection, cache: cache_mod.HostCache,
                  router: Router,
-                 announcer: notifications.Announcer) -> None:
+                 announcer: notifications.Announcer,
+                 owner: str | None = None,
+                 members: Callable[[], ownership.Members | None]
+                 | None = None) -> None:
         self.conf = conf
         self.connection = connection
         self.cache = cache
         self.router = router
         self.announcer = announcer
+        self.owner = owner or '%s-%s' % (conf.host,
+                                         uuidutils.generate_uuid())
+        self.rule = ownership.Rule(
+            self.owner, conf.inspector.fault_takeover_timeout,
+            members or (lambda: None), members is not None)
+        self.recorder = progress.Recorder(connection)
+        self.recorder.start()
         self._pool = futures.ThreadPoolExecutor(
             max_workers=conf.inspector.action_workers,
             thread_name_prefix='doctor-action')
@@ -266,9 +315,10 @@ class Inspector:
         self._runs_lock = threading.Lock()
 
     def stop(self) -> None:
-        """Finish the actions under way, then stop."""
+        """Finish the actions under way, record them, then stop."""
         self._announcers.shutdown(wait=True)
         self._pool.shutdown(wait=True)
+        self.recorder.stop()
 
     def forget(self, fault_id: str) -> None:
         with self._runs_lock:
@@ -338,28 +388,51 @@ class Inspector:
             checkpoint(RAW_FAILURE, INSPECTOR, received),
             checkpoint(FOUND_AFFECTED, INSPECTOR, now_iso()),
         ]
+        # What is to be done is stored with the fault, before anything
+        # is done: whichever inspector finds the fault unfinished can
+        # finish it.
+        steps = progress.plan(host, lookup,
+                              self.conf.inspector.instance_fault_state,
+                              self.conf.inspector.notify_early)
+        now = timeutils.utcnow()
         fault: dict[str, typing.Any] = {
             'id': uuidutils.generate_uuid(), 'host': host,
             'type': HOST_DOWN_EVENT,
-            'created_at': timeutils.utcnow(),
+            'created_at': now,
             'detected_at': _parse_time(report['time']),
             'checkpoints': checkpoints, 'reports': [report],
+            'affected': steps.affected, 'steps': steps.steps,
+            'owner': self.owner, 'heartbeat_at': now,
         }
         window = datetime.timedelta(
             seconds=self.conf.inspector.duplicate_window)
         stored, created = self.connection.create_fault(
             fault, duplicate_after=fault['created_at'] - window)
         if not created:
-            LOG.info('Host %(host)s reported down again (%(monitor)s, event '
-                     '%(event)s): part of fault %(fault)s',
-                     {'host': host, 'monitor': report.get('monitor'),
-                      'event': report.get('id'), 'fault': stored['id']})
+            if self._running(stored['id']) or not self.rule.stuck(
+                    stored, running=False):
+                LOG.info('Host %(host)s reported down again (%(monitor)s, '
+                         'event %(event)s): part of fault %(fault)s',
+                         {'host': host, 'monitor': report.get('monitor'),
+                          'event': report.get('id'),
+                          'fault': stored['id']})
+                return stored['id']
+            # The fault is stuck: the report does not join it, it takes it
+            # over.
+            LOG.warning('Host %(host)s reported down again (%(monitor)s, '
+                        'event %(event)s) while its fault %(fault)s is '
+                        'stuck with %(owner)s: taking it over',
+                        {'host': host, 'monitor': report.get('monitor'),
+                         'event': report.get('id'), 'fault': stored['id'],
+                         'owner': stored.get('owner')})
+            self.take_over(stored, ownership.REPORT)
             return stored['id']
         LOG.info('Host %(host)s reported down by %(monitor)s (event '
                  '%(event)s): fault %(fault)s',
                  {'host': host, 'monitor': report.get('monitor'),
                   'event': report.get('id'), 'fault': fault['id']})
-        self._start(host, fault['id'], checkpoints, lookup)
+        stored.update(steps=steps.steps, done=[], actions=[])
+        self._start(stored)
         return fault['id']
 
     def _host_up(self, context, host: str) -> str | None:
@@ -434,67 +507,119 @@ class Inspector:
                        'error': error})
         return _Outcome(record, ended, ok)
 
-    def _start(self, host: str, fault_id: str, checkpoints: list[dict],
-               lookup: cache_mod.Lookup | None) -> _FaultRun:
-        """Set every action of the fault going."""
-        run = _FaultRun(self, fault_id, host, checkpoints)
+    def _running(self, fault_id: str) -> bool:
         with self._runs_lock:
+            return fault_id in self._runs
+
+    def _start(self, fault: dict) -> _FaultRun | None:
+        """Set every step of the fault not yet done going.
+
+        None if this run runs the fault already.
+        """
+        fault_id, host = fault['id'], fault['host']
+        done = set(fault.get('done') or ())
+        steps = [step for step in fault.get('steps') or ()
+                 if step['key'] not in done]
+        run = _FaultRun(self, fault_id, host, list(fault['checkpoints']),
+                        previous=fault.get('actions'))
+        with self._runs_lock:
+            if fault_id in self._runs:
+                return None
             self._runs[fault_id] = run
         state = self.conf.inspector.instance_fault_state
-        early = self.conf.inspector.notify_early
-        target_host = lookup.host if lookup else base.Host(name=host)
-        instances = lookup.instances if lookup else []
-        ports = lookup.ports if lookup else []
-        skipped = SKIPPED_STATES | {state}
-        to_set = []
-        for instance in instances:
-            left_alone = instance.state in skipped
-            run.affected.append({
-                'type': 'instance', 'id': instance.id,
-                'project_id': instance.project_id, 'state': instance.state,
-                'action': ('none: already %s' % instance.state
-                           if left_alone else 'set %s' % state)})
-            if not left_alone:
-                to_set.append(instance)
-        for port in ports:
-            run.affected.append({
-                'type': 'port', 'id': port.id,
-                'project_id': port.project_id, 'device_id': port.device_id,
-                'data_plane_status': port.data_plane_status,
-                'action': 'set data-plane DOWN'})
+        # Whether the instances' notifications are steps of their own is
+        # the plan's choice, made when the fault was accepted.
+        early = any(step['kind'] == progress.ANNOUNCE
+                    for step in fault.get('steps') or ())
+        announcements = [step for step in steps
+                         if step['kind'] == progress.ANNOUNCE]
+        actions = [step for step in steps
+                   if step['kind'] != progress.ANNOUNCE]
         # Everything pending is counted before the first piece is submitted,
         # so that the fault cannot complete early.
-        run.add_pending(1 + len(to_set) + len(ports)
-                        + (1 if early and to_set else 0))
+        run.add_pending(len(actions) + (1 if announcements else 0))
+        if not actions and not announcements:
+            run.complete()
+            return run
         context = base.ActionContext(fault_id=fault_id, announced=early)
-        host_controller = self.router[base.HOST]
-
-        def host_task() -> None:
-            outcome = self._act(
-                'set_host_down', 'host:%s' % host, host_controller,
-                lambda: host_controller.set_host_down(context, target_host,
-                                                      True))
-            if outcome.ok:
-                self._announce(lambda: self.announcer.host_state(
-                    host, True, fault_id))
-            run.finished(outcome, base.HOST)
-
-        self._pool.submit(host_task)
-        if early and to_set:
-            self._announcers.submit(self._announce_instances, run, to_set,
-                                    state)
         instance_controller = self.router[base.INSTANCE]
         controller_announces = (not early
                                 and instance_controller.name == 'local')
-        for instance in to_set:
-            self._pool.submit(self._instance_task, run, context,
-                              instance_controller, instance, state,
-                              controller_announces)
-        port_controller = self.router[base.PORT]
-        for port in ports:
-            self._pool.submit(self._port_task, run, context,
-                              port_controller, port)
+        if announcements:
+            self._announcers.submit(self._announce_instances, run,
+                                    announcements, state)
+        for step in actions:
+            target = progress.entity(step)
+            if step['kind'] == base.HOST:
+                self._pool.submit(self._host_task, run, context, target)
+            elif step['kind'] == base.INSTANCE:
+                self._pool.submit(self._instance_task, run, context,
+                                  instance_controller, target, state,
+                                  controller_announces)
+            else:
+                self._pool.submit(self._port_task, run, context,
+                                  self.router[base.PORT], target)
         return run
+
+    def _host_task(self, run: _FaultRun, context: base.ActionContext,
+                   target: base.Host) -> None:
+        controller = self.router[base.HOST]
+        outcome = self._act(
+            'set_host_down', 'host:%s' % target.name, controller,
+            lambda: controller.set_host_down(context, target, True))
+        if outcome.ok:
+            self._announce(lambda: self.announcer.host_state(
+                target.name, True, run.fault_id))
+        run.finished(outcome, base.HOST)
+
+    # resuming
+
+    def take_over(self, fault: dict, reason: str) -> bool:
+        """Take a stuck fault over and run the steps it has not done.
+
+        False if another replica took it first (or it ended meanwhile).
+        """
+        claimed = self.connection.claim_fault(
+            fault['id'], self.owner, fault.get('owner'),
+            fault.get('heartbeat_at'), timeutils.utcnow(), reason)
+        if claimed is None:
+            LOG.info('Fault %s was taken over by another inspector first',
+                     fault['id'])
+            return False
+        left = len(claimed['steps']) - len(set(claimed['done']))
+        LOG.warning('Resuming fault %(fault)s of host %(host)s (%(reason)s; '
+                    'it was run by %(owner)s): %(left)d of %(all)d steps '
+                    'left', {'fault': claimed['id'],
+                             'host': claimed['host'], 'reason': reason,
+                             'owner': fault.get('owner'), 'left': left,
+                             'all': len(claimed['steps'])})
+        self._start(claimed)
+        return True
+
+    def resume_stuck(self, starting: bool = False) -> list[str]:
+        """Take over every unfinished fault that is stuck; return their ids.
+
+        :param starting: whether this replica is starting (see
+            :mod:`doctor.inspector.ownership`).
+        """
+        resumed = []
+        for fault in self.connection.get_unfinished_faults():
+            if not self.rule.stuck(fault, self._running(fault['id']),
+                                   starting=starting):
+                continue
+            reason = ownership.RESTART if starting else ownership.TAKEOVER
+            if self.take_over(fault, reason):
+                resumed.append(fault['id'])
+        return resumed
+
+    def heartbeat(self) -> None:
+        """Stamp this run's faults as alive, then take over stuck ones."""
+        with self._runs_lock:
+            running = list(self._runs)
+        if running:
+            self.connection.heartbeat_faults(self.owner, running,
+                                             timeutils.utcnow())
+        self.resume_stuck()
 
     def _announce(self, emit: Callable[[], None]) -> bool:
         try:
@@ -504,13 +629,14 @@ class Inspector:
             LOG.exception('A notification could not be emitted')
             return False
 
-    def _announce_instances(self, run: _FaultRun,
-                            instances: list[base.Instance],
+    def _announce_instances(self, run: _FaultRun, steps: list[dict],
                             state: str) -> None:
         try:
-            for instance in instances:
-                self._announce(lambda: self.announcer.instance_update(
-                    instance, state, run.fault_id))
+            for step in steps:
+                instance = progress.entity(step)
+                if self._announce(lambda: self.announcer.instance_update(
+                        instance, state, run.fault_id)):
+                    self.recorder.step_done(run.fault_id, step['key'])
             run.announced(time.time())
         finally:
             run.finished(None, None)

@@ -517,6 +517,27 @@ class Connection(api.Connection):
                 raise exception.FaultNotFound(fault_id=fault_id)
 
     @_retry_on_deadlock
+    def record_fault_steps(self, progress):
+        with self._write() as connection:
+            faults.record_steps(connection, progress)
+
+    @_retry_on_deadlock
+    def claim_fault(self, fault_id, owner, expected_owner,
+                    expected_heartbeat, now, reason):
+        with self._write() as connection:
+            return faults.claim(connection, fault_id, owner, expected_owner,
+                                expected_heartbeat, now, reason)
+
+    @_retry_on_deadlock
+    def heartbeat_faults(self, owner, fault_ids, now):
+        with self._write() as connection:
+            faults.heartbeat(connection, owner, fault_ids, now)
+
+    def get_unfinished_faults(self):
+        with self.engine.connect() as connection:
+            return faults.get_unfinished(connection)
+
+    @_retry_on_deadlock
     def close_fault(self, host, closed_at):
         with self._write() as connection:
             return faults.close(connection, host, closed_at)

@@ -22,7 +22,7 @@ OPEN = db_api.FAULT_OPEN
 CLOSED = db_api.FAULT_CLOSED
 
 # What update() may replace: the record of what the inspector did.
-RECORDED = frozenset(('affected', 'actions', 'checkpoints'))
+RECORDED = frozenset(('affected', 'actions', 'checkpoints', 'handled_at'))
 
 # A monitor that keeps reporting a host for as long as it is down would
 # grow a fault without end: a fault keeps its first report and the newest
@@ -38,6 +38,10 @@ def _naive(value: datetime.datetime) -> datetime.datetime:
     return timeutils.normalize_time(value)
 
 
+def _optional(value: datetime.datetime | None) -> datetime.datetime | None:
+    return _naive(value) if value is not None else None
+
+
 def _view(row: typing.Mapping) -> dict:
     return {'id': row['id'], 'host': row['host'], 'type': row['type'],
             'status': row['status'], 'created_at': row['created_at'],
@@ -45,7 +49,12 @@ def _view(row: typing.Mapping) -> dict:
             'affected': list(row['affected'] or ()),
             'actions': list(row['actions'] or ()),
             'checkpoints': list(row['checkpoints'] or ()),
-            'reports': list(row['reports'] or ())}
+            'reports': list(row['reports'] or ()),
+            'steps': list(row['steps'] or ()),
+            'done': list(row['done'] or ()),
+            'owner': row['owner'], 'heartbeat_at': row['heartbeat_at'],
+            'handled_at': row['handled_at'],
+            'resumes': list(row['resumes'] or ())}
 
 
 def _for_update(connection: sa.Connection, query: sa.Select) -> sa.Select:
@@ -124,6 +133,11 @@ def create(connection: sa.Connection, fault: dict,
         'actions': list(fault.get('actions') or ()),
         'checkpoints': list(fault.get('checkpoints') or ()),
         'reports': list(fault.get('reports') or ())[:1],
+        'steps': list(fault.get('steps') or ()),
+        'done': [], 'resumes': [],
+        'owner': fault.get('owner'),
+        'heartbeat_at': _optional(fault.get('heartbeat_at')),
+        'handled_at': _optional(fault.get('handled_at')),
     }
     connection.execute(_fault.insert(), row)
     return _view(row), True
@@ -139,10 +153,102 @@ def update(connection: sa.Connection, fault_id: str, values: dict) -> bool:
                             ', '.join(sorted(unknown))))
     if not values:
         return get(connection, fault_id) is not None
+    stored = {name: (_optional(value) if name == 'handled_at'
+                     else list(value))
+              for name, value in values.items()}
     result = connection.execute(
-        _fault.update().where(_fault.c.id == fault_id)
-        .values({name: list(value) for name, value in values.items()}))
+        _fault.update().where(_fault.c.id == fault_id).values(stored))
     return result.rowcount == 1
+
+
+def _started(action: dict) -> str:
+    return str(action.get('started_at') or '')
+
+
+def record_steps(connection: sa.Connection,
+                 progress: dict[str, tuple[list[str], list[dict]]]) -> None:
+    """Mark steps of faults done and add the records of their actions.
+
+    ``progress`` maps a fault id to the keys of the steps that ended and
+    the records of the actions among them. A step already marked done (by
+    another replica that ran it too) is not recorded twice.
+    """
+    for fault_id in sorted(progress):
+        keys, records = progress[fault_id]
+        row = connection.execute(_for_update(connection, sa.select(
+            _fault.c.done, _fault.c.actions).where(_fault.c.id == fault_id))
+        ).mappings().first()
+        if row is None:
+            continue
+        done = list(row['done'] or ())
+        seen = set(done)
+        new = [key for key in keys if key not in seen]
+        if not new:
+            continue
+        fresh = set(new)
+        actions = list(row['actions'] or ())
+        actions.extend(record for record in records
+                       if step_key(record) in fresh)
+        actions.sort(key=_started)
+        connection.execute(
+            _fault.update().where(_fault.c.id == fault_id)
+            .values(done=done + new, actions=actions))
+
+
+def step_key(action: dict) -> str:
+    """The key of the step an action record is of."""
+    return '%s:%s' % (action['name'], action['target'])
+
+
+def claim(connection: sa.Connection, fault_id: str, owner: str,
+          expected_owner: str | None,
+          expected_heartbeat: datetime.datetime | None,
+          now: datetime.datetime, reason: str) -> dict | None:
+    """Make ``owner`` the owner of an unfinished open fault.
+
+    Only if the fault still has the owner and heartbeat the caller read
+    (compare-and-set): of two replicas taking over one fault, one wins.
+    """
+    row = connection.execute(_for_update(connection, sa.select(_fault).where(
+        _fault.c.id == fault_id))).mappings().first()
+    if (row is None or row['open_host'] is None
+            or row['handled_at'] is not None
+            or row['owner'] != expected_owner
+            or row['heartbeat_at'] != _optional(expected_heartbeat)):
+        return None
+    now = _naive(now)
+    resumes = list(row['resumes'] or ())
+    resumes.append({'at': now.isoformat(), 'by': owner,
+                    'previous_owner': expected_owner, 'reason': reason})
+    connection.execute(
+        _fault.update().where(_fault.c.id == fault_id)
+        .values(owner=owner, heartbeat_at=now, resumes=resumes))
+    fault = _view(row)
+    fault.update(owner=owner, heartbeat_at=now, resumes=resumes)
+    return fault
+
+
+def heartbeat(connection: sa.Connection, owner: str,
+              fault_ids: Iterable[str], now: datetime.datetime) -> None:
+    """Stamp ``now`` on those of ``fault_ids`` that ``owner`` still runs.
+    """
+    wanted = sorted(set(fault_ids))
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start:start + _CHUNK]
+        connection.execute(
+            _fault.update().where(_fault.c.id.in_(chunk),
+                                  _fault.c.owner == owner,
+                                  _fault.c.handled_at.is_(None))
+            .values(heartbeat_at=_naive(now)))
+
+
+def get_unfinished(connection: sa.Connection) -> list[dict]:
+    """Open faults whose steps have not all ended, oldest first."""
+    query = (sa.select(_fault)
+             .where(_fault.c.open_host.is_not(None),
+                    _fault.c.handled_at.is_(None))
+             .order_by(_fault.c.created_at, _fault.c.id))
+    return [_view(row) for row in connection.execute(query).mappings()]
 
 
 def close(connection: sa.Connection, host: str,

@@ -185,6 +185,7 @@ class Fault(Base):
         sa.UniqueConstraint('open_host', name='uniq_fault0open_host'),
         sa.Index('ix_fault_host_created_at', 'host', 'created_at'),
         sa.Index('ix_fault_created_at', 'created_at'),
+        sa.Index('ix_fault_owner', 'owner'),
     )
 
     id: orm.Mapped[str] = orm.mapped_column(sa.String(36), primary_key=True)
@@ -205,6 +206,23 @@ class Fault(Base):
         db_types.JsonEncodedList)
     reports: orm.Mapped[list] = orm.mapped_column(
         db_types.JsonEncodedList(mysql_as_long=True))
+    # What the inspector is to do about the fault, stored before it acts
+    # (``steps``), the steps it has finished (``done``), the replica that
+    # runs them (``owner``) and its last sign of life (``heartbeat_at``),
+    # and when every step had ended (``handled_at``): enough for another
+    # replica, or the same one restarted, to finish the fault.
+    # Faults recorded before these existed have NULL lists.
+    steps: orm.Mapped[list | None] = orm.mapped_column(
+        db_types.JsonEncodedList(mysql_as_long=True))
+    done: orm.Mapped[list | None] = orm.mapped_column(
+        db_types.JsonEncodedList(mysql_as_long=True))
+    owner: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    heartbeat_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        _precise_datetime())
+    handled_at: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        _precise_datetime())
+    resumes: orm.Mapped[list | None] = orm.mapped_column(
+        db_types.JsonEncodedList)
 
 
 class FaultCheckpoint(Base):

@@ -67,6 +67,14 @@ def fault_view(fault: dict) -> dict:
         'actions': fault['actions'],
         'checkpoints': fault['checkpoints'],
         'reports': fault['reports'],
+        # Since the inspector stores a fault's steps before it acts: which
+        # run of which inspector owns it, whether every step has ended,
+        # and each time an inspector resumed it.
+        'owner': fault.get('owner'),
+        'handled_at': inspection.isotime(fault.get('handled_at')),
+        'progress': {'steps': len(fault.get('steps') or ()),
+                     'done': len(set(fault.get('done') or ()))},
+        'resumes': fault.get('resumes') or [],
     }
 
 

@@ -63,7 +63,9 @@ class TestShow(FaultsTestCase):
                 'created_at': '2024-05-01T10:00:00.123456',
                 'closed_at': '2024-05-01T10:01:00.123456',
                 'affected': AFFECTED, 'actions': ACTIONS,
-                'checkpoints': CHECKPOINTS, 'reports': [REPORT]}},
+                'checkpoints': CHECKPOINTS, 'reports': [REPORT],
+                'owner': None, 'handled_at': None,
+                'progress': {'steps': 0, 'done': 0}, 'resumes': []}},
             response.json)
 
     def test_an_open_fault_has_no_closing_time(self):
