@@ -284,6 +284,11 @@ class FunctionalTestCase(base.TestCase):
         self.config.config(
             notification_pool=_unique('doctor-synchronizer-'),
             group='synchronizer')
+        # The tests' webhook receivers listen on loopback, which
+        # [notifier] denied_networks refuses by default: allowed here as a
+        # deployment with a consumer on the notifier's host would.
+        self.config.config(allowed_networks=['127.0.0.0/8'],
+                           group='notifier')
 
     # services
 
