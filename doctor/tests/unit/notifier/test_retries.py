@@ -92,7 +92,8 @@ class BlockingNotifier(plugin_base.AlarmNotifier):
 
     def notify(self, action, body, request_id):
         self.started.release()
-        self.release.wait(WAIT)
+        # Longer than a test waits for another delivery.
+        self.release.wait(WAIT * 3)
 
 
 class RetryTestCase(test_deliverer.DelivererTestCase):
@@ -147,7 +148,7 @@ class RetryTestCase(test_deliverer.DelivererTestCase):
     def attempt(self, firing) -> list:
         results = [future.result(WAIT)
                    for future in self.deliverer.deliver(firing)]
-        self.assertTrue(self.deliverer.flush())
+        self.deliverer.flush()
         return results
 
     def redeliver(self) -> None:
