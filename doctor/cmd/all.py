@@ -17,6 +17,7 @@ from doctor.inspector import inspector as inspector_mod
 from doctor.inspector import service as inspector_service
 from doctor.notifier import service as notifier_service
 from doctor.notifier import targets
+from doctor.profiler import reporter
 from doctor.synchronizer import service as synchronizer_service
 
 LOG = log.getLogger(__name__)
@@ -40,7 +41,8 @@ def build(conf: cfg.ConfigOpts) -> doctor_service.ServiceGroup:
     api = api_service.APIService(conf)
     members.append(api)
     if conf.demo:
-        consumer = consumer_app.Consumer()
+        consumer = consumer_app.Consumer(recorder=reporter.consumer_recorder(
+            conf, lambda: 'http://%s:%d' % (conf.api.host, api.port)))
         consumer_server = wsgi.WSGIService(
             'doctor-consumer', lambda: consumer, conf.consumer.host,
             conf.consumer.port)

@@ -4,9 +4,14 @@ It accepts a JSON alarm POSTed on any path (Doctor's samples use
 ``/failure``), logs it with its arrival time and, when the alarm names the
 fault that caused it, how long after the fault's first checkpoint it came.
 ``GET /alarms`` lists what was received, newest last.
+
+Given a recorder, it records when each alarm of a fault was received and
+handled (the profiler's checkpoints 9 and 10); the recorder reports them
+to doctor-api in batches, off the request's path.
 """
 
 import collections
+import datetime
 import json
 import threading
 import time
@@ -14,6 +19,8 @@ import time
 from oslo_log import log
 import webob
 import webob.dec
+
+from doctor.profiler import recorder as recorder_mod
 
 LOG = log.getLogger(__name__)
 
@@ -23,11 +30,13 @@ _REQUIRED = ('alarm_id', 'alarm_name', 'current')
 class Consumer:
     """Keeps the last ``capacity`` alarms received."""
 
-    def __init__(self, capacity: int = 10000, on_alarm=None) -> None:
+    def __init__(self, capacity: int = 10000, on_alarm=None,
+                 recorder: recorder_mod.Recorder | None = None) -> None:
         self._received: collections.deque = collections.deque(
             maxlen=capacity)
         self._lock = threading.Lock()
         self._on_alarm = on_alarm
+        self.recorder = recorder
 
     def received(self) -> list[dict]:
         with self._lock:
@@ -68,7 +77,18 @@ class Consumer:
                   'fault': body.get('fault_id'), 'at': arrived})
         if self._on_alarm is not None:
             self._on_alarm(record)
+        fault_id = body.get('fault_id')
+        if self.recorder is not None and isinstance(fault_id, str):
+            alarm_id = str(body['alarm_id'])
+            self.recorder.record(fault_id, 'received_alarm', 'consumer',
+                                 alarm_id, _utc(arrived))
+            self.recorder.record(fault_id, 'handled_alarm', 'consumer',
+                                 alarm_id)
         return webob.Response(status=200, json_body={'received': True})
+
+
+def _utc(wall: float) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(wall, datetime.timezone.utc)
 
 
 def _error(status: int, message: str) -> webob.Response:

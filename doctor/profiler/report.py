@@ -2,6 +2,7 @@
 and the documents it exports.
 """
 
+import datetime
 import math
 import typing
 
@@ -119,7 +120,10 @@ def export_document(timeline: timeline_mod.Timeline,
                     fault: typing.Mapping) -> dict:
     """The document of one fault for a test results database."""
     document = as_json(timeline)
-    document['created_at'] = fault.get('created_at')
+    created = fault.get('created_at')
+    document['created_at'] = (checkpoints.iso(created)
+                              if isinstance(created, datetime.datetime)
+                              else created)
     document['alarms'] = timeline.alarms
     document['type'] = 'doctor-fault-profile'
     return document

@@ -3,13 +3,18 @@ fault.
 """
 
 import argparse
+import json
 
+from osc_lib import exceptions as osc_exceptions
 from osc_lib.command import command
 
 from doctor.i18n import _
 from doctor.osc.v1 import client
 from doctor.osc.v1 import formatting
 from doctor.osc.v1 import paging
+from doctor.profiler import plot
+from doctor.profiler import report
+from doctor.profiler import timeline
 
 STATUSES = ('open', 'closed')
 FIELDS = ('id', 'host', 'type', 'status', 'created_at', 'closed_at',
@@ -57,3 +62,35 @@ class ShowFault(command.ShowOne):
     def take_action(self, parsed_args: argparse.Namespace):
         fault = client.of(self.app).faults.get(parsed_args.fault)
         return formatting.show(fault, FIELDS, FORMATTERS)
+
+
+class TimelineFault(command.Command):
+    """Show where a fault's time went: its checkpoints on a time axis and
+    the components by time cost (as doctor-profiler show does).
+    """
+
+    def get_parser(self, prog_name: str) -> argparse.ArgumentParser:
+        parser = super().get_parser(prog_name)
+        parser.add_argument('fault', metavar='<fault-id>',
+                            help=_('Fault ID'))
+        parser.add_argument('--json', action='store_true',
+                            help=_('The timeline as JSON'))
+        parser.add_argument('--plot', metavar='<file>',
+                            help=_('Also draw the timeline into a .png or '
+                                   '.svg file'))
+        return parser
+
+    def take_action(self, parsed_args: argparse.Namespace) -> None:
+        fault = client.of(self.app).faults.get(parsed_args.fault)
+        built = timeline.build(fault)
+        if parsed_args.json:
+            self.app.stdout.write(json.dumps(report.as_json(built),
+                                             indent=2, sort_keys=True)
+                                  + '\n')
+        else:
+            self.app.stdout.write(report.render_show(built))
+        if parsed_args.plot:
+            try:
+                plot.write(built, parsed_args.plot)
+            except plot.PlotError as e:
+                raise osc_exceptions.CommandError(str(e))
