@@ -17,6 +17,7 @@ import webob
 
 from doctor.common import exception
 from doctor.i18n import _
+from doctor.notifier import targets
 
 # What no stored string may hold: PostgreSQL refuses NUL in text, and a
 # lone surrogate (JSON accepts "\ud800") cannot be encoded to UTF-8 by
@@ -124,7 +125,9 @@ def _schema_error(error: schema_exceptions.ValidationError
         reason = schema.get('description') or error.message
     else:
         reason = error.message
-    return exception.InvalidField(field=field_name(path), reason=reason)
+    # The value quoted may be an action URL with a password.
+    return exception.InvalidField(field=field_name(path),
+                                  reason=targets.mask_credentials(reason))
 
 
 def check(validator: jsonschema.protocols.Validator, document: Any) -> None:

@@ -42,6 +42,9 @@ Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 # The authority of a URL: what follows '//' up to the path, query or
 # fragment. Matched by hand: a malformed URL must be masked too.
 _AUTHORITY = re.compile(r'^(?P<head>[^:/?#]*:)?//(?P<netloc>[^/?#]*)')
+# A URL with user information anywhere in a text, up to its '@'.
+_URL_IN_TEXT = re.compile(
+    r'(?P<head>[A-Za-z][A-Za-z0-9+.-]*:)?//(?P<userinfo>[^/?#@\s\'"]*)@')
 # IPv4 addresses embedded in IPv6 ones that a connection reaches as IPv4:
 # IPv4-mapped (::ffff:0:0/96) and the deprecated IPv4-compatible (::/96,
 # but for :: and ::1 themselves).
@@ -85,6 +88,19 @@ def mask_url(url: str) -> str:
     masked = '%s:***' % user if colon else '***'
     return '%s//%s@%s%s' % (match.group('head') or '', masked, host,
                             url[match.end():])
+
+
+def mask_credentials(text: str) -> str:
+    """``text`` with the password of every URL in it masked.
+
+    For messages that quote what a client sent, such as the schema's
+    complaint about a list of actions.
+    """
+    def mask(match: re.Match) -> str:
+        user, colon, _password = match.group('userinfo').partition(':')
+        return '%s//%s@' % (match.group('head') or '',
+                            '%s:***' % user if colon else '***')
+    return _URL_IN_TEXT.sub(mask, text)
 
 
 def _unwrap(address: Address) -> Address:

@@ -134,3 +134,11 @@ class TestMaskedCredentials(base.APITestCase):
         self.assert_error(response, 400, 'gopher://vnfm:***@site/')
         self.assertNotIn(SECRET, response.text)
         self.assertNotIn(SECRET, self.logger.output)
+
+    def test_schema_errors_mask_the_password(self):
+        for actions in ([WITH_PASSWORD, WITH_PASSWORD], WITH_PASSWORD):
+            response = self.request('POST', '/v1/alarms', base.alarm_body(
+                alarm_actions=actions))
+            self.assert_error(response, 400, "'alarm_actions'", MASKED)
+            self.assertNotIn(SECRET, response.text)
+        self.assertNotIn(SECRET, self.logger.output)

@@ -217,6 +217,14 @@ class TestMaskUrl(base.TestCase):
                     'log://', 'not a url', 'http://[::1/alarm'):
             self.assertEqual(url, targets.mask_url(url))
 
+    def test_urls_in_a_text_masked(self):
+        self.assertEqual(
+            "['http://u:***@h/x', 'https://***@h:1/'] has non-unique "
+            "elements; mail user@example.com",
+            targets.mask_credentials(
+                "['http://u:p@h/x', 'https://tok@h:1/'] has non-unique "
+                "elements; mail user@example.com"))
+
     def test_malformed_url_masked_too(self):
         self.assertEqual('http://u:***@[::1/alarm',
                          targets.mask_url('http://u:s3cret@[::1/alarm'))
