@@ -373,10 +373,9 @@ class _PooledWSGIServer(simple_server.WSGIServer):
                 self._per_client.pop(client, None)
 
     def _serve(self, request, client_address, data: bytes) -> None:
-        handler = None
+        handler: _Handler | None = None
         try:
-            handler = self.RequestHandlerClass(request, client_address,
-                                               self, data)
+            handler = _Handler(request, client_address, self, data)
         except Exception:
             self.handle_error(request, client_address)
         finally:
