@@ -15,6 +15,7 @@ import os
 import warnings
 
 from oslo_policy import opts as policy_opts
+from oslo_serialization import jsonutils
 import testscenarios
 import webob
 
@@ -53,6 +54,11 @@ REQUESTS = {
     'event:create': ('POST', '/v1/events', [test_events.event()]),
     'fault:get_all': ('GET', '/v1/faults', None),
     'fault:get': ('GET', '/v1/faults/f-0', None),
+    'fault:add_checkpoints': (
+        'POST', '/v1/faults/f-0/checkpoints',
+        {'checkpoints': [{'name': 'received_alarm',
+                          'timestamp': '2024-05-01T10:00:00.500000+00:00',
+                          'alarm_id': '%(alarm)s'}]}),
     'host:get_all': ('GET', '/v1/hosts', None),
     'host:get': ('GET', '/v1/hosts/compute-0', None),
     'host:update': ('PUT', '/v1/hosts/compute-0',
@@ -112,6 +118,9 @@ class RBACTestCase(base.InspectorAPITestCase):
     def send(self, request: tuple, **kwargs) -> webob.Response:
         method, path, body = request
         path = path % {'alarm': self.alarm}
+        if body is not None:
+            body = jsonutils.loads(jsonutils.dumps(body) % {
+                'alarm': self.alarm})
         if body is None:
             return self.request(method, path, **kwargs)
         return self.request(method, path, body, **kwargs)
