@@ -44,6 +44,7 @@ from doctor.inspector import notifications
 from doctor.inspector import ownership
 from doctor.inspector import progress
 from doctor.inspector.controllers import base
+from doctor.profiler import recorder as profiler_recorder
 
 LOG = log.getLogger(__name__)
 
@@ -262,6 +263,8 @@ class _FaultRun:
                  'actions, %(failed)d failed',
                  {'fault': self.fault_id, 'host': self.host,
                   'count': len(self.actions), 'failed': len(failed)})
+        profiler_recorder.log_recorded(self.fault_id, self.host,
+                                       self.checkpoints)
 
         def recorded() -> None:
             self.inspector.forget(self.fault_id)

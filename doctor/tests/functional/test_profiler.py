@@ -6,7 +6,10 @@ doctor-profiler reads all eleven back from the database.
 """
 
 import io
+import logging
+import os
 
+import fixtures
 from oslo_config import cfg
 
 from doctor.cmd import all as all_cmd
@@ -65,6 +68,7 @@ class EmbeddedChainTest(base.FunctionalTestCase):
             group.stop()
 
     def test_every_checkpoint_of_the_fault(self):
+        logger = self.useFixture(fixtures.FakeLogger(level=logging.INFO))
         fault = self.run_fault()
 
         built = timeline.build(fault)
@@ -82,6 +86,13 @@ class EmbeddedChainTest(base.FunctionalTestCase):
                                      in fault['checkpoints']
                                      if entry['name'] == name})
         self.assertIn('total ', report.render_show(built))
+        # The services' log lines alone give the same timeline.
+        path = os.path.join(self.state_path, 'doctor.log')
+        with open(path, 'w') as log:
+            log.write(logger.output)
+        logged = sources.LogSource([path]).get_fault(fault['id'])
+        self.assertEqual(report.as_json(built),
+                         report.as_json(timeline.build(logged)))
 
 
 class RabbitPostgreSQLChainTest(EmbeddedChainTest):
