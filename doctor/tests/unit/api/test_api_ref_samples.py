@@ -403,6 +403,15 @@ class TestAPIRefSamples(base.APITestCase):
               200, 'host-show-response.json')
         check(self.call('GET', '/v1/faults/' + fault_id, roles='admin'),
               200, 'fault-show-response.json')
+        # The consumer of the alarm created above reports reaching it.
+        body = load_sample('fault-checkpoints-request.json')
+        for entry in body['checkpoints']:
+            entry['alarm_id'] = self.alarm_id
+        self.used.add('fault-checkpoints-request.json')
+        check(self.request('POST', '/v1/faults/%s/checkpoints' % fault_id,
+                           body, project=PROJECT, user=USER,
+                           headers={'Host': HOST}),
+              201, 'fault-checkpoints-response.json')
         check(self.call('PUT', port, 'port-update-request.json',
                         roles='admin'),
               200, 'port-update-response.json')
@@ -424,6 +433,7 @@ class TestAPIRefSamples(base.APITestCase):
                                 'alarm-create-request.json'),
                       201, 'alarm-create-response.json')
         path = '/v1/alarms/' + alarm['alarm_id']
+        self.alarm_id = alarm['alarm_id']
         check(self.call('GET', '/v1/alarms?resource_id=' + INSTANCE), 200,
               'alarms-list-response.json')
         check(self.call('GET', path), 200, 'alarm-show-response.json')
