@@ -19,7 +19,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..',
 # The shell files of the project, checked as the pre-commit hooks do.
 SHELL_FILES = ('.ci/run', 'devstack/plugin.sh', 'devstack/settings',
                'doctor/tests/unit/devstack_stub/functions.sh',
-               'tools/demo.sh', 'tools/run-tests.sh', 'tools/venv.sh')
+               'tools/demo.sh', 'tools/devstack-check.sh',
+               'tools/run-tests.sh', 'tools/venv.sh')
 
 
 def _run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
