@@ -57,10 +57,11 @@ def render_show(timeline: timeline_mod.Timeline) -> str:
             lines.append('%-2d %-21s %5s %s' % (point.number, point.name,
                                                 '-', 'MISSING'))
             continue
-        lines.append('%-2d %-21s %5d %9s %9s %9s  %s'
-                     % (point.number, point.name, times.count,
-                        _ms(times.first), _ms(times.median),
-                        _ms(times.last), _bar(times, scale)))
+        lines.append(('%-2d %-21s %5d %9s %9s %9s  %s'
+                      % (point.number, point.name, times.count,
+                         _ms(times.first), _ms(times.median),
+                         _ms(times.last), _bar(times, scale))).rstrip()
+                     + ('' if times.on_path else '  (parallel)'))
     lines.append('')
     lines.append('%-11s %10s %7s  %s'
                  % ('component', 'ms', '%', 'segments'))
@@ -103,7 +104,8 @@ def as_json(timeline: timeline_mod.Timeline) -> dict:
             {'number': times.point.number, 'name': times.point.name,
              'component': times.point.component, 'count': times.count,
              'first_ms': times.first, 'median_ms': times.median,
-             'last_ms': times.last, 'missing': times.missing}
+             'last_ms': times.last, 'reached_ms': times.reached,
+             'on_path': times.on_path, 'missing': times.missing}
             for times in timeline.points],
         'segments': [
             {'from': segment.start, 'to': segment.end,

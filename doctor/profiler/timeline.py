@@ -1,12 +1,18 @@
 """A fault's checkpoints as a timeline: points, segments, components.
 
-Each checkpoint is placed at the time the fault was through it: for a
-checkpoint recorded per event or per alarm, when the last of them
-reached it (its first, median and last times are kept for the picture).
-A stage may end while an earlier one still runs (the inspector acts in
-parallel), so a checkpoint is reached only once the ones before it are:
-the segments then add up to the time from the first checkpoint to the
-last, and a stage that ended within an earlier one costs nothing.
+Each checkpoint is placed at the time the fault was through it: for one
+recorded per event or per alarm, when the last of them reached it (its
+first, median and last times are kept for the picture). Events of the
+fault transformed or evaluated after its last alarm fired (the host's
+recovery, say) fired nothing and are left out of that time.
+
+The inspector acts in parallel: the host may be marked down, or the
+instances set to error, after the instances' notification went out
+(``[inspector] notify_early``) and the alarms fired. A checkpoint reached
+after a later one is off the alarms' path: it is shown, but its segment
+costs nothing, and the next checkpoint's segment starts from the last
+one on the path. The segments then add up to the time from hostdown to
+the last handled alarm.
 
 A missing checkpoint is named; the segments on either side of it are
 unknown, and no total is given across it.
@@ -46,9 +52,11 @@ class PointTimes:
     first: float | None = None
     median: float | None = None
     last: float | None = None
-    # When the fault was through it: ``last``, or later if an earlier
-    # checkpoint was reached later.
+    # When the fault was through it: ``last``, less the events that fired
+    # nothing (see the module's docstring).
     reached: float | None = None
+    # Reached before every later checkpoint: on the alarms' path.
+    on_path: bool = True
 
     @property
     def missing(self) -> bool:
@@ -83,18 +91,18 @@ class Timeline:
 
     @property
     def alarms(self) -> int:
-        """How many alarms the fault fired: the most of any per-alarm
-        checkpoint.
+        """How many alarms the fault fired: the most of checkpoints 8 to
+        10, recorded once per alarm.
         """
-        return max(times.count for times in self.points
-                   if times.point.per_alarm)
+        return max(times.count for times in self.points[8:])
 
     @property
     def total_ms(self) -> float | None:
         """From the first checkpoint to the last, None across a gap."""
         if self.missing:
             return None
-        return self.points[-1].reached
+        return max(times.reached or 0.0 for times in self.points
+                   if times.on_path)
 
     def components(self) -> list[tuple[str, float, list[str]]]:
         """(component, ms, its segments) of known segments, costliest
@@ -147,7 +155,6 @@ def build(fault: typing.Mapping) -> Timeline:
     origin = (min(stamps['hostdown']) if stamps['hostdown']
               else min(present) if present else None)
     points = []
-    reached: float | None = None
     for point in checkpoints.POINTS:
         times = PointTimes(point)
         values = sorted(stamps[point.name])
@@ -156,17 +163,33 @@ def build(fault: typing.Mapping) -> Timeline:
             times.count = len(offsets)
             times.first = offsets[0]
             times.median = statistics.median(offsets)
-            times.last = offsets[-1]
-            times.reached = (times.last if reached is None
-                             else max(times.last, reached))
-            reached = times.reached
+            times.last = times.reached = offsets[-1]
         points.append(times)
+    fired = points[8].last
+    if fired is not None:
+        for times in points[6:8]:
+            if times.first is not None:
+                values = sorted(_ms(value, typing.cast(datetime.datetime,
+                                                       origin))
+                                for value in stamps[times.point.name])
+                times.reached = max([value for value in values
+                                     if value <= fired] or [times.first])
+    later: float | None = None
+    for times in reversed(points):
+        if times.reached is None:
+            continue
+        times.on_path = later is None or times.reached <= later
+        if times.on_path:
+            later = times.reached
     segments = []
+    previous: float | None = None
     for before, after in zip(points, points[1:]):
+        if before.on_path and before.reached is not None:
+            previous = before.reached
         ms = None
-        if before.reached is not None and after.reached is not None \
-                and not before.missing and not after.missing:
-            ms = after.reached - before.reached
+        if not before.missing and not after.missing \
+                and previous is not None and after.reached is not None:
+            ms = after.reached - previous if after.on_path else 0.0
         segments.append(Segment(before.point.name, after.point.name,
                                 SEGMENT_COMPONENTS[after.point.number], ms))
     return Timeline(str(fault.get('id')), fault.get('host'), origin,

@@ -58,7 +58,7 @@ class TestShow(testtools.TestCase):
         self.assertIsNone(document['segments'][0]['ms'])
         self.assertEqual(0.3, round(document['segments'][1]['ms'], 3))
 
-    def test_a_stage_that_ends_within_an_earlier_one_costs_nothing(self):
+    def test_a_checkpoint_reached_after_a_later_one_is_parallel(self):
         fault = samples.fault()
         for entry in fault['checkpoints']:
             if entry['name'] == 'marked_host_down':
@@ -66,10 +66,28 @@ class TestShow(testtools.TestCase):
 
         built = timeline.build(fault)
 
-        self.assertEqual([23.2, 0.0, 0.0],
+        self.assertFalse(built.points[3].on_path)
+        self.assertEqual([0.0, 18.2, 1.0],
                          [round(segment.ms, 3)
                           for segment in built.segments[2:5]])
         self.assertEqual(35.5, built.total_ms)
+        [row] = [line for line in report.render_show(built).splitlines()
+                 if line.startswith('3  marked_host_down')]
+        self.assertTrue(row.endswith('|  (parallel)'), row)
+
+    def test_events_after_the_last_firing_do_not_lengthen_the_fault(self):
+        fault = samples.fault()
+        # The host's recovery: an event of the fault that fires nothing.
+        for name in ('transformed_event', 'evaluated_event'):
+            fault['checkpoints'].append({'name': name,
+                                         'timestamp': samples.at(300)})
+
+        built = timeline.build(fault)
+
+        self.assertEqual((4, 300.0), (built.points[6].count,
+                                      built.points[6].last))
+        self.assertEqual(35.5, built.total_ms)
+        self.assertEqual(3, built.alarms)
 
     def test_unknown_names_are_ignored_and_said(self):
         fault = samples.fault()
