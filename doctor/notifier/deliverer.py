@@ -21,6 +21,7 @@ between delivering and writing it down delivers again after a restart
 (or another replica does).
 """
 
+import collections
 from concurrent import futures
 import dataclasses
 import datetime
@@ -116,7 +117,11 @@ class Deliverer:
         # found due for them wait instead, and why.
         self._down: dict[str, tuple[datetime.datetime, str]] = {}
         self._next_scan: float | None = None
-        self._parked_until = 0.0
+        # Chains (alarm, action) with deliveries parked behind an older one
+        # here, and whether one of their deliveries finished since the
+        # last write: the next of the chain may then go.
+        self._parked: collections.Counter = collections.Counter()
+        self._chain_moved = False
         self._last_scan = 0.0
         self._write_failures = 0
         self._wakeup = threading.Event()
@@ -176,7 +181,6 @@ class Deliverer:
             with self._lock:
                 self._fresh[:0] = batch
             return False
-        parked = False
         for firing, items in batch:
             body = firing.webhook_body()
             request_id = firing.request_id or 'req-' + str(uuid.uuid4())
@@ -184,14 +188,12 @@ class Deliverer:
                 if delivery_id not in claimed:
                     # Taken over by a scan, gone, or behind an older
                     # delivery of its alarm to the same action.
-                    parked = True
+                    with self._lock:
+                        self._parked[firing.alarm_id, action] += 1
                     future.set_result(None)
                     continue
                 self._start(_Job(delivery_id, action, firing, body,
                                  request_id, now, now, 0, False, future))
-        if parked:
-            self._parked_until = (time.monotonic()
-                                  + self.conf.notifier.redelivery_interval)
         return True
 
     def redeliver_stale(self) -> int:
@@ -283,8 +285,19 @@ class Deliverer:
         with self._lock:
             self._down.pop(target, None)
             self._delivered.append(job.delivery_id)
+            self._chain_done(job)
         self._wakeup.set()
         job.future.set_result(True)
+
+    def _chain_done(self, job: _Job) -> None:
+        """Note that ``job`` left its chain; call with the lock held."""
+        chain = (job.firing.alarm_id, job.action)
+        if chain in self._parked:
+            self._chain_moved = True
+            if job.redelivery:
+                self._parked[chain] -= 1
+                if self._parked[chain] <= 0:
+                    del self._parked[chain]
 
     def _failed(self, job: _Job, reason: str, attempted: bool = True
                 ) -> None:
@@ -338,6 +351,7 @@ class Deliverer:
         with self._lock:
             self._give_ups.append(db_api.DeliveryGiveUp(
                 job.delivery_id, job.claimed_at, change))
+            self._chain_done(job)
         self._wakeup.set()
 
     # bookkeeping
@@ -373,8 +387,9 @@ class Deliverer:
             self._held.difference_update(delivered)
             self._held.difference_update(r.delivery_id for r in retries)
             self._held.difference_update(g.delivery_id for g in give_ups)
-        if (delivered or give_ups) and time.monotonic() < self._parked_until:
-            # A delivery that waits behind these may go now.
+            moved, self._chain_moved = self._chain_moved, False
+        if moved:
+            # A delivery parked behind those just forgotten may go now.
             self._scan_at(self._last_scan + 0.1)
         return True
 
