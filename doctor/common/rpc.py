@@ -12,12 +12,15 @@ import importlib
 import threading
 
 from oslo_config import cfg
+from oslo_log import log
 import oslo_messaging as messaging
 from oslo_messaging import opts as messaging_opts
 from oslo_messaging.rpc import dispatcher
 
 from doctor.common import context as doctor_context
 from doctor.objects import base as objects_base
+
+LOG = log.getLogger(__name__)
 
 EMBEDDED_TRANSPORT_URL = 'inproc:/'
 CONTROL_EXCHANGE = 'doctor'
@@ -72,11 +75,55 @@ def set_defaults(conf: cfg.ConfigOpts) -> None:
                      group='oslo_messaging_notifications')
 
 
+def _ack_duplicate_notifications() -> None:
+    """Make oslo.messaging's RabbitMQ driver acknowledge what it skips.
+
+    The driver remembers the notifications it acknowledged and skips one
+    that comes again. When the acknowledgement was lost with the
+    connection, the broker does redeliver it, and the driver skips it
+    without acknowledging: it then stays unacknowledged on the channel
+    for the life of the connection, holding a prefetch slot, and the
+    queue never drains (oslo.messaging 18.3). The skipped copy was
+    handled already; acknowledge it.
+    """
+    try:
+        from oslo_messaging._drivers import amqp as driver_amqp
+        from oslo_messaging._drivers import amqpdriver
+    except ImportError:  # no AMQP driver in this release
+        return
+    listener = getattr(amqpdriver, 'NotificationAMQPListener', None)
+    check = getattr(getattr(driver_amqp, '_MsgIdCache', None),
+                    'check_duplicate_message', None)
+    if listener is None or check is None or getattr(
+            listener.__call__, 'acks_duplicates', False):
+        return
+    original = listener.__call__
+
+    def __call__(self, message):
+        try:
+            self.msg_id_cache.check_duplicate_message(message)
+        except Exception:
+            try:
+                message.acknowledge()
+            except Exception as e:
+                LOG.debug('Cannot acknowledge a redelivered notification '
+                          'already handled: %s', e)
+            else:
+                LOG.debug('Acknowledged a redelivered notification already '
+                          'handled')
+            return None
+        return original(self, message)
+
+    __call__.acks_duplicates = True  # type: ignore[attr-defined]
+    listener.__call__ = __call__
+
+
 def _get_transport(conf: cfg.ConfigOpts, kind: str) -> messaging.Transport:
     key = (id(conf), kind)
     with _lock:
         transport = _transports.get(key)
         if transport is None:
+            _ack_duplicate_notifications()
             if kind == 'rpc':
                 transport = messaging.get_rpc_transport(
                     conf, allowed_remote_exmods=ALLOWED_EXMODS)

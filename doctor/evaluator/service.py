@@ -153,6 +153,9 @@ class EvaluatorService(service.Service):
         # NotificationEndpoint.
         listener.start(override_pool_size=1)
         self._servers.append(listener)
+        LOG.info('Listening for notifications on %s (pool %s)',
+                 ', '.join(sorted(conf.evaluator.notification_topics)),
+                 conf.evaluator.notification_pool)
 
         self._periodic.add(conf.evaluator.timeout_check_interval,
                            self.engine.check_timeouts)
