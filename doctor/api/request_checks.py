@@ -108,13 +108,16 @@ def _check_query(environ: dict) -> None:
 
 def _check_headers(environ: dict) -> None:
     for key, value in environ.items():
-        if key.startswith('HTTP_') and '\x00' in value:
+        # Middleware before this one (keystonemiddleware) may leave an
+        # HTTP_ key set to None or to something else than text.
+        if (key.startswith('HTTP_') and isinstance(value, str)
+                and '\x00' in value):
             raise _Refused(http_client.BAD_REQUEST,
                            _('header %s holds a NUL character')
                            % _header_name(key))
     for key in _ID_HEADERS:
         value = environ.get(key)
-        if value is not None and len(value) > MAX_ID_LENGTH:
+        if isinstance(value, str) and len(value) > MAX_ID_LENGTH:
             raise _Refused(http_client.BAD_REQUEST,
                            _('header %(name)s is longer than %(max)d '
                              'characters') % {'name': _header_name(key),

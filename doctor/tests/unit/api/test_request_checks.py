@@ -95,6 +95,12 @@ class TestIdentityHeaders(_LoggedTestCase):
             self.refused(response, 400, 'longer than 128')
         self.assertEqual([], self.db.get_alarms())
 
+    def test_headers_set_to_none_by_earlier_middleware_pass(self):
+        # keystonemiddleware removes a header by setting it to None.
+        request_checks._check_headers({
+            'HTTP_X_SERVICE_CATALOG': None, 'HTTP_X_USER_ID': None,
+            'HTTP_X_PROJECT_ID': None, 'HTTP_X_ROLES': 'member'})
+
     def test_identity_as_long_as_its_column_is_accepted(self):
         self.create(project='p' * 128, user='u' * 128)
 
