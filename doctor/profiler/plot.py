@@ -74,6 +74,8 @@ def _layout(timeline: timeline_mod.Timeline) -> tuple[int, list[_Shape]]:
         label = '%d %s' % (point.number, point.name)
         if times.count > 1:
             label += ' x%d' % times.count
+        if not times.on_path:
+            label += ' (parallel)'
         shapes.append(_Shape('text', 10, y + 15, text=label))
         colour = COLOURS.get(timeline_mod.SEGMENT_COMPONENTS.get(
             point.number, point.component), '#000000')
