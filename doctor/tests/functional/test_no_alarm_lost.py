@@ -11,6 +11,8 @@ ends in the right state. Duplicates are counted and shown.
 """
 
 import collections
+import json
+import os
 import threading
 import time
 import uuid
@@ -30,13 +32,16 @@ _delivery = models.AlarmDelivery.__table__
 _change = models.AlarmChange.__table__
 
 # Long enough for a backlog to build, short enough for CI. The benchmark
-# (tools/bench/no_alarm_lost.py) runs the same scenarios larger.
-ALARMS = 10
-ROUNDS = 20
-EVENTS_PER_SECOND = 50
-OUTAGE_SECONDS = 4
+# (tools/bench/no_alarm_lost.py) runs the same scenarios larger, through
+# DOCTOR_FAULT_SCALE ("alarms,rounds,events per second,outage seconds"),
+# and collects each ledger as a JSON line in DOCTOR_FAULT_LEDGER.
+ALARMS, ROUNDS, EVENTS_PER_SECOND, OUTAGE_SECONDS = (
+    float(value) for value in os.environ.get(
+        'DOCTOR_FAULT_SCALE', '10,20,50,4').split(','))
+ALARMS, ROUNDS = int(ALARMS), int(ROUNDS)
+LEDGER_FILE = os.environ.get('DOCTOR_FAULT_LEDGER')
 # Generous: only reached if something is lost or stuck.
-QUIET_TIMEOUT = 180
+QUIET_TIMEOUT = 180 + 2 * ALARMS * ROUNDS / EVENTS_PER_SECOND
 
 
 def flip_state(round_number: int) -> tuple[str, str]:
@@ -169,15 +174,19 @@ class NoAlarmLostTestCase(base.FunctionalTestCase):
         publisher = Publisher(self.nova, self.project_id,
                               list(self.by_resource), ROUNDS,
                               EVENTS_PER_SECOND)
+        started = time.monotonic()
         publisher.start()
         try:
             fault(publisher)
+            self.fault_over = time.monotonic()
         finally:
             publisher.join(QUIET_TIMEOUT)
         if publisher.error is not None:
             raise publisher.error
         self.assertEqual(ALARMS * ROUNDS, len(publisher.published))
+        self.published_in = time.monotonic() - started
         self.wait_for_quiet()
+        self.quiet_after = time.monotonic() - self.fault_over
         return publisher
 
     def wait_for_quiet(self) -> None:
@@ -261,6 +270,16 @@ class NoAlarmLostTestCase(base.FunctionalTestCase):
         text = '\n'.join('%s: %s' % item for item in found.items())
         self.addDetail('ledger', content.text_content(text))
         print('\n%s ledger:\n%s' % (self.id(), text))
+        if LEDGER_FILE:
+            record = dict(
+                found, scenario=self.id().rsplit('.', 1)[-1],
+                alarms=ALARMS, rounds=ROUNDS,
+                events_per_second=EVENTS_PER_SECOND,
+                outage_seconds=OUTAGE_SECONDS,
+                publishing_seconds=round(self.published_in, 2),
+                quiet_after_fault_seconds=round(self.quiet_after, 2))
+            with open(LEDGER_FILE, 'a') as f:
+                f.write(json.dumps(record) + '\n')
         return found
 
     def assert_nothing_lost(self, max_duplicates: int = 0) -> dict:
