@@ -70,6 +70,10 @@ class HostNotFound(NotFound):
     msg_fmt = _('Host %(host)s not found.')
 
 
+class InstanceNotFound(NotFound):
+    msg_fmt = _('Instance %(instance_id)s not found.')
+
+
 class PortNotFound(NotFound):
     msg_fmt = _('Port %(port_id)s not found.')
 

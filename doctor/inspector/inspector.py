@@ -40,6 +40,7 @@ from oslo_utils import uuidutils
 from doctor.common import exception
 from doctor.common import plugins
 from doctor.inspector import cache as cache_mod
+from doctor.inspector import instance_faults
 from doctor.inspector import notifications
 from doctor.inspector import ownership
 from doctor.inspector import progress
@@ -154,7 +155,10 @@ def check_config(conf) -> None:
 
 
 def _validate_event(event: typing.Any, index: int) -> tuple[str, bool]:
-    """The host and direction (down: True) of one raw failure."""
+    """The host and direction (down: True) of one raw failure.
+
+    The "host" of an instance fault is its subject, ``instance:<id>``.
+    """
     where = 'event %d' % index
     if not isinstance(event, dict):
         raise exception.Invalid(reason='%s is not an object' % where)
@@ -162,10 +166,19 @@ def _validate_event(event: typing.Any, index: int) -> tuple[str, bool]:
     if not isinstance(details, dict):
         raise exception.InvalidField(field='%s details' % where,
                                      reason='must be an object')
-    host = details.get('hostname')
-    if not isinstance(host, str) or not host:
-        raise exception.InvalidField(field='%s details.hostname' % where,
-                                     reason='must be a non-empty string')
+    if event.get('type') == instance_faults.INSTANCE_DOWN_EVENT:
+        instance_id = details.get('instance_id')
+        if not isinstance(instance_id, str) or not instance_id:
+            raise exception.InvalidField(
+                field='%s details.instance_id' % where,
+                reason='must be a non-empty string')
+        host = instance_faults.subject(instance_id)
+    else:
+        host = details.get('hostname')
+        if not isinstance(host, str) or not host:
+            raise exception.InvalidField(
+                field='%s details.hostname' % where,
+                reason='must be a non-empty string')
     status = details.get('status', 'down')
     if status not in ('down', 'up'):
         raise exception.InvalidField(field='%s details.status' % where,
@@ -347,7 +360,12 @@ class Inspector:
         checked = [_validate_event(event, index)
                    for index, event in enumerate(events)]
         for host, _down in checked:
-            if not self.cache.knows_host(host):
+            if instance_faults.is_instance_subject(host):
+                instance_id = host[len(instance_faults.PREFIX):]
+                if self.cache.instance(instance_id) is None:
+                    raise exception.InstanceNotFound(
+                        instance_id=instance_id)
+            elif not self.cache.knows_host(host):
                 raise exception.HostNotFound(host=host)
         fault_ids: list[str | None] = []
         for event, (host, down) in zip(events, checked):
@@ -359,7 +377,12 @@ class Inspector:
                 'monitor_event_id': details.get('monitor_event_id'),
                 'received_at': received,
             }
-            if down:
+            if instance_faults.is_instance_subject(host):
+                report['reason'] = details.get('reason')
+                report['hostname'] = details.get('hostname')
+                fault_ids.append(self._instance_fault(context, host, down,
+                                                      report, received))
+            elif down:
                 fault_ids.append(self._host_down(context, host, report,
                                                  received))
             else:
@@ -380,11 +403,36 @@ class Inspector:
         self._host_up(context, host)
         return {'host': host, 'state': 'up', 'fault_id': None}
 
+    def _instance_fault(self, context, subject: str, down: bool,
+                        report: dict, received: str) -> str | None:
+        """An instance reported down (or recovered) by its compute agent.
+        """
+        if not down:
+            closed = self.connection.close_fault(subject, timeutils.utcnow())
+            LOG.info('%(subject)s reported recovered: %(fault)s', {
+                'subject': subject,
+                'fault': 'fault %s closed' % closed['id'] if closed
+                else 'it had no open fault'})
+            return closed['id'] if closed is not None else None
+        instance = self.cache.instance(subject[len(instance_faults.PREFIX):])
+        if instance is None:
+            raise exception.InstanceNotFound(instance_id=subject)
+        planned = instance_faults.plan(
+            instance, self.conf.inspector.instance_fault_state,
+            self.conf.inspector.notify_early, report.get('reason'))
+        return self._host_down(context, subject, report, received,
+                               planned=planned,
+                               fault_type=instance_faults.INSTANCE_DOWN_EVENT)
+
     def _host_down(self, context, host: str, report: dict,
-                   received: str) -> str:
+                   received: str, planned: progress.Plan | None = None,
+                   fault_type: str = HOST_DOWN_EVENT) -> str:
+        """Open (or join) the fault of ``host``, or of the subject of a
+        ``planned`` instance fault, and set its steps going.
+        """
         # The cache first: a dict lookup, and the fault's record is then
         # written with what it found already timed.
-        lookup = self.cache.lookup(host)
+        lookup = self.cache.lookup(host) if planned is None else None
         checkpoints = [
             checkpoint(HOSTDOWN, report.get('monitor') or 'monitor',
                        report['time']),
@@ -394,13 +442,13 @@ class Inspector:
         # What is to be done is stored with the fault, before anything
         # is done: whichever inspector finds the fault unfinished can
         # finish it.
-        steps = progress.plan(host, lookup,
-                              self.conf.inspector.instance_fault_state,
-                              self.conf.inspector.notify_early)
+        steps = planned or progress.plan(
+            host, lookup, self.conf.inspector.instance_fault_state,
+            self.conf.inspector.notify_early)
         now = timeutils.utcnow()
         fault: dict[str, typing.Any] = {
             'id': uuidutils.generate_uuid(), 'host': host,
-            'type': HOST_DOWN_EVENT,
+            'type': fault_type,
             'created_at': now,
             'detected_at': _parse_time(report['time']),
             'checkpoints': checkpoints, 'reports': [report],
