@@ -28,6 +28,7 @@ import datetime
 import functools
 import threading
 import time
+import typing
 from urllib import parse
 import uuid
 
@@ -146,8 +147,9 @@ class Deliverer:
         True once delivered, False if the attempt failed (retried later or
         given up), None if it was not attempted here.
         """
-        items = [(delivery_id, action, futures.Future())
-                 for delivery_id, action in firing.deliveries.items()]
+        items: list[tuple[str, str, futures.Future]] = [
+            (delivery_id, action, futures.Future())
+            for delivery_id, action in firing.deliveries.items()]
         if items:
             with self._lock:
                 self._fresh.append((firing, items))
@@ -447,7 +449,7 @@ class Deliverer:
         self._keeper.join(timeout=5)
         for dropped in self._queues.shutdown():
             # Left claimed: taken over once stale, here or elsewhere.
-            job = dropped.args[0]
+            job = typing.cast(functools.partial, dropped).args[0]
             with self._lock:
                 self._held.discard(job.delivery_id)
             job.future.set_result(None)

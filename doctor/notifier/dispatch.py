@@ -57,26 +57,26 @@ class TargetQueues:
         return True
 
     def _run(self, target: str, job: Callable[[], None]) -> None:
-        while True:
+        # The thread runs the target's waiting jobs after this one.
+        current: Callable[[], None] | None = job
+        while current is not None:
             try:
-                job()
+                current()
             finally:
                 with self._lock:
                     self._pending -= 1
                     queue = self._waiting.get(target)
                     if queue and not self._closed:
-                        job = queue.popleft()
+                        current = queue.popleft()
                         if not queue:
                             del self._waiting[target]
                     else:
-                        job = None
+                        current = None
                         self._running[target] -= 1
                         if not self._running[target]:
                             del self._running[target]
                     if not self._pending:
                         self._idle.notify_all()
-            if job is None:
-                return
 
     @property
     def pending(self) -> int:
