@@ -124,6 +124,8 @@ class Deliverer:
         self._parked: collections.Counter = collections.Counter()
         self._chain_moved = False
         self._last_scan = 0.0
+        self._periodic_scan = (time.monotonic()
+                               + conf.notifier.redelivery_interval)
         self._write_failures = 0
         self._wakeup = threading.Event()
         self._stopping = False
@@ -358,6 +360,15 @@ class Deliverer:
 
     # bookkeeping
 
+    def scan_soon(self) -> None:
+        """Have the deliverer's own thread scan for due deliveries now.
+
+        It also scans every ``[notifier] redelivery_interval`` seconds by
+        itself, and whenever a retry falls due.
+        """
+        self._scan_at(time.monotonic())
+        self._wakeup.set()
+
     def _scan_at(self, when: float) -> None:
         with self._lock:
             if self._next_scan is None or when < self._next_scan:
@@ -408,11 +419,17 @@ class Deliverer:
                 self._write_failures += 1
                 continue
             self._write_failures = 0
+            now = time.monotonic()
             with self._lock:
-                due = (self._next_scan is not None
-                       and self._next_scan <= time.monotonic())
+                due = self._next_scan is not None and self._next_scan <= now
                 if due:
                     self._next_scan = None
+            if now >= self._periodic_scan:
+                # Deliveries another notifier left unfinished.
+                due = True
+            if due:
+                self._periodic_scan = (
+                    now + self.conf.notifier.redelivery_interval)
             if due:
                 try:
                     self.redeliver_stale()
@@ -424,7 +441,7 @@ class Deliverer:
         if self._write_failures:
             return min(MAX_WRITE_BACKOFF,
                        0.1 * 2 ** min(self._write_failures, 10))
-        timeout = 1.0
+        timeout = min(1.0, max(0.0, self._periodic_scan - time.monotonic()))
         with self._lock:
             if self._next_scan is not None:
                 timeout = min(timeout,

@@ -4,7 +4,6 @@ from oslo_log import log
 import oslo_messaging as messaging
 from oslo_service import service
 
-from doctor.common import periodic
 from doctor.common import rpc
 from doctor.db import api as db_api
 from doctor.notifier import deliverer as deliverer_mod
@@ -22,7 +21,6 @@ class NotifierService(service.Service):
         self.conf = conf
         self.deliverer: deliverer_mod.Deliverer | None = None
         self._server: messaging.MessageHandlingServer | None = None
-        self._periodic = periodic.PeriodicTasks()
         self._db: db_api.Connection | None = None
 
     def start(self) -> None:
@@ -34,11 +32,11 @@ class NotifierService(service.Service):
             self.conf, rpcapi.get_target(self.conf),
             [manager.NotifierManager(self.deliverer)])
         self._server.start()
-        self._periodic.add(self.conf.notifier.redelivery_interval,
-                           self.deliverer.redeliver_stale)
+        # Deliveries left owed while no notifier ran; the deliverer scans
+        # again by itself, on its one database thread.
+        self.deliverer.scan_soon()
 
     def stop(self, graceful: bool = False) -> None:
-        self._periodic.stop()
         if self._server is not None:
             self._server.stop()
             self._server.wait()

@@ -264,6 +264,25 @@ class TestRedeliver(DelivererTestCase):
         self.assertEqual(list(fresh.deliveries), [
             d['delivery_id'] for d in factory.stored_deliveries(self.db)])
 
+    def test_the_deliverer_scans_by_itself(self):
+        self.config.config(redelivery_interval=1, group='notifier')
+        deliverer = self.make_deliverer()
+        self.store_firing('test://a', claimed_at=self._stale())
+
+        self._wait_for_deliveries(1)
+
+        deliverer.stop()
+        self.assertEqual(['test://a'],
+                         [url for url, _b, _r in self.delivered()])
+        self.assertEqual([], factory.stored_deliveries(self.db))
+
+    def test_scan_soon(self):
+        self.store_firing('test://a', claimed_at=self._stale())
+        self.deliverer.scan_soon()
+        self._wait_for_deliveries(1)
+        self.deliverer.stop()
+        self.assertEqual(1, len(self.delivered()))
+
     def test_nothing_stale(self):
         self.store_firing('test://fresh')
         self.assertEqual(0, self.deliverer.redeliver_stale())
