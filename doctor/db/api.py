@@ -29,6 +29,8 @@ FAULT_OPEN = 'open'
 FAULT_CLOSED = 'closed'
 FAULT_STATUSES = (FAULT_OPEN, FAULT_CLOSED)
 
+HEARTBEAT_STATUSES = ('ok', 'missed', 'unhealthy', 'unregistered')
+
 
 @dataclasses.dataclass
 class StateTransition:
@@ -429,6 +431,35 @@ class Connection(metaclass=abc.ABCMeta):
         in time order, each with ``number``, ``name``, ``component``,
         ``timestamp`` (ISO 8601 UTC) and ``alarm_id``.
         """
+
+
+    # heartbeats of the HA guests
+
+    @abc.abstractmethod
+    def put_heartbeats(self, records: Iterable[dict]) -> None:
+        """Record the heartbeat status of guests, replacing their rows.
+
+        Each record has ``instance_id``, ``host``, ``project_id``,
+        ``interval_ms``, ``threshold``, ``status`` (one of
+        :data:`HEARTBEAT_STATUSES`), ``reason``, ``last_seen`` and
+        ``updated_at`` (naive or aware UTC datetimes, or None).
+        """
+
+    @abc.abstractmethod
+    def delete_heartbeats(self, instance_ids: Iterable[str]) -> None:
+        """Forget the guests of ``instance_ids`` (their channel is gone).
+        """
+
+    @abc.abstractmethod
+    def get_heartbeats(self, *, project_id: str | None = None,
+                       host: str | None = None,
+                       status: str | None = None) -> list[dict]:
+        """The guests' heartbeat records matching every filter, by
+        instance id."""
+
+    @abc.abstractmethod
+    def get_heartbeat(self, instance_id: str) -> dict | None:
+        """The heartbeat record of one guest, or None."""
 
 
 def get_connection(conf: cfg.ConfigOpts) -> Connection:

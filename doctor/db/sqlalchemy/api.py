@@ -19,6 +19,7 @@ from doctor.db.sqlalchemy import deliveries
 from doctor.db.sqlalchemy import checkpoints
 from doctor.db.sqlalchemy import entities
 from doctor.db.sqlalchemy import faults
+from doctor.db.sqlalchemy import heartbeats
 from doctor.db.sqlalchemy import migration
 from doctor.db.sqlalchemy import models
 
@@ -572,3 +573,24 @@ class Connection(api.Connection):
     def get_fault_checkpoints(self, fault_ids):
         with self.engine.connect() as connection:
             return checkpoints.get(connection, fault_ids)
+
+    # heartbeats
+
+    @_retry_on_deadlock
+    def put_heartbeats(self, records):
+        with self._write() as connection:
+            heartbeats.put(connection, records)
+
+    @_retry_on_deadlock
+    def delete_heartbeats(self, instance_ids):
+        with self._write() as connection:
+            heartbeats.delete(connection, instance_ids)
+
+    def get_heartbeats(self, *, project_id=None, host=None, status=None):
+        with self.engine.connect() as connection:
+            return heartbeats.get_list(connection, project_id=project_id,
+                                       host=host, status=status)
+
+    def get_heartbeat(self, instance_id):
+        with self.engine.connect() as connection:
+            return heartbeats.get(connection, instance_id)

@@ -246,3 +246,30 @@ class FaultCheckpoint(Base):
     timestamp: orm.Mapped[datetime.datetime] = orm.mapped_column(
         _precise_datetime())
     alarm_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(36))
+
+
+class Heartbeat(Base):
+    """A guest watched by a compute agent, and its heartbeat status.
+
+    The compute agent of ``host`` writes the row: at once when the status
+    changes, and every ``[compute_agent] status_interval`` otherwise.
+    """
+
+    __tablename__ = 'heartbeat'
+    __table_args__ = (
+        sa.Index('ix_heartbeat_project_id', 'project_id'),
+        sa.Index('ix_heartbeat_host', 'host'),
+    )
+
+    instance_id: orm.Mapped[str] = orm.mapped_column(sa.String(255),
+                                                     primary_key=True)
+    host: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    project_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    interval_ms: orm.Mapped[int | None] = orm.mapped_column(sa.Integer)
+    threshold: orm.Mapped[int | None] = orm.mapped_column(sa.Integer)
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    reason: orm.Mapped[str | None] = orm.mapped_column(sa.String(255))
+    last_seen: orm.Mapped[datetime.datetime | None] = orm.mapped_column(
+        _precise_datetime())
+    updated_at: orm.Mapped[datetime.datetime] = orm.mapped_column(
+        _precise_datetime())
