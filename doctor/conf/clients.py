@@ -38,10 +38,39 @@ def _datasource_opts(service: str, interval: float, topics: list[str],
     ]
 
 
+def _controller_opts(service: str, workers: str) -> list[cfg.Opt]:
+    return [
+        cfg.IntOpt('max_concurrent_calls', default=8, min=1,
+                   help='Most calls the %s controller has under way '
+                        'toward %s at once, over every fault (a host '
+                        'forced down is not counted: it goes out at once). '
+                        'More calls than %s serves at a time only queue '
+                        'there, time out and are tried again while the '
+                        'first is still being carried out. The default '
+                        'suits a stock %s; raise it when %s serves more '
+                        'requests at once.'
+                        % (service.lower(), service, service, workers,
+                           service)),
+    ]
+
+
 nova_opts = _datasource_opts(
-    'Nova', 60.0, ['notifications', 'versioned_notifications'], 'nova')
-neutron_opts = _datasource_opts('Neutron', 60.0, ['notifications'],
-                                'neutron')
+    'Nova', 60.0, ['notifications', 'versioned_notifications'], 'nova'
+) + _controller_opts('Nova', 'nova-api (8 threads of one worker)')
+neutron_opts = _datasource_opts(
+    'Neutron', 60.0, ['notifications'], 'neutron'
+) + _controller_opts('Neutron', 'neutron-server')
+
+
+# What endpoint_override must be, by service type.
+_ENDPOINTS = {
+    'compute': 'the versioned compute API, e.g. '
+               'http://controller:8774/v2.1; the root URL '
+               '(http://controller:8774) answers every call with 300 and '
+               'changes nothing',
+    'network': 'the root URL of the networking API, e.g. '
+               'http://controller:9696, without /v2.0 (doctor adds it)',
+}
 
 
 def _adapter_opts(service_type: str) -> list[cfg.Opt]:
@@ -52,6 +81,12 @@ def _adapter_opts(service_type: str) -> list[cfg.Opt]:
             opt.default = service_type
         elif opt.dest == 'valid_interfaces':
             opt.default = ['internal', 'public']
+        elif opt.dest == 'endpoint_override':
+            # A copy: the option objects are keystoneauth's own.
+            opt.help = ('The endpoint to use rather than the one the '
+                        'catalog gives: %s. Unset: the catalog\'s. '
+                        '"doctor-status upgrade check" tells whether it '
+                        'answers as it should.' % _ENDPOINTS[service_type])
     return opts
 
 

@@ -21,7 +21,10 @@ opts = [
                help='Most controller calls under way at once, over every '
                     'fault. The actions of one fault run concurrently on '
                     'this pool, so a slow or failing call holds none of '
-                    'the others.'),
+                    'the others. Calls toward Nova and Neutron are '
+                    'bounded further by [nova] and [neutron] '
+                    'max_concurrent_calls; a host forced down does not '
+                    'use this pool and waits for none of it.'),
     cfg.IntOpt('action_retries', default=3, min=0,
                help='Times a controller call that failed for a transient '
                     'reason (the service unreachable, a 5xx, a timeout) '

@@ -2,19 +2,22 @@
 
 A raw failure names a host. The inspector opens a fault for it (or finds
 that the host already has one: several monitors, or the same one again,
-make one fault), takes what is on the host from its cache, and sets every
-action going at once on a bounded pool of workers:
+make one fault), takes what is on the host from its cache, and sets the
+actions going:
 
-* the host's compute service forced down, then ``doctor.host.down``;
-* each affected instance set to ``[inspector] instance_fault_state``;
-  with ``[inspector] notify_early`` the instance's
-  ``compute.instance.update`` is emitted first, by the inspector, without
-  waiting for the controller;
-* each port bound to the host set data-plane DOWN, then
-  ``port.data_plane_status.update`` when the value toggled.
+* first, the host's compute service forced down, then
+  ``doctor.host.down``: on a thread of its own, never queued behind
+  other calls, since evacuation and every other recovery wait for it;
+* once that call has returned (done or failed), each affected instance
+  set to ``[inspector] instance_fault_state``, on a bounded pool of
+  workers; with ``[inspector] notify_early`` the instance's
+  ``compute.instance.update`` is emitted at once, by the inspector,
+  without waiting for either;
+* at once, on the same pool, each port bound to the host set data-plane
+  DOWN, then ``port.data_plane_status.update`` when the value toggled.
 
 A transient failure of one call is retried with a backoff on its own
-worker; no call waits for another.
+worker; no call waits for another, the instances' for the host's alone.
 
 Every step is stored with the fault before the first one runs, and each
 is marked done, with its action's record, as it ends
@@ -63,6 +66,9 @@ NOTIFIED_VM_STATE = (5, 'notified_vm_error')
 
 INSPECTOR = 'inspector'
 CONTROLLER = 'controller'
+
+# Threads forcing hosts down (or up): one per host failing at once.
+HOST_WORKERS = 4
 
 
 def now_iso() -> str:
@@ -323,6 +329,10 @@ class Inspector:
         self._pool = futures.ThreadPoolExecutor(
             max_workers=conf.inspector.action_workers,
             thread_name_prefix='doctor-action')
+        # Hosts forced down (or up) apart from the pool, so that they are
+        # never queued behind other faults' actions.
+        self._hosts = futures.ThreadPoolExecutor(
+            max_workers=HOST_WORKERS, thread_name_prefix='doctor-host')
         # Early announcements run apart from the actions, so that they do
         # not queue behind controller calls.
         self._announcers = futures.ThreadPoolExecutor(
@@ -333,6 +343,9 @@ class Inspector:
     def stop(self) -> None:
         """Finish the actions under way, record them, then stop."""
         self._announcers.shutdown(wait=True)
+        # The hosts first: a host's action hands its fault's instances to
+        # the pool when it ends.
+        self._hosts.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         self.recorder.stop()
 
@@ -508,7 +521,7 @@ class Inspector:
                 LOG.error('Host %s reported up but could not be set up: '
                           '%s', host, outcome.record['error'])
 
-        self._pool.submit(recover)
+        self._hosts.submit(recover)
         return closed['id']
 
     # acting
@@ -599,25 +612,46 @@ class Inspector:
         if announcements:
             self._announcers.submit(self._announce_instances, run,
                                     announcements, state)
-        for step in actions:
-            target = progress.entity(step)
-            if step['kind'] == base.HOST:
-                self._pool.submit(self._host_task, run, context, target)
-            elif step['kind'] == base.INSTANCE:
+        hosts = [progress.entity(step) for step in actions
+                 if step['kind'] == base.HOST]
+        instances = [progress.entity(step) for step in actions
+                     if step['kind'] == base.INSTANCE]
+
+        released = threading.Lock()
+
+        def set_instances() -> None:
+            if not released.acquire(blocking=False):
+                return  # by another host step of the fault already
+            for instance in instances:
                 self._pool.submit(self._instance_task, run, context,
-                                  instance_controller, target, state,
+                                  instance_controller, instance, state,
                                   controller_announces)
-            else:
+
+        if hosts:
+            # The host first: the instances go to the pool once its call
+            # has returned.
+            for host_target in hosts:
+                self._hosts.submit(self._host_task, run, context,
+                                   host_target, set_instances)
+        else:
+            set_instances()
+        for step in actions:
+            if step['kind'] == base.PORT:
                 self._pool.submit(self._port_task, run, context,
-                                  self.router[base.PORT], target)
+                                  self.router[base.PORT],
+                                  progress.entity(step))
         return run
 
     def _host_task(self, run: _FaultRun, context: base.ActionContext,
-                   target: base.Host) -> None:
+                   target: base.Host, then: Callable[[], None]) -> None:
         controller = self.router[base.HOST]
-        outcome = self._act(
-            'set_host_down', 'host:%s' % target.name, controller,
-            lambda: controller.set_host_down(context, target, True))
+        try:
+            outcome = self._act(
+                'set_host_down', 'host:%s' % target.name, controller,
+                lambda: controller.set_host_down(context, target, True))
+        finally:
+            # Done or failed, the instances are not held back any longer.
+            then()
         if outcome.ok:
             self._announce(lambda: self.announcer.host_state(
                 target.name, True, run.fault_id))

@@ -30,7 +30,8 @@ class NeutronController(base.Controller):
     def __init__(self, conf, name: str) -> None:
         super().__init__(conf, name)
         self.api = openstack.ServiceAPI(
-            conf, GROUP, 'Neutron', pool_size=conf.inspector.action_workers)
+            conf, GROUP, 'Neutron',
+            max_concurrent=conf[GROUP].max_concurrent_calls)
 
     def start(self) -> None:
         self.api.prepare()

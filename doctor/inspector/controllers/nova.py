@@ -43,6 +43,14 @@ compute service by its id:
   refusal fails the action for good. ``error`` is the state that Nova
   sets by itself whatever the host: prefer it with this controller.
 
+At most ``[nova] max_concurrent_calls`` calls are under way at once
+(see :mod:`.openstack`), a force-down excepted: it goes out at once, on a
+connection of its own. A call that failed for a transient reason (a
+timeout above all) may have been carried out all the same: before trying
+it again, the controller asks Nova whether the server is in error (the
+service forced down) already, and sends nothing more if it is, so that
+a slow Nova gets one reset per server, not one per attempt.
+
 Failures are mapped as :mod:`.openstack` says: Nova or Keystone
 unreachable, a timeout, a 5xx or a 429 are retried by the inspector; a 404
 fails the action for good, and so do 400, 403 and 409, with Nova's
@@ -52,6 +60,7 @@ be found by that id.
 """
 
 import threading
+import typing
 from urllib import parse
 
 from oslo_log import log
@@ -70,6 +79,7 @@ STATES = ('error', 'stopped')
 # A server in these vm states, or with one of these tasks, needs no stop.
 _STOPPED = ('stopped',)
 _STOPPING = ('powering-off',)
+_NOTHING = object()
 
 
 class NovaController(base.Controller):
@@ -80,9 +90,13 @@ class NovaController(base.Controller):
     def __init__(self, conf, name: str) -> None:
         super().__init__(conf, name)
         self.api = openstack.ServiceAPI(
-            conf, GROUP, 'Nova', pool_size=conf.inspector.action_workers)
+            conf, GROUP, 'Nova',
+            max_concurrent=conf[GROUP].max_concurrent_calls)
         # host name -> id of its nova-compute service, as looked up.
         self._service_ids: dict[str, str] = {}
+        # What a call that failed may have done all the same (it timed
+        # out, or Nova answered 5xx): (kind, id) -> the state asked for.
+        self._uncertain: dict[tuple[str, str], typing.Any] = {}
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -100,7 +114,7 @@ class NovaController(base.Controller):
             service_id = host.service_id or self._service_ids.get(host.name)
         if service_id:
             try:
-                self._force(context, service_id, down, what)
+                self._force(context, service_id, host.name, down, what)
                 return
             except exception.NotFound:
                 # An old id: Nova made the service again since. The new
@@ -111,22 +125,81 @@ class NovaController(base.Controller):
                     self._service_ids.pop(host.name, None)
         service_id = self._look_up(context, host.name, what)
         try:
-            self._force(context, service_id, down, what)
+            self._force(context, service_id, host.name, down, what)
         except exception.NotFound as e:
             raise exception.HostNotFound(str(e), host=host.name)
 
     def _force(self, context: base.ActionContext, service_id: str,
-               down: bool, what: str) -> None:
-        self.api.call('PUT', '/os-services/%s' % service_id, what,
-                      {'forced_down': down}, microversion=MICROVERSION,
-                      context=context)
+               host: str, down: bool, what: str) -> None:
+        key = ('service', service_id)
+        if self._settled(key, down, lambda: self._forced_down(
+                context, service_id, host, what)):
+            LOG.info('Nova shows service %s forced %s already, after a '
+                     'call that failed: not sent again', service_id,
+                     'down' if down else 'up')
+            return
+        # The host first, on a connection of its own: every recovery
+        # waits for it, resets included.
+        self._uncertain_call(key, down, lambda: self.api.call(
+            'PUT', '/os-services/%s' % service_id, what,
+            {'forced_down': down}, microversion=MICROVERSION,
+            context=context, priority=True))
+
+    def _forced_down(self, context: base.ActionContext, service_id: str,
+                     host: str, what: str) -> bool | None:
+        """Whether Nova shows the service forced down (None: no such one).
+        """
+        response = self.api.call(
+            'GET', '/os-services?' + parse.urlencode(
+                {'binary': COMPUTE_BINARY, 'host': host}), what,
+            microversion=MICROVERSION, context=context, priority=True)
+        for service in response.json().get('services') or ():
+            if str(service.get('id')) == service_id:
+                return bool(service.get('forced_down'))
+        return None
+
+    # calls that may have been carried out although they failed
+
+    def _settled(self, key: tuple[str, str], wanted: typing.Any,
+                 current: typing.Callable[[], typing.Any]) -> bool:
+        """Whether an earlier, failed call for ``key`` did it after all.
+
+        Asked only after such a call: Nova may have carried out a call
+        that timed out, and sending it again doubles its work when Nova
+        is slow already.
+        """
+        with self._lock:
+            if self._uncertain.get(key, _NOTHING) != wanted:
+                return False
+        try:
+            done = current() == wanted
+        except exception.NotFound:
+            done = False
+        if done:
+            with self._lock:
+                self._uncertain.pop(key, None)
+        return done
+
+    def _uncertain_call(self, key: tuple[str, str], wanted: typing.Any,
+                        call: typing.Callable[[], typing.Any]) -> None:
+        """Make ``call``; if it fails for a transient reason, remember it.
+        """
+        try:
+            call()
+        except base.TransientError:
+            with self._lock:
+                self._uncertain[key] = wanted
+            raise
+        with self._lock:
+            self._uncertain.pop(key, None)
 
     def _look_up(self, context: base.ActionContext, host: str,
                  what: str) -> str:
         """The id of the nova-compute service of ``host``, from Nova."""
         query = parse.urlencode({'binary': COMPUTE_BINARY, 'host': host})
         response = self.api.call('GET', '/os-services?' + query, what,
-                                 microversion=MICROVERSION, context=context)
+                                 microversion=MICROVERSION, context=context,
+                                 priority=True)
         services = [service for service in response.json().get('services')
                     or () if service.get('host') == host
                     and service.get('binary') == COMPUTE_BINARY]
@@ -151,9 +224,17 @@ class NovaController(base.Controller):
         path = '/servers/%s/action' % instance.id
         try:
             if state == 'error':
-                self.api.call('POST', path, what,
-                              {'os-resetState': {'state': 'error'}},
-                              microversion=MICROVERSION, context=context)
+                key = ('server', instance.id)
+                if self._settled(key, 'error', lambda: self._vm_state(
+                        context, instance, what)):
+                    LOG.info('Nova shows server %s in error already, after '
+                             'a call that failed: not reset again',
+                             instance.id)
+                    return
+                self._uncertain_call(key, 'error', lambda: self.api.call(
+                    'POST', path, what,
+                    {'os-resetState': {'state': 'error'}},
+                    microversion=MICROVERSION, context=context))
                 return
             try:
                 self.api.call('POST', path, what, {'os-stop': None},
@@ -165,6 +246,13 @@ class NovaController(base.Controller):
         except exception.NotFound as e:
             raise exception.EntityNotFound(
                 str(e), key='instance:%s' % instance.id)
+
+    def _vm_state(self, context: base.ActionContext,
+                  instance: base.Instance, what: str) -> str | None:
+        server = self.api.call(
+            'GET', '/servers/%s' % instance.id, what,
+            microversion=MICROVERSION, context=context).json()['server']
+        return server.get('OS-EXT-STS:vm_state')
 
     def _stopped(self, context: base.ActionContext,
                  instance: base.Instance, what: str) -> bool:

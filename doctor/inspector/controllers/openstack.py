@@ -5,15 +5,26 @@ Each controller calls its service through a keystoneauth
 (``[nova]``, ``[neutron]``: the same credentials, endpoint and TLS options
 as the datasource of that name, see :mod:`doctor.conf.clients`). One
 adapter serves every thread of the inspector's pool: keystoneauth fetches
-and renews the token under a lock, and the HTTP connection pool is as
-large as ``[inspector] action_workers``, so that concurrent calls neither
-wait for a connection nor open and drop one each. keystoneauth itself
-retries nothing here (no ``connect_retries``): the inspector retries.
+and renews the token under a lock.
+
+At most ``[<group>] max_concurrent_calls`` calls are under way toward
+the service at once, whatever the size of the inspector's pool: a
+stock nova-api serves 8 requests at a time, and more only queue there,
+where they time out while Nova still works on them. A call made with
+``priority`` (a host forced down) does not wait for that bound: it is
+one call per fault, and everything else of the fault waits for it. The
+HTTP connection pool holds a connection for each call allowed at once,
+so that calls neither wait for a connection nor open and drop one each.
+keystoneauth itself retries nothing here (no ``connect_retries``): the
+inspector retries.
 
 How a failed call is reported:
 
 * the service or Keystone unreachable, a timeout, a 5xx or a 429:
   :class:`~doctor.inspector.controllers.base.TransientError`, retried;
+* a 3xx: the endpoint is not the versioned API (Nova and Neutron answer
+  300 with the versions they have on their root URL, and change
+  nothing): :class:`Refused`, final, saying so;
 * a 404: :class:`~doctor.common.exception.NotFound` (or the caller's more
   precise error);
 * any other 4xx (400, 403, 409, ...), credentials refused, no endpoint in
@@ -50,6 +61,15 @@ LOG = log.getLogger(__name__)
 # beyond what a forced down or a reset takes, and short enough that a hung
 # service is retried while the fault is fresh.
 DEFAULT_TIMEOUT = 10.0
+# HTTP connections kept for calls made with priority, beyond the bound.
+PRIORITY_CONNECTIONS = 2
+
+# What a versioned endpoint looks like, for messages.
+VERSIONED_EXAMPLES = {
+    'nova': 'e.g. http://controller:8774/v2.1',
+    'neutron': 'e.g. http://controller:9696 (the v2.0 paths are '
+               'doctor\'s)',
+}
 
 _REQUEST_ID = re.compile(r'^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-'
                          r'[0-9a-f]{4}-[0-9a-f]{12}$')
@@ -112,15 +132,19 @@ class ServiceAPI:
     """The REST API of one OpenStack service, as ``[<group>]`` reaches it.
 
     :param service: how messages name the service, e.g. ``Nova``.
-    :param pool_size: HTTP connections kept open to each host.
+    :param max_concurrent: calls under way at once, besides those made
+        with ``priority``.
     """
 
     def __init__(self, conf, group: str, service: str,
-                 pool_size: int = 10) -> None:
+                 max_concurrent: int = 8) -> None:
         self.conf = conf
         self.group = group
         self.service = service
-        self.pool_size = pool_size
+        self.max_concurrent = max_concurrent
+        # Room for the priority calls too.
+        self.pool_size = max_concurrent + PRIORITY_CONNECTIONS
+        self._slots = threading.BoundedSemaphore(max_concurrent)
         self._adapter: ks_adapter.Adapter | None = None
         self._lock = threading.Lock()
 
@@ -187,16 +211,28 @@ class ServiceAPI:
 
     def call(self, method: str, path: str, what: str,
              body: dict | None = None, *, microversion: str | None = None,
-             context: base.ActionContext | None = None
-             ) -> requests.Response:
+             context: base.ActionContext | None = None,
+             priority: bool = False) -> requests.Response:
         """One call; the answer if its status is 2xx.
 
         :param what: what the call is for, for messages (``force host
             compute-1 down``).
+        :param priority: make the call at once, not counted in
+            ``max_concurrent``.
         :raises TransientError: for a failure worth trying again.
         :raises NotFound: for a 404.
         :raises Refused: for any other failure.
         """
+        if priority:
+            return self._call(method, path, what, body, microversion,
+                              context)
+        with self._slots:
+            return self._call(method, path, what, body, microversion,
+                              context)
+
+    def _call(self, method: str, path: str, what: str, body: dict | None,
+              microversion: str | None,
+              context: base.ActionContext | None) -> requests.Response:
         request = '%s %s' % (method, path)
         try:
             response = self.adapter().request(
@@ -223,8 +259,19 @@ class ServiceAPI:
             raise Refused('%s: cannot %s (%s): %s'
                           % (self.service, what, request, _describe(e)))
         status = response.status_code
-        if status < 400:
+        if status < 300:
             return response
+        if status < 400:
+            # Nova and Neutron answer 300 on their root URL, listing their
+            # versions, and do nothing.
+            raise Refused(
+                '%s: cannot %s: %s answered %d from %s, not the versioned '
+                'API: set [%s] endpoint_override to the versioned endpoint '
+                '(%s), or leave it unset to use the catalog\'s'
+                % (self.service, what, request, status,
+                   self.adapter().get_endpoint() or 'the endpoint',
+                   self.group, VERSIONED_EXAMPLES.get(
+                       self.group, 'its URL with the version')), status)
         message = '%s: cannot %s: %s answered %d: %s' % (
             self.service, what, request, status, error_message(response))
         if status >= 500 or status == 429:

@@ -252,6 +252,66 @@ class TestHostDown(InspectorTestCase):
                                   or t == 'instance:i9']))
 
 
+class HostFirstController(fakes.RecordingController):
+    """Keeps what had been called when each host call began and ended."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at_host_start: dict[str, list[str]] = {}
+        self.at_host_end: dict[str, list[str]] = {}
+
+    def set_host_down(self, context, host, down):
+        self.at_host_start[host.name] = self.targets()
+        super().set_host_down(context, host, down)
+        self.at_host_end[host.name] = self.targets()
+
+
+class TestHostFirst(InspectorTestCase):
+    """The host is forced down first, never queued behind other calls."""
+
+    def setUp(self):
+        super().setUp()
+        self.controller = HostFirstController()
+
+    def test_instances_are_set_after_the_host_call_returned(self):
+        self.controller.delay['host:c0'] = 0.2
+        inspector = self.make()
+
+        self.report(inspector, event('c0'))
+
+        self.assertEqual(['host:c0', 'port:p1'],
+                         sorted(self.controller.at_host_end['c0']))
+        self.assertEqual(['host:c0', 'instance:i1', 'instance:i2',
+                          'port:p1'], sorted(self.controller.targets()))
+
+    def test_instances_are_set_even_when_the_host_call_failed(self):
+        self.controller.fail['host:c0'] = exception.HostNotFound(host='c0')
+        inspector = self.make()
+
+        [fault_id] = self.report(inspector, event('c0'))
+
+        results = {action['target']: action['result']
+                   for action in self.db.get_fault(fault_id)['actions']}
+        self.assertEqual({'host:c0': 'failed', 'instance:i1': 'ok',
+                          'instance:i2': 'ok', 'port:p1': 'ok'}, results)
+
+    def test_a_host_is_not_queued_behind_another_faults_actions(self):
+        self.config.config(action_workers=1, group='inspector')
+        for n in range(20):
+            self.cache.apply([test_cache.instance('x%d' % n, 'c1')])
+            self.controller.delay['instance:x%d' % n] = 0.05
+        inspector = self.make()
+        [first] = inspector.report_failures(self.context, [event('c1')])
+
+        self.report(inspector, event('c0', event_id='e2'))
+        self.assertTrue(inspector.wait(first, 10))
+
+        # c1's instances were still being set when c0 was forced down.
+        self.assertLess(
+            len([target for target in self.controller.at_host_start['c0']
+                 if target.startswith('instance:x')]), 20)
+
+
 class TestHostUpAndPorts(InspectorTestCase):
 
     def test_recovery_closes_the_fault_and_sets_the_host_up(self):

@@ -463,3 +463,164 @@ class TestKeystone(NovaTestCase):
             self.context, self.host(), True)
 
         self.assertIn('Keystone answered 503', str(error))
+
+
+class TestNotVersioned(NovaTestCase):
+
+    def test_a_redirect_or_choice_is_a_final_failure(self):
+        # Nova's root URL answers every call with its versions, and 300.
+        for status in (300, 302):
+            self.api.routes[SERVICES + '/' + SERVICE_0] = (status, {
+                'choices': [{'id': 'v2.1', 'status': 'CURRENT'}]})
+
+            error = self.assertRaises(
+                openstack.Refused, self.controller.set_host_down,
+                self.context, self.host(), True)
+
+            self.assertEqual(status, error.status)
+            self.assertNotIsInstance(error, controller_base.TransientError)
+            self.assertIn('PUT /os-services/%s answered %d' % (SERVICE_0,
+                                                               status),
+                          str(error))
+            self.assertIn('not the versioned API: set [nova] '
+                          'endpoint_override to the versioned endpoint',
+                          str(error))
+
+
+class TestBoundedCalls(NovaTestCase):
+    """Calls toward Nova are bounded; a host forced down is not held."""
+
+    def setUp(self):
+        super().setUp()
+        self.config.config(max_concurrent_calls=2, group='nova')
+        self.controller = self.load()
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.most = 0
+        self.servers = [str(uuid.uuid4()) for _ in range(6)]
+        for server in self.servers:
+            self.api.routes['%s/servers/%s/action' % (ENDPOINT, server)] = (
+                self.held)
+
+    def held(self, call):
+        with self.lock:
+            self.in_flight += 1
+            self.most = max(self.most, self.in_flight)
+        self.release.wait(30)
+        with self.lock:
+            self.in_flight -= 1
+        return 202, None
+
+    def reset_all(self) -> list[threading.Thread]:
+        threads = [threading.Thread(
+            target=self.controller.set_instance_state,
+            args=(self.context, controller_base.Instance(
+                id=server, host='compute-0'), 'error'))
+            for server in self.servers]
+        for thread in threads:
+            thread.start()
+        self.addCleanup(self.release.set)
+        return threads
+
+    def test_at_most_max_concurrent_calls_and_the_host_goes_first(self):
+        threads = self.reset_all()
+        deadline = time.monotonic() + 30
+        while self.in_flight < 2:
+            self.assertLess(time.monotonic(), deadline,
+                            'two resets not under way')
+            time.sleep(0.01)
+
+        # Nova holds two resets and four more wait: the force-down does
+        # not wait behind them.
+        self.controller.set_host_down(self.context, self.host(), True)
+
+        self.assertIn(('PUT', SERVICES + '/' + SERVICE_0,
+                       {'forced_down': True}), self.requests())
+        self.release.set()
+        for thread in threads:
+            thread.join(30)
+        self.assertEqual(2, self.most)
+        self.assertEqual(6, len([call for call in self.api.calls
+                                 if call.method == 'POST']))
+
+
+class TestNoRetryStorm(NovaTestCase):
+    """A call that timed out may have been carried out: checked first."""
+
+    SERVER_PATH = ENDPOINT + '/servers/' + SERVER
+
+    def setUp(self):
+        super().setUp()
+        self.config.config(timeout=0.2, group='nova')
+        self.controller = self.load()
+        self.answered = threading.Event()
+
+    def slow_then_done(self, call):
+        # Nova carries the reset out, but answers after the timeout.
+        self.api.routes[self.SERVER_PATH] = (200, {'server': {
+            'id': SERVER, 'OS-EXT-STS:vm_state': 'error',
+            'OS-EXT-STS:task_state': None}})
+        time.sleep(0.5)
+        self.answered.set()
+        return 202, None
+
+    def test_a_reset_that_timed_out_is_not_sent_again_when_done(self):
+        self.api.routes[ACTION] = self.slow_then_done
+        self.assertRaises(controller_base.TransientError,
+                          self.controller.set_instance_state, self.context,
+                          self.instance(), 'error')
+
+        # The inspector's retry.
+        self.controller.set_instance_state(self.context, self.instance(),
+                                           'error')
+
+        self.assertEqual(
+            [('POST', ACTION), ('GET', self.SERVER_PATH)],
+            [(method, path) for method, path, _ in self.requests()])
+        self.answered.wait(10)
+
+    def test_a_reset_that_timed_out_is_sent_again_when_not_done(self):
+        def slow(call):
+            time.sleep(0.5)
+            return 202, None
+
+        self.api.routes[ACTION] = slow
+        self.api.routes[self.SERVER_PATH] = (200, {'server': {
+            'id': SERVER, 'OS-EXT-STS:vm_state': 'active',
+            'OS-EXT-STS:task_state': None}})
+        self.assertRaises(controller_base.TransientError,
+                          self.controller.set_instance_state, self.context,
+                          self.instance(), 'error')
+        self.api.routes[ACTION] = (202, None)
+
+        self.controller.set_instance_state(self.context, self.instance(),
+                                           'error')
+        # A later fault of the same server asks Nova nothing first.
+        self.controller.set_instance_state(self.context, self.instance(),
+                                           'error')
+
+        self.assertEqual(
+            [('POST', ACTION), ('GET', self.SERVER_PATH), ('POST', ACTION),
+             ('POST', ACTION)],
+            [(method, path) for method, path, _ in self.requests()])
+
+    def test_a_force_down_that_timed_out_is_not_sent_again_when_done(self):
+        def slow(call):
+            self.api.routes[SERVICES] = (200, {'services': [dict(
+                service('compute-0', SERVICE_0), forced_down=True)]})
+            time.sleep(0.5)
+            self.answered.set()
+            return 200, {}
+
+        self.api.routes[SERVICES + '/' + SERVICE_0] = slow
+        self.assertRaises(controller_base.TransientError,
+                          self.controller.set_host_down, self.context,
+                          self.host(), True)
+
+        self.controller.set_host_down(self.context, self.host(), True)
+
+        self.assertEqual(
+            [('PUT', SERVICES + '/' + SERVICE_0), ('GET', SERVICES)],
+            [(method, path) for method, path, _ in self.requests()])
+        self.answered.wait(10)
