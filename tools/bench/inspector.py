@@ -76,6 +76,9 @@ from doctor.evaluator import service as evaluator_service
 from doctor.inspector import cache as cache_mod
 from doctor.inspector import service as inspector_service
 from doctor.notifier import service as notifier_service
+from doctor.profiler import checkpoints as profiler_points
+from doctor.profiler import report as profiler_report
+from doctor.profiler import timeline as profiler_timeline
 from doctor.synchronizer import service as synchronizer_service
 
 MiB = 2 ** 20
@@ -466,9 +469,11 @@ class ServicesProcess:
 class ChainBench:
     """One backend's faults, from the monitor's POST to the last alarm."""
 
-    def __init__(self, args, backend: str) -> None:
+    def __init__(self, args, backend: str, record: bool = True) -> None:
         self.args = args
         self.backend = backend
+        # Whether the evaluator records its profiler checkpoints.
+        self.record = record
         self.state_path = os.path.join(args.workdir, 'inspector-bench',
                                        backend)
         self.layout = 'one' if backend == 'embedded' else args.rabbit_layout
@@ -484,6 +489,7 @@ class ChainBench:
         self.processes: list[ServicesProcess] = []
         self.results: dict[str, typing.Any] = {
             'backend': backend, 'label': BACKEND_LABELS[backend],
+            'profiler_record': record,
             'layout': ['+'.join(kinds) for kinds in LAYOUTS[self.layout]],
             'hosts': len(self.fleet.hosts),
             'instances': len(self.fleet.instances)}
@@ -525,6 +531,10 @@ class ChainBench:
             ('datasources', ['static'], 'synchronizer'),
             ('inventory', inventory, 'static'),
             ('controllers', ['local'], 'inspector'),
+            ('record', self.record, 'profiler'),
+            # The bench's receiver listens on loopback, which [notifier]
+            # denied_networks refuses by default.
+            ('allowed_networks', ['127.0.0.1/32'], 'notifier'),
         ]
         if self.backend == 'embedded':
             database = os.path.join(self.state_path, 'doctor.sqlite')
@@ -605,15 +615,24 @@ class ChainBench:
                 if (body.get('fault_id') != fault_id
                         or body.get('current') != 'alarm'):
                     mismatched += 1
-        fault = self.fault_record(fault_id)
+        fault = self.fault_record(fault_id, len(expected))
         cpu = self.cpu_s() - cpu
         time.sleep(self.args.settle + 0.0005 * len(members))
         if warmup:
             return {}
         checkpoints = {
             str(point['number']): (_wall(point['timestamp']) - sent) * 1e3
-            for point in fault.get('checkpoints', ())}
+            for point in fault.get('checkpoints', ())
+            if point.get('number') is not None and point['number'] < 6}
         actions = fault.get('actions') or []
+        # The bench's receiver does nothing with an alarm: it is handled
+        # when received, and both checkpoints are its arrival.
+        fault = dict(fault, checkpoints=list(fault.get('checkpoints') or ())
+                     + [{'name': name, 'timestamp': _iso(arrived),
+                         'alarm_id': alarm_id}
+                        for alarm_id, arrived in arrivals.items()
+                        for name in profiler_points.CONSUMER_NAMES])
+        profile = profiler_timeline.build(fault)
         return {
             'host': host, 'instances': len(members), 'fault_id': fault_id,
             'post_ms': (answered - sent) * 1e3,
@@ -626,6 +645,8 @@ class ChainBench:
                               if len(arrivals) == len(expected) else None),
             'checkpoints_ms': checkpoints,
             'fault_complete': len(checkpoints) >= 6,
+            'segments_ms': [segment.ms for segment in profile.segments],
+            'profile_missing': profile.missing,
             'actions': len(actions),
             'failed_actions': sum(1 for action in actions
                                   if action.get('result') != 'ok'),
@@ -645,8 +666,12 @@ class ChainBench:
                                   response.status_code, response.text))
         return response.json()['fault_ids'][0]
 
-    def fault_record(self, fault_id: str, timeout: float = 30) -> dict:
-        """The fault as ``GET /v1/faults/{id}`` shows it, once complete."""
+    def fault_record(self, fault_id: str, alarms: int,
+                     timeout: float = 30) -> dict:
+        """The fault as ``GET /v1/faults/{id}`` shows it, once complete:
+        the inspector's checkpoints 0 to 5 and, when the evaluator records
+        them, a fired alarm (8) of each of ``alarms``.
+        """
         deadline = time.monotonic() + timeout
         fault: dict = {}
         while time.monotonic() < deadline:
@@ -654,7 +679,12 @@ class ChainBench:
                                         headers=ADMIN, timeout=30)
             if response.status_code == 200:
                 fault = response.json()['fault']
-                if len(fault.get('checkpoints') or ()) >= 6:
+                points = fault.get('checkpoints') or ()
+                numbers = {point.get('number') for point in points}
+                fired = sum(1 for point in points
+                            if point.get('name') == 'fired_alarm')
+                if numbers >= set(range(6)) and (
+                        not self.record or fired >= alarms):
                     break
             time.sleep(0.01)
         return fault
@@ -691,6 +721,18 @@ def summarise(count: int, faults: list[dict]) -> dict:
     lookups = [fault['checkpoints_ms']['2'] - fault['checkpoints_ms']['1']
                for fault in faults
                if {'1', '2'} <= set(fault['checkpoints_ms'])]
+    segments = []
+    for position, (start, end) in enumerate(zip(
+            profiler_points.POINTS, profiler_points.POINTS[1:])):
+        values = [fault['segments_ms'][position] for fault in faults
+                  if fault['segments_ms'][position] is not None]
+        segments.append({
+            'segment': '%d>%d' % (start.number, end.number),
+            'component': profiler_timeline.SEGMENT_COMPONENTS[end.number],
+            'faults': len(values),
+            'p50': profiler_report.percentile(values, 50),
+            'p95': profiler_report.percentile(values, 95),
+            'p99': profiler_report.percentile(values, 99)})
     return {
         'instances': count, 'faults': len(faults),
         'all_alarms_received': len(done),
@@ -706,6 +748,7 @@ def summarise(count: int, faults: list[dict]) -> dict:
                                   for fault in faults]),
         'checkpoints_ms': checkpoints,
         'lookup_ms': stats(lookups),
+        'profiler_segments_ms': segments,
         'opnfv_doctor_ms': (OPNFV_DOCTOR_S[count] * 1e3
                             if count in OPNFV_DOCTOR_S else None),
         'faults_detail': faults,
@@ -770,6 +813,19 @@ def report_chain(result: dict) -> str:
             _ms(summary['last_alarm_ms']['p50']),
             _ms(summary['post_ms']['p50']),
             _ms(summary['services_cpu_ms']['p50'])))
+    lines.append('profiler segments, p50/p99 ms (the bench\'s receiver '
+                 'handles an alarm as it arrives: 9>10 is 0)%s' % (
+                     '' if result['profiler_record'] else
+                     '; [profiler] record off: 6 to 8 not recorded'))
+    names = [segment['segment'] + ' ' + segment['component'][:4]
+             for segment in result['counts'][0]['profiler_segments_ms']] \
+        if result['counts'] else []
+    lines.append('%9s ' % 'instances' + ' '.join('%13s' % name
+                                                 for name in names))
+    for summary in result['counts']:
+        lines.append('%9d ' % summary['instances'] + ' '.join(
+            '%13s' % ('%s/%s' % (_ms(segment['p50']), _ms(segment['p99'])))
+            for segment in summary['profiler_segments_ms']))
     delivery = result['delivery']
     problems = [
         '%d faults without every alarm' % (
@@ -798,6 +854,37 @@ def report_chain(result: dict) -> str:
                  'prepared in %.1f s, services ready in %.1f s' % (
                      result['hosts'], result['instances'],
                      result['prepare_s'], result['services_ready_s']))
+    return '\n'.join(lines)
+
+
+def recording_overhead(on: dict, off: dict) -> list[dict]:
+    """Fault to last alarm with the profiler recording and without, by
+    size.
+    """
+    rows = []
+    for with_, without in zip(on['counts'], off['counts']):
+        rows.append({
+            'instances': with_['instances'],
+            'on_p50': with_['last_alarm_ms']['p50'],
+            'off_p50': without['last_alarm_ms']['p50'],
+            'on_p99': with_['last_alarm_ms']['p99'],
+            'off_p99': without['last_alarm_ms']['p99'],
+            'on_cpu_p50': with_['services_cpu_ms']['p50'],
+            'off_cpu_p50': without['services_cpu_ms']['p50']})
+    return rows
+
+
+def report_overhead(backend: str, rows: list[dict]) -> str:
+    lines = ['', '== what recording costs, %s: fault -> last alarm and the '
+             'services\' CPU, [profiler] record on / off ==' % backend,
+             '%9s %17s %17s %17s' % ('instances', 'p50 ms on/off',
+                                     'p99 ms on/off', 'CPU ms on/off')]
+    for row in rows:
+        lines.append('%9d %17s %17s %17s' % (
+            row['instances'],
+            '%s/%s' % (_ms(row['on_p50']), _ms(row['off_p50'])),
+            '%s/%s' % (_ms(row['on_p99']), _ms(row['off_p99'])),
+            '%s/%s' % (_ms(row['on_cpu_p50']), _ms(row['off_cpu_p50']))))
     return '\n'.join(lines)
 
 
@@ -873,8 +960,10 @@ def targets(output: dict) -> list[dict]:
             complete = (summary['all_alarms_received'] == summary['faults']
                         and result['delivery']['exactly_once'])
             rows.append({
-                'figure': 'fault -> last alarm p99, %d instances, %s'
-                          % (summary['instances'], result['backend']),
+                'figure': 'fault -> last alarm p99, %d instances, %s%s'
+                          % (summary['instances'], result['backend'],
+                             '' if result.get('profiler_record', True)
+                             else ' (profiler record off)'),
                 'target': '<= %.0f ms' % target, 'result': _ms(value)
                 + ' ms', 'verdict': verdict(value, target, complete)})
     lookups = output.get('lookup') or []
@@ -955,6 +1044,11 @@ def main() -> int:
                              'caches evicted before each')
     parser.add_argument('--workdir', default=os.path.join(
         os.path.expanduser('~'), '.cache', 'doctor-bench'))
+    parser.add_argument('--profiler-record', choices=['on', 'off', 'both'],
+                        default='on',
+                        help='whether the evaluator records its profiler '
+                             'checkpoints; both: run the chain with and '
+                             'without, and compare (chain phase)')
     parser.add_argument('--json', help='also write the figures here')
     args = parser.parse_args()
     if min(args.repeat, args.repeat_large, args.lookups,
@@ -977,10 +1071,23 @@ def main() -> int:
         output['chain'] = {}
         chosen = (['embedded', 'rabbit'] if args.backend == 'all'
                   else [args.backend])
+        records = {'on': [True], 'off': [False],
+                   'both': [True, False]}[args.profiler_record]
         for backend in chosen:
-            result = ChainBench(args, backend).run()
-            output['chain'][backend] = result
-            print(report_chain(result), flush=True)
+            for record in records:
+                result = ChainBench(args, backend, record).run()
+                key = backend if record or len(records) == 1 \
+                    else backend + '-record-off'
+                output['chain'][key] = result
+                print(report_chain(result), flush=True)
+            if len(records) == 2:
+                output.setdefault('profiler_overhead', {})[backend] = (
+                    recording_overhead(output['chain'][backend],
+                                       output['chain'][backend
+                                                       + '-record-off']))
+                print(report_overhead(
+                    backend, output['profiler_overhead'][backend]),
+                    flush=True)
     output['targets'] = targets(output)
     print(report_targets(output['targets']), flush=True)
     output['load_average_at_end'] = os.getloadavg()
