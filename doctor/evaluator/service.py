@@ -163,8 +163,9 @@ class EvaluatorService(service.Service):
             self._periodic.add(conf.evaluator.resync_interval,
                                self.engine.load_index, initial_delay=True)
         if self.deliverer is not None:
-            self._periodic.add(conf.notifier.redelivery_interval,
-                               self.deliverer.redeliver_stale)
+            # Deliveries left owed while no deliverer ran; it scans again
+            # by itself, on its one database thread.
+            self.deliverer.scan_soon()
 
     def stop(self, graceful: bool = False) -> None:
         self._periodic.stop()

@@ -122,6 +122,12 @@ def _reset(sock: socket.socket) -> None:
                         b'\x01\x00\x00\x00\x00\x00\x00\x00')
     except OSError:
         pass
+    # close() alone leaves the connection open while the other pump thread
+    # is blocked reading it; shutdown() ends that read and the connection.
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
     try:
         sock.close()
     except OSError:

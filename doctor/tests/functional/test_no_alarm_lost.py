@@ -41,7 +41,7 @@ ALARMS, ROUNDS, EVENTS_PER_SECOND, OUTAGE_SECONDS = (
 ALARMS, ROUNDS = int(ALARMS), int(ROUNDS)
 LEDGER_FILE = os.environ.get('DOCTOR_FAULT_LEDGER')
 # Generous: only reached if something is lost or stuck.
-QUIET_TIMEOUT = 180 + 2 * ALARMS * ROUNDS / EVENTS_PER_SECOND
+QUIET_TIMEOUT = 180 + int(2 * ALARMS * ROUNDS / EVENTS_PER_SECOND)
 
 
 def flip_state(round_number: int) -> tuple[str, str]:
