@@ -24,6 +24,14 @@ legacy ``compute.instance.*``, versioned ``instance.*`` and versioned
 ``task_state``, ``node``, ``availability_zone`` and ``flavor`` (the
 flavor's name).
 
+A server whose state is ``deleted`` or ``soft-delete`` is gone: Nova
+sends a last ``compute.instance.update`` (and ``instance.update``) with
+state ``deleted`` after ``compute.instance.delete.end``, and it deletes
+the entity as the delete did, rather than bringing it back under its old
+host; a soft-deleted server (``[DEFAULT] reclaim_instance_interval``)
+is no entity either, in a snapshot or from a notification, until it is
+restored. No fault counts such a server among its affected instances.
+
 An entity built from a notification says exactly what a snapshot would say
 of the same state, so that the next snapshot finds it unchanged: the
 attributes are those that the API, the legacy and the versioned
@@ -55,6 +63,8 @@ LEGACY_DELETE = 'compute.instance.delete.end'
 VERSIONED_INSTANCE = 'instance.'
 VERSIONED_DELETE = 'instance.delete.end'
 SERVICE_EVENTS = ('service.create', 'service.update', 'service.delete')
+# A server in one of these vm states is no entity.
+GONE_STATES = ('deleted', 'soft-delete')
 OBJECT_DATA = 'nova_object.data'
 
 
@@ -177,6 +187,8 @@ class NovaDatasource(base.OpenStackDatasource):
                 forced_down=bool(service.is_forced_down),
                 hypervisors=by_host.get(service.host, [])))
         for server in servers:
+            if server.vm_state in GONE_STATES:
+                continue
             entities.append(instance_entity(
                 server.id, server.name, server.project_id, server.vm_state,
                 server.compute_host, user_id=server.user_id,
@@ -216,6 +228,9 @@ class NovaDatasource(base.OpenStackDatasource):
             return self.change(entity_mod.DELETE, entity_mod.Entity(
                 entity_mod.INSTANCE, str(instance_id)), timestamp)
         state = base.required(payload, 'state', event_type)
+        if state in GONE_STATES:
+            return self.change(entity_mod.DELETE, entity_mod.Entity(
+                entity_mod.INSTANCE, str(instance_id)), timestamp)
         entity = instance_entity(
             str(instance_id), payload.get('display_name'),
             payload.get('tenant_id'), state, payload.get('host'),
@@ -236,6 +251,9 @@ class NovaDatasource(base.OpenStackDatasource):
             return self.change(entity_mod.DELETE, entity_mod.Entity(
                 entity_mod.INSTANCE, str(instance_id)), timestamp)
         state = base.required(data, 'state', event_type)
+        if state in GONE_STATES:
+            return self.change(entity_mod.DELETE, entity_mod.Entity(
+                entity_mod.INSTANCE, str(instance_id)), timestamp)
         flavor = data.get('flavor')
         flavor_data = (flavor.get(OBJECT_DATA)
                        if isinstance(flavor, dict) else None)

@@ -165,6 +165,19 @@ class TestSnapshot(NovaTestCase):
         self.assertIsNone(building.attributes['availability_zone'])
         self.assertEqual(5, len(entities))
 
+    def test_soft_deleted_servers_are_no_entities(self):
+        self.api.routes[samples.ENDPOINT + '/servers/detail'] = (
+            200, {'servers': [
+                samples.server(SERVER_A, 'vnf-a', PROJECT, 'compute-0'),
+                samples.server(SERVER_B, 'vnf-b', PROJECT, 'compute-1',
+                               vm_state='soft-delete',
+                               status='SOFT_DELETED', power_state=4)]})
+
+        entities = self.snapshot()
+
+        self.assertIn('instance:' + SERVER_A, entities)
+        self.assertNotIn('instance:' + SERVER_B, entities)
+
     def test_asks_for_compute_services_and_all_projects(self):
         self.snapshot()
         queries = {request.path: request.query
@@ -290,6 +303,25 @@ class TestNotifications(NovaTestCase):
             [change] = self.changes(event_type, payload)
             self.assertEqual(('delete', 'instance:' + SERVER_A),
                              (change.action, change.key))
+
+    def test_an_update_saying_deleted_is_a_delete(self):
+        # Nova's last word on a deleted server comes after delete.end.
+        for event_type, payload in (
+                ('compute.instance.update', samples.legacy_instance(
+                    SERVER_A, 'vnf-a', PROJECT, 'compute-0',
+                    state='deleted')),
+                ('instance.update', samples.versioned_instance(
+                    SERVER_A, 'vnf-a', PROJECT, 'compute-0',
+                    state='deleted', power_state='pending')),
+                ('compute.instance.soft_delete.end', samples.legacy_instance(
+                    SERVER_A, 'vnf-a', PROJECT, 'compute-0',
+                    state='soft-delete')),
+                ('instance.soft_delete.end', samples.versioned_instance(
+                    SERVER_A, 'vnf-a', PROJECT, 'compute-0',
+                    state='soft-delete'))):
+            [change] = self.changes(event_type, payload)
+            self.assertEqual(('delete', 'instance:' + SERVER_A),
+                             (change.action, change.key), event_type)
 
     def test_compute_service_forced_down(self):
         self.snapshot()
