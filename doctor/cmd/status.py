@@ -35,6 +35,7 @@ from doctor.evaluator import rpcapi as evaluator_rpcapi
 from doctor.evaluator import service as evaluator_service
 from doctor.inspector import inspector as inspector_mod
 from doctor.inspector import rpcapi as inspector_rpcapi
+from doctor.inspector.controllers import openstack
 from doctor.notifier import deliverer
 from doctor.notifier import rpcapi as notifier_rpcapi
 from doctor.synchronizer import rpcapi as synchronizer_rpcapi
@@ -447,6 +448,78 @@ class Checks(upgradecheck.UpgradeCommands):
                     'project_domain_name.' % (naming, group, group)))
         return _worst(problems)
 
+    def _users(self) -> dict[str, list[str]]:
+        """The credential groups in use, with the options naming them."""
+        users: dict[str, list[str]] = {}
+        for option, names in (
+                ('[synchronizer] datasources',
+                 self.conf.synchronizer.datasources),
+                ('[inspector] controllers', self.conf.inspector.controllers)):
+            for name in names:
+                if name in CREDENTIAL_GROUPS:
+                    users.setdefault(name, []).append(option)
+        return users
+
+    @_reading_config
+    def _check_endpoints(self) -> Result:
+        """An endpoint_override of [nova] or [neutron] is the right API.
+
+        Nova's root URL answers every call with 300 and its versions, and
+        changes nothing: a controller given it would fail each action.
+        The check asks the endpoint, with the group's credentials, what it
+        is: Nova's versioned API names its version, Neutron's lists ports
+        under /v2.0.
+        """
+        problems = []
+        for group in CREDENTIAL_GROUPS:
+            if group not in self._users():
+                continue
+            endpoint = self.conf[group].endpoint_override
+            if not endpoint:
+                continue
+            problems.append(self._endpoint(group, endpoint))
+        return _worst(problems)
+
+    def _endpoint(self, group: str, endpoint: str) -> Result:
+        service = 'Nova' if group == 'nova' else 'Neutron'
+        path = '/' if group == 'nova' else '/v2.0/ports?limit=1'
+        api = openstack.ServiceAPI(self.conf, group, service,
+                                   max_concurrent=1)
+        wrong = ('[%s] endpoint_override = %s is not %s: set it to %s, or '
+                 'unset it to use the catalog\'s.'
+                 % (group, endpoint,
+                    'the versioned compute API' if group == 'nova'
+                    else 'the networking API\'s root',
+                    openstack.VERSIONED_EXAMPLES[group]))
+        try:
+            response = api.call('GET', path, 'check [%s] endpoint_override'
+                                % group)
+        except openstack.Refused as e:
+            if e.status is not None and e.status < 500:
+                return _failure('%s (%s)' % (wrong, _one_line(e)))
+            return _warning('[%s] endpoint_override could not be checked: '
+                            '%s.' % (group, _one_line(e)))
+        except exception.NotFound as e:
+            return _failure('%s (%s)' % (wrong, _one_line(e)))
+        except Exception as e:
+            return _warning('[%s] endpoint_override could not be checked: '
+                            '%s.' % (group, _one_line(e)))
+        finally:
+            api.close()
+        try:
+            document = response.json()
+        except ValueError:
+            document = None
+        if group == 'nova' and not (
+                isinstance(document, dict)
+                and isinstance(document.get('version'), dict)):
+            return _failure('%s (GET / answered no version)' % wrong)
+        if group == 'neutron' and not (
+                isinstance(document, dict) and 'ports' in document):
+            return _failure('%s (GET /v2.0/ports answered no ports)'
+                            % wrong)
+        return _success()
+
     @_reading_config
     def _check_transport(self) -> Result:
         """The bus URLs name oslo.messaging drivers that are installed."""
@@ -503,6 +576,7 @@ class Checks(upgradecheck.UpgradeCommands):
         ('Plugins', _check_plugins),
         ('Notifier plugins', _check_notifiers),
         ('OpenStack credentials', _check_credentials),
+        ('OpenStack endpoints', _check_endpoints),
         ('Message bus', _check_transport),
         ('RPC version pins', _check_upgrade_levels),
     )

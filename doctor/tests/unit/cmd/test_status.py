@@ -23,6 +23,7 @@ from doctor.db.sqlalchemy import migration
 from doctor.notifier.plugins import rest
 from doctor.tests import base
 from doctor.tests.unit.db import factory
+from doctor.tests.unit.inspector.controllers import fake_api as ctl_api
 
 Code = upgradecheck.Code
 
@@ -314,6 +315,60 @@ class TestCredentials(StatusTestCase):
                           '[inspector] controllers names neutron',
                           '[neutron] is incomplete', 'auth_url')
         self.assertNotIn('[nova]', result.details)
+
+
+class TestEndpoints(StatusTestCase):
+    """endpoint_override asked what it is, with auth_type none."""
+
+    def setUp(self):
+        super().setUp()
+        self.api = self.useFixture(ctl_api.FakeAPI())
+        self.api.routes.update({
+            '/': (300, {'versions': [{'id': 'v2.1', 'status': 'CURRENT'}]}),
+            '/v2.1': (200, {'version': {'id': 'v2.1',
+                                        'status': 'CURRENT'}}),
+            '/v2.0/ports': (200, {'ports': []}),
+        })
+
+    def configured(self, group: str, endpoint: str) -> status.Checks:
+        plugin = 'nova' if group == 'nova' else 'neutron'
+        return self.checks(
+            '[inspector]\ncontrollers = %s,local\n[%s]\nauth_type = '
+            'none\nendpoint_override = %s\n'
+            % (plugin, group, self.api.url + endpoint))
+
+    def test_no_override_is_not_checked(self):
+        self.assertResult(Code.SUCCESS, self.checks(
+            '[inspector]\ncontrollers = nova,local\n[nova]\n'
+            + CREDENTIALS)._check_endpoints())
+        self.assertEqual([], self.api.calls)
+
+    def test_versioned_nova_endpoint(self):
+        self.assertResult(Code.SUCCESS,
+                          self.configured('nova', '/v2.1')._check_endpoints())
+
+    def test_nova_root_url_fails(self):
+        result = self.configured('nova', '')._check_endpoints()
+        self.assertResult(Code.FAILURE, result,
+                          'is not the versioned compute API',
+                          'http://controller:8774/v2.1', 'answered 300')
+
+    def test_neutron_root_url(self):
+        self.assertResult(Code.SUCCESS,
+                          self.configured('neutron', '')._check_endpoints())
+
+    def test_neutron_with_the_version_fails(self):
+        result = self.configured('neutron', '/v2.0')._check_endpoints()
+        self.assertResult(Code.FAILURE, result,
+                          "is not the networking API's root",
+                          'e.g. http://controller:9696')
+
+    def test_unreachable_is_a_warning(self):
+        result = self.checks(
+            '[inspector]\ncontrollers = nova,local\n[nova]\nauth_type = '
+            'none\nendpoint_override = http://127.0.0.1:9/v2.1\n'
+        )._check_endpoints()
+        self.assertResult(Code.WARNING, result, 'could not be checked')
 
 
 class TestTransport(StatusTestCase):
