@@ -633,6 +633,14 @@ class ChainBench:
                         for alarm_id, arrived in arrivals.items()
                         for name in profiler_points.CONSUMER_NAMES])
         profile = profiler_timeline.build(fault)
+        if self.record and not warmup:
+            # As a consumer would, once the fault is measured: so that the
+            # database holds every checkpoint for doctor-profiler.
+            self.session.post(
+                '%s/faults/%s/checkpoints' % (self.api, fault_id),
+                headers=ADMIN, timeout=30, json={'checkpoints': [
+                    entry for entry in fault['checkpoints']
+                    if entry['name'] in profiler_points.CONSUMER_NAMES]})
         return {
             'host': host, 'instances': len(members), 'fault_id': fault_id,
             'post_ms': (answered - sent) * 1e3,
