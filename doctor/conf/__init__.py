@@ -8,6 +8,7 @@ from oslo_config import cfg
 
 from doctor.conf import api
 from doctor.conf import clients
+from doctor.conf import compute_agent
 from doctor.conf import consumer
 from doctor.conf import coordination
 from doctor.conf import database
@@ -28,6 +29,7 @@ def register_opts(conf: cfg.ConfigOpts) -> None:
     default.register_opts(conf)
     api.register_opts(conf)
     clients.register_opts(conf)
+    compute_agent.register_opts(conf)
     consumer.register_opts(conf)
     coordination.register_opts(conf)
     database.register_opts(conf)

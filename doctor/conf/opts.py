@@ -7,6 +7,7 @@ from oslo_messaging.notify import notifier as messaging_notifier
 
 from doctor.conf import api
 from doctor.conf import clients
+from doctor.conf import compute_agent
 from doctor.conf import consumer
 from doctor.conf import coordination
 from doctor.conf import database
@@ -19,8 +20,8 @@ from doctor.conf import profiler
 from doctor.conf import synchronizer
 from doctor.conf import upgrade_levels
 
-_MODULES = (default, api, clients, consumer, coordination, database,
-            evaluator, inspector, monitor, notifier, profiler,
+_MODULES = (default, api, clients, compute_agent, consumer, coordination,
+            database, evaluator, inspector, monitor, notifier, profiler,
             synchronizer, upgrade_levels)
 
 
