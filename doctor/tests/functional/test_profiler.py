@@ -6,13 +6,16 @@ doctor-profiler reads all eleven back from the database.
 """
 
 import io
+import json
 import logging
 import os
 
 import fixtures
 from oslo_config import cfg
 
+from doctor.api import service as api_service
 from doctor.cmd import all as all_cmd
+from doctor.cmd import profiler as profiler_cmd
 from doctor.common import rpc
 from doctor.common import service as doctor_service
 from doctor.db import api as db_api
@@ -63,9 +66,23 @@ class EmbeddedChainTest(base.FunctionalTestCase):
                 built = timeline.build(fault)
                 counts = [times.count for times in built.points]
                 return fault if counts[8:] == [ALARMS] * 3 else None
-            return self.wait_for(complete, 30, 'checkpoints 8 to 10')
+            fault = self.wait_for(complete, 30, 'checkpoints 8 to 10')
+            [api] = [service for service in group.services
+                     if isinstance(service, api_service.APIService)]
+            self.shown = self.show_through_the_api(
+                'http://127.0.0.1:%d' % api.port, fault_id)
+            return fault
         finally:
             group.stop()
+
+    def show_through_the_api(self, endpoint: str, fault_id: str) -> dict:
+        """``doctor-profiler show --format json`` against doctor-api."""
+        out = io.StringIO()
+        code = profiler_cmd.main(['--os-auth-type', 'none', '--os-endpoint',
+                                  endpoint, 'show', fault_id, '--format',
+                                  'json'], out)
+        self.assertEqual(0, code)
+        return json.loads(out.getvalue())
 
     def test_every_checkpoint_of_the_fault(self):
         logger = self.useFixture(fixtures.FakeLogger(level=logging.INFO))
@@ -86,6 +103,13 @@ class EmbeddedChainTest(base.FunctionalTestCase):
                                      in fault['checkpoints']
                                      if entry['name'] == name})
         self.assertIn('total ', report.render_show(built))
+        # doctor-profiler reads the same fault through the API.
+        self.assertEqual([], self.shown['missing'])
+        self.assertEqual(
+            [report.as_json(built)['checkpoints'][n]['count']
+             for n in (0, 5, 8, 9, 10)],
+            [self.shown['checkpoints'][n]['count']
+             for n in (0, 5, 8, 9, 10)])
         # The services' log lines alone give the same timeline.
         path = os.path.join(self.state_path, 'doctor.log')
         with open(path, 'w') as log:
