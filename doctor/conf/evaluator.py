@@ -10,10 +10,13 @@ opts = [
                 help='Topics the evaluator listens on for the '
                      'notifications that alarms are evaluated against.'),
     cfg.ListOpt('notification_exchanges',
-                default=['nova', 'neutron', 'doctor'],
-                help='Exchanges whose notification topics the evaluator '
-                     'listens on: those of Nova, Neutron and doctor itself '
-                     'by default.'),
+                default=['nova', 'neutron'],
+                help='Exchanges, besides doctor\'s own, whose notification '
+                     'topics the evaluator listens on: those of Nova and '
+                     'Neutron by default. doctor\'s own exchange, '
+                     '[DEFAULT] control_exchange, where the inspector '
+                     'announces faults, is always listened on, whatever '
+                     'its name: there is no need to list it.'),
     cfg.StrOpt('notification_pool', default='doctor-evaluator-notifications',
                help='Listener pool shared by all evaluator replicas: each '
                     'notification is evaluated by exactly one of them. On '

@@ -58,6 +58,18 @@ class NotificationEndpoint:
     audit = critical = debug = error = info = sample = warn = _handle
 
 
+def notification_exchanges(conf) -> list[str]:
+    """The exchanges the evaluator listens on: doctor's own, always.
+
+    doctor's notifications (the inspector's, the local controller's) go
+    to ``[DEFAULT] control_exchange``; an evaluator that missed them
+    would hear of no fault of the local controller and of no early
+    announcement.
+    """
+    return list(dict.fromkeys(list(conf.evaluator.notification_exchanges)
+                              + [conf.control_exchange]))
+
+
 def _check_notification_pool(conf) -> None:
     if conf.evaluator.notification_pool in (rpcapi.TOPIC,
                                             notifier_rpcapi.TOPIC):
@@ -143,7 +155,7 @@ class EvaluatorService(service.Service):
 
         targets = [messaging.Target(topic=topic, exchange=exchange)
                    for topic in conf.evaluator.notification_topics
-                   for exchange in conf.evaluator.notification_exchanges]
+                   for exchange in notification_exchanges(conf)]
         listener = rpc.get_batch_notification_listener(
             conf, targets, [NotificationEndpoint(self.engine)],
             pool=conf.evaluator.notification_pool, allow_requeue=True,
@@ -153,8 +165,9 @@ class EvaluatorService(service.Service):
         # NotificationEndpoint.
         listener.start(override_pool_size=1)
         self._servers.append(listener)
-        LOG.info('Listening for notifications on %s (pool %s)',
+        LOG.info('Listening for notifications on %s of %s (pool %s)',
                  ', '.join(sorted(conf.evaluator.notification_topics)),
+                 ', '.join(notification_exchanges(conf)),
                  conf.evaluator.notification_pool)
 
         self._periodic.add(conf.evaluator.timeout_check_interval,

@@ -22,3 +22,12 @@ class TestEvaluatorServiceConfig(base.DBTestCase):
                                       evaluator.start)
             self.assertIn('notification_pool', str(error))
             evaluator.stop()
+
+    def test_doctors_own_exchange_is_always_listened_on(self):
+        self.config.config(control_exchange='doctor-site-b')
+        self.assertEqual(['nova', 'neutron', 'doctor-site-b'],
+                         service.notification_exchanges(self.conf))
+        self.config.config(notification_exchanges=['nova', 'doctor-site-b'],
+                           group='evaluator')
+        self.assertEqual(['nova', 'doctor-site-b'],
+                         service.notification_exchanges(self.conf))
