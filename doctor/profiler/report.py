@@ -148,8 +148,11 @@ def summary(timelines: list[timeline_mod.Timeline],
     segments = []
     for position, segment in enumerate(
             timelines[0].segments if timelines else []):
-        values = [timeline.segments[position].ms for timeline in timelines
-                  if timeline.segments[position].ms is not None]
+        values: list[float] = []
+        for timeline in timelines:
+            ms = timeline.segments[position].ms
+            if ms is not None:
+                values.append(ms)
         segments.append({
             'from': segment.start, 'to': segment.end,
             'component': segment.component, 'faults': len(values),

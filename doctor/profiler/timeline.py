@@ -169,11 +169,11 @@ def build(fault: typing.Mapping) -> Timeline:
     if fired is not None:
         for times in points[6:8]:
             if times.first is not None:
-                values = sorted(_ms(value, typing.cast(datetime.datetime,
-                                                       origin))
-                                for value in stamps[times.point.name])
-                times.reached = max([value for value in values
-                                     if value <= fired] or [times.first])
+                start = typing.cast(datetime.datetime, origin)
+                before_fired = [offset for offset in (
+                    _ms(moment, start) for moment in stamps[times.point.name])
+                    if offset <= fired]
+                times.reached = max(before_fired or [times.first])
     later: float | None = None
     for times in reversed(points):
         if times.reached is None:

@@ -6,6 +6,7 @@ import os
 from oslo_policy import opts as policy_opts
 
 from doctor.tests.unit.api import base
+from doctor.tests.unit.db import factory
 
 T0 = datetime.datetime(2024, 5, 1, 10, 0, 0, 123456)
 RECEIVED = '2024-05-01T10:00:00.150000+00:00'
@@ -23,7 +24,14 @@ class CheckpointsTestCase(base.APITestCase):
                               'component': 'monitor',
                               'timestamp': '2024-05-01T10:00:00+00:00'}]},
             T0)
-        self.alarm_id = self.create()['alarm_id']
+        # Stored directly: a test's policy file must be written before its
+        # first request, which loads the policy.
+        alarm = factory.alarm_values(project_id=base.PROJECT,
+                                     user_id=base.USER)
+        self.db.create_alarm(alarm, factory.change_values(
+            alarm['alarm_id'], on_behalf_of=base.PROJECT,
+            project_id=base.PROJECT, user_id=base.USER))
+        self.alarm_id = alarm['alarm_id']
 
     def body(self, **overrides) -> dict:
         received = {'name': 'received_alarm', 'timestamp': RECEIVED,
