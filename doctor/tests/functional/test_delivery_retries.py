@@ -17,10 +17,7 @@ import collections
 import http.server
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 
@@ -29,6 +26,7 @@ import sqlalchemy as sa
 from testtools import content
 
 from doctor.tests.functional import base
+from doctor.tests.functional import outage
 from doctor.tests.functional import pipeline
 
 ALARMS = 8
@@ -247,55 +245,28 @@ def _sessions_of(application_name: str) -> int:
         engine.dispose()
 
 
-class NotifierProcess:
+def notifier_process(test: DeliveryTestCase,
+                     directory: str) -> outage.ServiceProcess:
     """doctor-notifier in a process of its own, on the test's config."""
-
-    def __init__(self, test: DeliveryTestCase, directory: str) -> None:
-        self.test = test
-        self.config = os.path.join(directory, 'notifier.conf')
-        self.log = os.path.join(directory, 'notifier.log')
-        conf = test.conf
-        options = {
-            'DEFAULT': {'transport_url': conf.transport_url,
-                        'control_exchange': conf.control_exchange,
-                        'host': conf.host, 'log_file': self.log,
-                        'debug': 'false'},
-            'database': {'connection': _named(conf.database.connection),
-                         'max_pool_size': 2, 'max_overflow': 2},
-            'notifier': {name: conf.notifier[name] for name in (
+    conf = test.conf
+    config = outage.write_config(os.path.join(directory, 'notifier.conf'), {
+        'DEFAULT': {'transport_url': conf.transport_url,
+                    'control_exchange': conf.control_exchange,
+                    'host': conf.host, 'debug': 'false'},
+        'database': {'connection': _named(conf.database.connection),
+                     'max_pool_size': 2, 'max_overflow': 2},
+        'notifier': dict(
+            {name: conf.notifier[name] for name in (
                 'redelivery_interval', 'redelivery_after', 'retry_horizon',
                 'retry_initial_backoff', 'retry_max_backoff', 'max_retries',
                 'workers', 'per_target_workers')},
-        }
-        options['notifier']['allowed_networks'] = '127.0.0.0/8'
-        with open(self.config, 'w') as stream:
-            for group, values in options.items():
-                stream.write('[%s]\n' % group)
-                for name, value in values.items():
-                    stream.write('%s = %s\n' % (name, value))
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, '-c',
-             'from doctor.cmd import notifier; notifier.main()',
-             '--config-file', self.config],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        self.test.addCleanup(self.kill)
-
-    def kill(self) -> None:
-        """``kill -9``: nothing of it runs after this returns.
-
-        The launcher runs the service in a child process, which would
-        stop gracefully on seeing its parent die: both are killed at once.
-        """
-        if self.process is not None and self.process.returncode is None:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait(30)
+            allowed_networks='127.0.0.0/8'),
+    })
+    process = test.useFixture(outage.ServiceProcess(
+        'doctor-notifier', config, os.path.join(directory, 'notifier.log'),
+        ready='Notifier plugins'))
+    test.addCleanup(process.attach_log, test)
+    return process
 
 
 class TestNotifierKilled(DeliveryTestCase):
@@ -304,7 +275,7 @@ class TestNotifierKilled(DeliveryTestCase):
         self.consumer.delay = 0.2
         self.consumer.start()
         directory = self.useFixture(fixtures.TempDir()).path
-        notifier = NotifierProcess(self, directory)
+        notifier = notifier_process(self, directory)
         notifier.start()
         self.evaluator = self.start_evaluator()
         alarms = self.create_alarms(ALARMS * 2)
@@ -318,7 +289,7 @@ class TestNotifierKilled(DeliveryTestCase):
         self.wait_for(lambda: len(self.consumer.entries())
                       >= len(alarms) + 5, timeout=TIMEOUT,
                       message='deliveries of the second round')
-        notifier.kill()
+        notifier.kill9()
         # A COMMIT the notifier sent just before it died is still carried
         # out: wait until its sessions are gone.
         self.wait_for(lambda: _sessions_of(APPLICATION_NAME) == 0,
@@ -336,8 +307,7 @@ class TestNotifierKilled(DeliveryTestCase):
             [list(entry) for entry in received & owed]))
         flipper.join(TIMEOUT)
 
-        restarted = NotifierProcess(self, directory)
-        restarted.start()
+        notifier.start()
         self.wait_until_all_delivered(alarms)
 
         duplicates = self.duplicates()

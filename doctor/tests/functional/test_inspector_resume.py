@@ -11,9 +11,6 @@ finishes it.
 """
 
 import os
-import signal
-import subprocess
-import sys
 import threading
 
 import sqlalchemy as sa
@@ -27,76 +24,33 @@ from doctor.inspector import notifications
 from doctor.inspector.controllers import local
 from doctor.synchronizer import service as synchronizer_service
 from doctor.tests.functional import base
+from doctor.tests.functional import outage
 from doctor.tests.functional import test_inspector as chain
 
 HOST = 'compute-0'
 INSTANCES = 10
 
 
-class InspectorProcess:
+def inspector_process(test: 'InspectorKillTest', name: str,
+                      **inspector_options) -> outage.ServiceProcess:
     """doctor-inspector in a process of its own, on a config file."""
-
-    def __init__(self, test: 'InspectorKillTest', name: str,
-                 **inspector_options) -> None:
-        self.test = test
-        self.host = test.new_host()
-        directory = test.state_path
-        self.log = os.path.join(directory, '%s.log' % name)
-        self.config = os.path.join(directory, '%s.conf' % name)
-        conf = test.conf
-        options = {'controllers': 'local',
-                   'action_retry_interval': '0.05'}
-        options.update({key: str(value)
-                        for key, value in inspector_options.items()})
-        lines = [
-            '[DEFAULT]',
-            'host = %s' % self.host,
-            'state_path = %s' % conf.state_path,
-            'transport_url = %s' % conf.transport_url,
-            'control_exchange = %s' % conf.control_exchange,
-            'log_file = %s' % self.log,
-            '[database]',
-            'connection = %s' % conf.database.connection,
-            'max_pool_size = 2',
-            'max_overflow = 2',
-            '[inspector]',
-        ] + ['%s = %s' % item for item in sorted(options.items())]
-        with open(self.config, 'w') as stream:
-            stream.write('\n'.join(lines) + '\n')
-        self.process: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        """Start it; return once it serves RPC."""
-        self.starts += 1
-        self.process = subprocess.Popen(
-            [sys.executable, '-c',
-             'from doctor.cmd import inspector; inspector.main()',
-             '--config-file', self.config],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
-        self.test.addCleanup(self.kill)
-        self.test.wait_for(
-            lambda: self.started() >= self.starts, timeout=60,
-            message='doctor-inspector to start (see %s)' % self.log)
-
-    def started(self) -> int:
-        if self.process is not None and self.process.poll() is not None:
-            raise AssertionError('doctor-inspector exited with %s; its log: '
-                                 '%s' % (self.process.returncode, self.log))
-        try:
-            with open(self.log) as stream:
-                return stream.read().count('Inspector started')
-        except FileNotFoundError:
-            return 0
-
-    def kill(self) -> None:
-        """SIGKILL to the launcher and its worker: nothing of either runs
-        after this returns.
-        """
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(30)
+    conf = test.conf
+    directory = test.state_path
+    options = {'controllers': 'local', 'action_retry_interval': '0.05'}
+    options.update(inspector_options)
+    config = outage.write_config(os.path.join(directory, '%s.conf' % name), {
+        'DEFAULT': {'host': test.new_host(), 'state_path': conf.state_path,
+                    'transport_url': conf.transport_url,
+                    'control_exchange': conf.control_exchange},
+        'database': {'connection': conf.database.connection,
+                     'max_pool_size': 2, 'max_overflow': 2},
+        'inspector': options,
+    })
+    process = test.useFixture(outage.ServiceProcess(
+        'doctor-inspector', config, os.path.join(directory, '%s.log' % name),
+        ready='Inspector started'))
+    test.addCleanup(process.attach_log, test)
+    return process
 
 
 class InspectorKillTest(chain.ChainTestCase):
@@ -197,12 +151,12 @@ class InspectorKillTest(chain.ChainTestCase):
                          {i['state'] for i in host['instances']})
 
     def test_a_restarted_inspector_finishes_the_fault(self):
-        inspector = InspectorProcess(self, 'inspector', notify_early=False)
+        inspector = inspector_process(self, 'inspector', notify_early=False)
         inspector.start()
         release = self.hold_entity_store()
 
         fault_id = self.host_down(HOST)
-        inspector.kill()
+        inspector.kill9()
         release()
 
         # Killed before any action: nothing was done, nothing fired.
@@ -230,13 +184,13 @@ class InspectorKillTest(chain.ChainTestCase):
     def test_a_new_report_takes_the_stuck_fault_over(self):
         self.config.config(fault_heartbeat_interval=0.2,
                            fault_takeover_timeout=1.0, group='inspector')
-        inspector = InspectorProcess(self, 'inspector',
-                                     fault_heartbeat_interval=0.2,
-                                     fault_takeover_timeout=1.0)
+        inspector = inspector_process(self, 'inspector',
+                                      fault_heartbeat_interval=0.2,
+                                      fault_takeover_timeout=1.0)
         inspector.start()
         release = self.hold_entity_store()
         fault_id = self.host_down(HOST)
-        inspector.kill()
+        inspector.kill9()
         release()
         stuck = self.db.get_fault(fault_id)
         self.assertIsNone(stuck['handled_at'])
