@@ -8,6 +8,7 @@ buffer is full (the database is down or slower than the faults), further
 checkpoints are dropped and counted, never waited for.
 """
 
+import atexit
 from collections.abc import Callable
 import datetime
 import threading
@@ -153,6 +154,7 @@ OFF: Recorder = _Off()
 _recorders: 'weakref.WeakKeyDictionary[typing.Any, Recorder]' = (
     weakref.WeakKeyDictionary())
 _recorders_lock = threading.Lock()
+_flush_at_exit = False
 
 
 def of(conf, connection) -> Recorder:
@@ -173,6 +175,12 @@ def of(conf, connection) -> Recorder:
                                     interval=conf.profiler.flush_interval)
             else:
                 recorder = OFF
+            global _flush_at_exit
+            if not _flush_at_exit and recorder is not OFF:
+                # What is still buffered when the process ends (at most
+                # one flush interval's worth) is written then.
+                atexit.register(flush_all)
+                _flush_at_exit = True
             _recorders[connection] = recorder
         return recorder
 
