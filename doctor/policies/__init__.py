@@ -14,6 +14,7 @@ from doctor.policies import base
 from doctor.policies import entities
 from doctor.policies import events
 from doctor.policies import faults
+from doctor.policies import heartbeats
 from doctor.policies import hosts
 from doctor.policies import ports
 
@@ -23,4 +24,5 @@ def list_rules() -> list[policy.RuleDefault]:
     return list(itertools.chain(base.list_rules(), alarms.list_rules(),
                                 entities.list_rules(), events.list_rules(),
                                 hosts.list_rules(), ports.list_rules(),
-                                faults.list_rules()))
+                                faults.list_rules(),
+                                heartbeats.list_rules()))

@@ -6,6 +6,7 @@ from doctor.api.controllers.v1 import alarms
 from doctor.api.controllers.v1 import entities
 from doctor.api.controllers.v1 import events
 from doctor.api.controllers.v1 import faults
+from doctor.api.controllers.v1 import heartbeats
 from doctor.api.controllers.v1 import hosts
 from doctor.api.controllers.v1 import ports
 
@@ -13,7 +14,8 @@ STATUS = 'CURRENT'
 
 # The resources GET /v1 links to. /v1/ports has no list: a port is shown
 # by its id.
-RESOURCES = ('alarms', 'entities', 'events', 'hosts', 'faults')
+RESOURCES = ('alarms', 'entities', 'events', 'hosts', 'faults',
+             'heartbeats')
 
 
 def version(host_url: str) -> dict:
@@ -34,6 +36,7 @@ class V1Controller:
     hosts = hosts.HostsController()
     ports = ports.PortsController()
     faults = faults.FaultsController()
+    heartbeats = heartbeats.HeartbeatsController()
 
     @pecan.expose(generic=True, template='json')
     def index(self) -> None:

@@ -423,6 +423,26 @@ class TestAPIRefSamples(base.APITestCase):
         check(self.call('GET', '/v1/faults?limit=1', roles='admin'), 200,
               'faults-list-response.json')
 
+    def check_heartbeat_samples(self) -> None:
+        """Store the guests of the samples as a compute agent would,
+        then read them back as their project's reader.
+        """
+        listed = load_sample('heartbeats-list-response.json')['heartbeats']
+        shown = load_sample('heartbeat-show-response.json')['heartbeats']
+
+        def stored(entry: dict) -> dict:
+            return dict(entry, **{
+                name: datetime.datetime.fromisoformat(entry[name])
+                for name in ('last_seen', 'updated_at')})
+
+        self.db.put_heartbeats([stored(entry) for entry in listed])
+        self.check(self.call('GET', '/v1/heartbeats', roles='reader'), 200,
+                   'heartbeats-list-response.json')
+        self.db.put_heartbeats([stored(shown[0])])
+        self.check(self.call('GET', '/v1/heartbeats/'
+                             + shown[0]['instance_id'], roles='reader'),
+                   200, 'heartbeat-show-response.json')
+
     def test_every_sample_matches_what_the_api_does(self):
         check = self.check
         check(self.call('GET', '/', project=None, user=None), 200,
@@ -467,6 +487,7 @@ class TestAPIRefSamples(base.APITestCase):
                        200, 'entity-show-response.json')
         self.assertEqual(shown, answer)
         self.check_inspector_samples()
+        self.check_heartbeat_samples()
         self.assertEqual(204, self.call('DELETE', path).status_int)
 
         bad = load_sample('alarm-create-request.json')

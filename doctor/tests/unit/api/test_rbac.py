@@ -59,6 +59,8 @@ REQUESTS = {
         {'checkpoints': [{'name': 'received_alarm',
                           'timestamp': '2024-05-01T10:00:00.500000+00:00',
                           'alarm_id': '%(alarm)s'}]}),
+    'heartbeat:get_all': ('GET', '/v1/heartbeats', None),
+    'heartbeat:get': ('GET', '/v1/heartbeats/vm-1', None),
     'host:get_all': ('GET', '/v1/hosts', None),
     'host:get': ('GET', '/v1/hosts/compute-0', None),
     'host:update': ('PUT', '/v1/hosts/compute-0',
@@ -92,6 +94,10 @@ class RBACTestCase(base.InspectorAPITestCase):
                         attributes={'data_plane_status': 'ACTIVE'}),
         ])
         self.db.create_fault(dict(FAULT), NOW)
+        self.db.put_heartbeats([{
+            'instance_id': 'vm-1', 'host': 'compute-0',
+            'project_id': base.PROJECT, 'interval_ms': 1000, 'threshold': 3,
+            'status': 'ok', 'reason': None, 'last_seen': NOW}])
         self.report_failures.return_value = [test_events.FAULT]
         self.report_host.return_value = {
             'host': 'compute-0', 'state': 'down', 'fault_id': 'f-1'}
@@ -200,6 +206,7 @@ class TestBuildingBlocks(testscenarios.WithScenarios, RBACTestCase):
 
 ALARM_READS = ('alarm:get', 'alarm:get_all', 'alarm:get_state',
                'alarm:history')
+HEARTBEAT_READS = ('heartbeat:get', 'heartbeat:get_all')
 # Deletion last: it takes the alarm away.
 ALARM_WRITES = ('alarm:create', 'alarm:update', 'alarm:set_state',
                 'alarm:delete')
@@ -224,8 +231,8 @@ class TestSecureDefaults(RBACTestCase):
                                  '%s: %s' % (rule, response.text))
 
     def test_reader_reads_but_does_not_write(self):
-        self.assert_status(ALARM_READS + ('port:get',), None,
-                           roles='reader')
+        self.assert_status(ALARM_READS + HEARTBEAT_READS + ('port:get',),
+                           None, roles='reader')
         for rule in ALARM_WRITES:
             self.assert_error(self.send(REQUESTS[rule], roles='reader'),
                               403, rule)
@@ -233,7 +240,8 @@ class TestSecureDefaults(RBACTestCase):
                          self.db.get_alarm(self.alarm)['state'])
 
     def test_no_role_neither_reads_nor_writes(self):
-        for rule in ALARM_READS + ALARM_WRITES + ('port:get',):
+        for rule in (ALARM_READS + ALARM_WRITES + HEARTBEAT_READS
+                     + ('port:get',)):
             self.assert_error(self.send(REQUESTS[rule], roles=''), 403,
                               rule)
 
@@ -260,6 +268,9 @@ class TestSecureDefaults(RBACTestCase):
             self.assert_error(self.send(REQUESTS[rule], **other), 404)
         listed = self.send(REQUESTS['alarm:get_all'], **other)
         self.assertEqual([], listed.json)
+        self.assert_error(self.send(REQUESTS['heartbeat:get'], **other), 404)
+        listed = self.send(REQUESTS['heartbeat:get_all'], **other)
+        self.assertEqual({'heartbeats': []}, listed.json)
         self.assert_error(self.request(
             'POST', '/v1/alarms', base.alarm_body(project_id=base.PROJECT),
             **other), 403, 'alarm:create')

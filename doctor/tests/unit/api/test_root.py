@@ -25,7 +25,7 @@ class TestVersions(base.APITestCase):
               'links': [{'rel': 'self',
                          'href': 'http://localhost/v1/' + name}]}
              for name in ('alarms', 'entities', 'events', 'hosts',
-                          'faults')],
+                          'faults', 'heartbeats')],
             response.json['resources'])
 
     def test_links_follow_the_proxy_when_proxy_headers_are_enabled(self):
