@@ -8,6 +8,7 @@ from doctor import cmd
 from doctor import conf as doctor_conf
 from doctor import demo
 from doctor.api import service as api_service
+from doctor.common import rpc
 from doctor.common import service as doctor_service
 from doctor.common import wsgi
 from doctor.consumer import app as consumer_app
@@ -49,7 +50,15 @@ def build(conf: cfg.ConfigOpts) -> doctor_service.ServiceGroup:
         members.append(consumer_server)
         members.append(demo.DemoService(conf, api, consumer_server,
                                         consumer))
-    return doctor_service.ServiceGroup(members)
+    # On a broker the services stop together: see ServiceGroup.
+    return doctor_service.ServiceGroup(members, together=_on_a_broker(conf))
+
+
+def _on_a_broker(conf: cfg.ConfigOpts) -> bool:
+    """Whether either bus (RPC, notifications) is a broker's."""
+    return any(url and not url.startswith(rpc.EMBEDDED_TRANSPORT_URL)
+               for url in (conf.transport_url,
+                           conf.oslo_messaging_notifications.transport_url))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,6 +1,7 @@
 """What every doctor process does before it starts its services."""
 
 import sys
+import threading
 
 from oslo_config import cfg
 from oslo_log import log
@@ -40,13 +41,21 @@ def prepare_service(argv: list[str] | None = None,
 class ServiceGroup(service.Service):
     """Several services run as one: started in order, stopped in reverse.
 
-    ``doctor-all`` uses it to run every service in one process, where the
-    embedded in-process bus connects them.
+    ``doctor-all`` uses it to run every service in one process. On the
+    embedded in-process bus the members stop one after the other, the
+    last started first, so that what one hands the next before it stops
+    is still taken. On a broker (``together``) they stop all at once: a
+    listener on RabbitMQ takes up to 5 s to notice it is stopped, which,
+    one after the other, made a stop last 20 s; and nothing is lost, since
+    what one member hands another waits on the broker (a batch the
+    evaluator had not finished is requeued) or in the database.
     """
 
-    def __init__(self, services: list[service.ServiceBase]) -> None:
+    def __init__(self, services: list[service.ServiceBase],
+                 together: bool = False) -> None:
         super().__init__()
         self.services = list(services)
+        self.together = together
         self._started: list[service.ServiceBase] = []
 
     def start(self) -> None:
@@ -56,10 +65,24 @@ class ServiceGroup(service.Service):
             self._started.append(member)
 
     def stop(self, graceful: bool = False) -> None:
-        while self._started:
-            member = self._started.pop()
-            try:
-                member.stop()
-            except Exception:
-                LOG.exception('Stopping %s failed', type(member).__name__)
+        members, self._started = self._started[::-1], []
+        if self.together:
+            stoppers = [threading.Thread(
+                target=self._stop_member, args=(member,),
+                name='doctor-stop-%s' % type(member).__name__)
+                for member in members]
+            for stopper in stoppers:
+                stopper.start()
+            for stopper in stoppers:
+                stopper.join()
+        else:
+            for member in members:
+                self._stop_member(member)
         super().stop(graceful)
+
+    @staticmethod
+    def _stop_member(member: service.ServiceBase) -> None:
+        try:
+            member.stop()
+        except Exception:
+            LOG.exception('Stopping %s failed', type(member).__name__)
