@@ -214,6 +214,14 @@ def _rabbit_channel_call(vhost: str, function) -> None:
         connection.close()
 
 
+def waiting_on_a_lock(db: sqla_api.Connection) -> bool:
+    """Whether a session of ``db``'s PostgreSQL database waits on a lock."""
+    with db.engine.connect() as connection:
+        return bool(connection.execute(sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+            "current_database() AND wait_event_type = 'Lock'")).scalar())
+
+
 def rabbit_url(vhost: str) -> str:
     return 'rabbit://guest:guest@%s:5672/%s' % (HOST, vhost)
 

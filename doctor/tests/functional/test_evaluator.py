@@ -6,6 +6,7 @@ and again, in the subclass at the end, on RabbitMQ and PostgreSQL.
 
 from oslo_utils import timeutils
 from oslo_utils import uuidutils
+import sqlalchemy as sa
 
 from doctor.tests.functional import base as fbase
 from doctor.tests.functional import pipeline
@@ -168,6 +169,50 @@ class RabbitPostgreSQLEvaluatorTest(EvaluatorTest):
         for body in (b'\x00not json', b'"a string"', b'{"no": "payload"}',
                      b'{"oslo.version": "2.0", "oslo.message": "{"}'):
             self.rabbit_publish('nova', 'notifications.info', body)
+
+    def test_an_unstorable_alarm_of_one_project_silences_no_other(self):
+        # An alarm whose query field holds a NUL and a lone surrogate, as
+        # the API accepted before it checked strings: the reason of each of
+        # its transitions quotes the field, which PostgreSQL cannot store.
+        # It is stored here directly, as an older release stored it.
+        attacker = uuidutils.generate_uuid(dashed=False)
+        rule = {'event_type': 'compute.instance.update',
+                'query': [{'field': 'traits.state\x00\ud800', 'op': 'ne',
+                           'value': 'never', 'type': 'string'}]}
+        alarm, change = fbase.new_alarm(
+            project_id=attacker, rule=rule, state='insufficient data',
+            ok_actions=[self.webhook.url('/attacker')])
+        poisoned = self.db.create_alarm(alarm, change)
+        victim = self.create_alarm()
+        warm_up = self.create_alarm(alarm_actions=[self.webhook.url('/warm')])
+        # One worker, and a listener that waits 2 s for a batch to fill:
+        # the three events arrive in one batch. The first one's transition
+        # waits on a row lock of the test's, so the other two are queued
+        # behind it, evaluated together, and their transitions stored in
+        # one transaction.
+        self.config.config(executor_threads=1, notification_batch_timeout=2,
+                           group='evaluator')
+        self.start_evaluator()
+        with self.db.engine.connect() as lock:
+            lock.execute(sa.text('SELECT 1 FROM alarm WHERE alarm_id = :a '
+                                 'FOR UPDATE'),
+                         {'a': warm_up['alarm_id']})
+            self.error(warm_up)
+            self.nova.instance_update(poisoned['resource_id'], attacker,
+                                      'error', 'active')
+            self.error(victim)
+            self.wait_for(lambda: fbase.waiting_on_a_lock(self.db),
+                          message='the first transition to wait')
+            lock.rollback()
+        self.webhook.wait_for(1, '/warm')
+        [post] = self.webhook.wait_for(1, '/alarm')
+        self.assertEqual(victim['alarm_id'], post.body['alarm_id'])
+        self.assertEqual('alarm', self.db.get_alarm(
+            victim['alarm_id'])['state'])
+        # Its own transition, to ok, is the one dropped.
+        self.assertEqual('insufficient data', self.db.get_alarm(
+            poisoned['alarm_id'])['state'])
+        self.assertEqual([], self.webhook.received('/attacker'))
 
     def test_default_pool_keeps_casts_and_notifications_apart(self):
         # RabbitMQ names a pool's queue after the pool; the default must
