@@ -1,6 +1,7 @@
 """The HA guest protocol: framing and the checks of a guest's frames."""
 
 import json
+import os
 import random
 
 from doctor.heartbeat import guest
@@ -172,3 +173,48 @@ class TestSequence(base.TestCase):
     def test_negotiate(self):
         self.assertEqual(1, protocol.negotiate([3, 2, 1]))
         self.assertIsNone(protocol.negotiate([2]))
+
+
+USER_GUIDE = os.path.normpath(os.path.join(
+    os.path.dirname(__file__), '..', '..', '..', '..', 'doc', 'source',
+    'user', 'ha-guest.rst'))
+
+
+def _blocks(after: str) -> list[str]:
+    """The lines of the first code block after the line ``after``."""
+    with open(USER_GUIDE) as f:
+        lines = f.read().splitlines()
+    start = lines.index(after)
+    start = lines.index('.. code-block:: text', start) + 2
+    block = []
+    for line in lines[start:]:
+        if line and not line.startswith('   '):
+            break
+        if line.strip():
+            block.append(line.strip())
+    return block
+
+
+class TestUserGuideExamples(base.TestCase):
+    """The protocol examples of the user guide are what the agent does."""
+
+    def test_what_a_guest_sends_is_taken(self):
+        lines = _blocks('What a guest sends, as a session goes; each line '
+                        'is checked against the')
+        self.assertEqual(6, len(lines))
+        sequence = protocol.Sequence()
+        for line in lines:
+            message = protocol.parse(line.encode())
+            sequence.check(message.seq)
+
+    def test_what_the_agent_answers_to_refused_frames(self):
+        lines = _blocks('And what the compute agent answers to frames it '
+                        'refuses:')
+        self.assertEqual(4, len(lines))
+        for sent, answer in zip(lines[::2], lines[1::2]):
+            error = self.assertRaises(protocol.ProtocolError,
+                                      protocol.parse, sent.encode())
+            body = json.loads(answer)['body']
+            self.assertEqual(body, {'code': error.code,
+                                    'reason': error.reason,
+                                    'ref_seq': error.seq})
