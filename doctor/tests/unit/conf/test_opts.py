@@ -33,3 +33,8 @@ class TestSampleConfig(base.TestCase):
         self.assertIn('#connection = sqlite:///$state_path/doctor.sqlite',
                       lines)
         self.assertIn('#driver = messagingv2', lines)
+        # The connection budget and the RabbitMQ defaults doctor sets.
+        self.assertIn('#max_pool_size = 4', lines)
+        self.assertIn('#max_overflow = 4', lines)
+        self.assertIn('#rabbit_transient_queues_ttl = 60', lines)
+        self.assertIn('#rabbit_qos_prefetch_count = 100', lines)
