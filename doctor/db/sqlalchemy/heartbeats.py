@@ -25,8 +25,9 @@ def _view(row: typing.Mapping) -> dict:
 def _values(record: dict) -> dict:
     values = {name: record.get(name) for name in FIELDS}
     for name in ('last_seen', 'updated_at'):
-        if values[name] is not None:
-            values[name] = timeutils.normalize_time(values[name])
+        when = values[name]
+        if when is not None:
+            values[name] = timeutils.normalize_time(when)
     if values['updated_at'] is None:
         values['updated_at'] = timeutils.utcnow()
     return values
