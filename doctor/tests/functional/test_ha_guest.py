@@ -1,12 +1,12 @@
 """HA guest heartbeats end to end, with the agents as real processes.
 
-doctor-all runs the embedded default (SQLite, in-process bus) in this
-process; doctor-compute-agent and two doctor-guest-agents run as
-processes of their own over real UNIX sockets, the guest agents binding
-the sockets QEMU would (``--device unix-listen:``). One guest agent is
-killed with SIGKILL: its instance's tenant alarm fires through the
-normal pipeline, ``GET /v1/heartbeats`` shows it missed, and the other
-guest is untouched.
+doctor-all runs in this process, on the embedded default (SQLite, the
+in-process bus) or on RabbitMQ and PostgreSQL; doctor-compute-agent and
+two doctor-guest-agents run as processes of their own over real UNIX
+sockets, the guest agents binding the sockets QEMU would (``--device
+unix-listen:``). One guest agent is killed with SIGKILL: its instance's
+tenant alarm fires through the normal pipeline, ``GET /v1/heartbeats``
+shows it missed, and the other guest is untouched.
 """
 
 import http.server
@@ -80,6 +80,9 @@ class EmbeddedHAGuestTest(base.FunctionalTestCase):
         self.addCleanup(self.webhook.server_close)
         self.addCleanup(self.webhook.shutdown)
 
+    def overrides(self, conf: cfg.ConfigOpts) -> None:
+        conf.set_override('transport_url', self.conf.transport_url)
+
     def start_doctor(self) -> tuple[str, str]:
         """doctor-all in this process; returns its API URL and database."""
         inventory = os.path.join(self.state_path, 'inventory.yaml')
@@ -91,7 +94,7 @@ class EmbeddedHAGuestTest(base.FunctionalTestCase):
                                        default_config_files=[])
         self.addCleanup(rpc.cleanup)
         conf.set_override('state_path', self.state_path)
-        conf.set_override('transport_url', self.conf.transport_url)
+        self.overrides(conf)
         conf.set_override('port', 0, group='api')
         conf.set_override('inventory', inventory, group='static')
         conf.set_override('snapshot_interval', 0.2, group='static')
@@ -141,7 +144,8 @@ class EmbeddedHAGuestTest(base.FunctionalTestCase):
         path = os.path.join(self.state_path, 'compute-agent.conf')
         with open(path, 'w') as f:
             f.write('[DEFAULT]\nhost = %s\nstate_path = %s\n'
-                    '[database]\nconnection = %s\n'
+                    '[database]\nconnection = %s\nmax_pool_size = 1\n'
+                    'max_overflow = 1\n'
                     '[compute_agent]\nchannel_dir = %s\napi_url = %s\n'
                     'rescan_interval = 0.05\nmin_interval_ms = 50\n'
                     % (HOST, self.state_path, database, self.channel_dir,
@@ -218,3 +222,15 @@ class EmbeddedHAGuestTest(base.FunctionalTestCase):
         self.assertEqual(1, len(self.received))
         self.assertEqual('active', self.db.get_entity(
             'instance:' + KEPT)['state'])
+
+
+class RabbitPostgreSQLHAGuestTest(EmbeddedHAGuestTest):
+    """doctor's services on RabbitMQ and PostgreSQL, as in production."""
+
+    def overrides(self, conf: cfg.ConfigOpts) -> None:
+        conf.set_override('transport_url', self.use_rabbit())
+        self.use_database('postgresql')
+        conf.set_override('connection', self.conf.database.connection,
+                          group='database')
+        conf.set_override('max_pool_size', 2, group='database')
+        conf.set_override('max_overflow', 2, group='database')
