@@ -65,6 +65,10 @@ def main(argv: list[str] | None = None) -> None:
     conf = doctor_conf.CONF
     conf.register_cli_opts(CLI_OPTS)
     doctor_service.prepare_service(argv, conf=conf)
+    # One process runs everything: the evaluator's and notifier's process
+    # counts are for their own commands.
+    conf.set_override('processes', 1, group='evaluator')
+    conf.set_override('processes', 1, group='notifier')
     cmd.check_config('doctor-all',
                      lambda: evaluator_service.check_config(conf))
     cmd.check_config('doctor-all',

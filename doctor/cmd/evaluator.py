@@ -16,5 +16,5 @@ def main(argv: list[str] | None = None) -> None:
                      lambda: targets.check_config(conf))
     launcher = service.launch(
         conf, evaluator_service.EvaluatorService(conf),
-        restart_method='mutate')
+        workers=conf.evaluator.processes, restart_method='mutate')
     launcher.wait()

@@ -13,5 +13,5 @@ def main() -> None:
     cmd.check_config('doctor-notifier', lambda: targets.check_config(conf))
     launcher = service.launch(
         conf, notifier_service.NotifierService(conf),
-        restart_method='mutate')
+        workers=conf.notifier.processes, restart_method='mutate')
     launcher.wait()

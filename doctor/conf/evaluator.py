@@ -64,7 +64,38 @@ opts = [
                     'while it does: more threads than [database] '
                     'max_pool_size + max_overflow only wait for '
                     'connections.'),
+    cfg.IntOpt('processes', default=1, min=1,
+               help='Processes doctor-evaluator runs on this machine, each '
+                    'with its own executor_threads: one per core to use. '
+                    'With more than one, the evaluators partition their '
+                    'work (see partitioned) and [coordination] '
+                    'backend_url is required. Ignored by doctor-all.'),
+    cfg.BoolOpt('partitioned', default=False,
+                help='Partition the work among evaluator processes: one '
+                     'of them, elected through [coordination] '
+                     'backend_url, takes the notifications from the '
+                     'notification_pool queue in order and forwards each '
+                     'to one of `partitions` queues by its resource; each '
+                     'of these queues is consumed by one process at a '
+                     'time, so that the events of one resource are '
+                     'evaluated in order. Implied when processes is more '
+                     'than 1. Set it on every evaluator of a deployment '
+                     'whose evaluators run on several machines: all of '
+                     'them must agree.'),
+    cfg.IntOpt('partitions', default=32, min=1, max=1024,
+               help='Partition queues (doctor-evaluator-partition.<n>.info '
+                    'on the control exchange) the work is split into when '
+                    'partitioned. The unit of balance between processes: '
+                    'several times the number of processes of the '
+                    'deployment. Every evaluator must have the same '
+                    'value; changing it needs every evaluator stopped '
+                    'and the partition queues drained.'),
 ]
+
+
+def is_partitioned(conf: cfg.ConfigOpts) -> bool:
+    """Whether the evaluators partition their work (see partitioned)."""
+    return conf.evaluator.partitioned or conf.evaluator.processes > 1
 
 
 def register_opts(conf: cfg.ConfigOpts) -> None:

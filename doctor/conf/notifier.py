@@ -18,6 +18,11 @@ opts = [
     cfg.IntOpt('workers', default=32, min=1,
                help='Threads delivering alarm actions; the actions of one '
                     'alarm are delivered concurrently.'),
+    cfg.IntOpt('processes', default=1, min=1,
+               help='Processes doctor-notifier runs on this machine, each '
+                    'with its own delivery threads (workers). Deliveries '
+                    'are claimed in the database, so that each is made by '
+                    'one process at a time. Ignored by doctor-all.'),
     cfg.FloatOpt('http_connect_timeout', default=2.0, min=0.01,
                  help='Seconds to wait for a webhook connection.'),
     cfg.FloatOpt('http_read_timeout', default=5.0, min=0.01,

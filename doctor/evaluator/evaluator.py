@@ -204,17 +204,9 @@ class NotificationEvaluator:
             if event is None:
                 return DONE
             profiler_recorder.of(self.conf, self._db).transformed(event)
-            resource_id = event.resource_id
-            if resource_id is None:
-                if event.project_id is None:
-                    return DONE
-                # Only the project's resource-less alarms can care about it.
-                shard_key = str(event.project_id)
-            else:
-                if not isinstance(resource_id, str):
-                    resource_id = str(resource_id)
-                    event.traits['resource_id'] = resource_id
-                shard_key = resource_id
+            shard_key = ordering_key(event)
+            if shard_key is None:
+                return DONE
             # A lone surrogate is a name nobody's alarm can hold: it still
             # needs a shard, not an exception.
             shard = zlib.crc32(shard_key.encode('utf-8', 'surrogatepass')
@@ -342,15 +334,20 @@ class NotificationEvaluator:
         fired = 0
         moves: list[_Move] = []
         moving: set[str] = set()
+        # The deadlines pushed by events that move no alarm, written
+        # together before the moves that follow them.
+        deadlines: dict[str, datetime.datetime | None] = {}
         for event in events:
             candidates = self._candidates(event)
             if moving and any(alarm.alarm_id in moving
                               for alarm in candidates):
+                self._set_deadlines(deadlines)
                 fired += self._store(moves)
                 moves = []
                 moving = set()
             try:
-                prepared = self._retrying(self._evaluate, event, candidates)
+                prepared = self._retrying(self._evaluate, event, candidates,
+                                          deadlines)
             except _Stopped:
                 raise
             except Exception:
@@ -361,7 +358,28 @@ class NotificationEvaluator:
             profiler_recorder.of(self.conf, self._db).evaluated(event)
             moves.extend(prepared)
             moving.update(move.alarm.alarm_id for move in prepared)
+        self._set_deadlines(deadlines)
         return fired + self._store(moves)
+
+    def _set_deadlines(self, deadlines: dict[str, datetime.datetime | None]
+                       ) -> None:
+        """Write and forget ``deadlines``, waiting for the database.
+
+        A deadline the database refuses is logged and dropped: the alarm
+        then times out from its previous deadline, its events stand.
+
+        :raises _Stopped: if the evaluator stops while waiting.
+        """
+        if not deadlines:
+            return
+        try:
+            self._retrying(self._db.set_deadlines, dict(deadlines))
+        except _Stopped:
+            raise
+        except Exception:
+            LOG.exception('Cannot move the deadlines of %d alarms',
+                          len(deadlines))
+        deadlines.clear()
 
     def _candidates(self, event: transformer_mod.Event
                     ) -> list[index_mod.IndexedAlarm]:
@@ -385,9 +403,14 @@ class NotificationEvaluator:
         return candidates
 
     def _evaluate(self, event: transformer_mod.Event,
-                  candidates: list[index_mod.IndexedAlarm]
+                  candidates: list[index_mod.IndexedAlarm],
+                  deadlines: dict[str, datetime.datetime | None]
                   ) -> list[_Move]:
-        """The transitions ``event`` causes, prepared for storing."""
+        """The transitions ``event`` causes, prepared for storing.
+
+        The deadlines it pushes without moving an alarm are added to
+        ``deadlines``, for the caller to write.
+        """
         moves = []
         unchanged = []
         for alarm in candidates:
@@ -419,8 +442,7 @@ class NotificationEvaluator:
             unchanged = still
         for alarm, _matched, _state in unchanged:
             if alarm.rule.timeout:
-                self._db.set_deadline(alarm.alarm_id,
-                                      self._deadline(alarm))
+                deadlines[alarm.alarm_id] = self._deadline(alarm)
         if not moves:
             return []
         # What the firings of this event share, made once for all of them.
@@ -605,7 +627,10 @@ class NotificationEvaluator:
                       'on that event for it', alarm_id,
                       _printable(event.message_id), _CAS_TRIES)
             return []
-        return self._retrying(self._evaluate, event, [fresh])
+        deadlines: dict[str, datetime.datetime | None] = {}
+        moves = self._retrying(self._evaluate, event, [fresh], deadlines)
+        self._set_deadlines(deadlines)
+        return moves
 
     def _refresh(self, alarm_id: str) -> index_mod.IndexedAlarm | None:
         """Reload an alarm after losing a compare-and-set race.
@@ -619,6 +644,25 @@ class NotificationEvaluator:
             return None
         self.index.put(row, force_state=True)
         return self.index.get(alarm_id)
+
+
+def ordering_key(event: transformer_mod.Event) -> str | None:
+    """What ``event`` is evaluated in order with: its resource.
+
+    An event of no resource is ordered with its project's (only the
+    project's resource-less alarms can care about it); an event of neither
+    concerns no alarm: None. A resource id that is not text is made text,
+    in the event too, as alarms hold it.
+    """
+    resource_id = event.resource_id
+    if resource_id is None:
+        if event.project_id is None:
+            return None
+        return str(event.project_id)
+    if not isinstance(resource_id, str):
+        resource_id = str(resource_id)
+        event.traits['resource_id'] = resource_id
+    return resource_id
 
 
 def _generated(event: transformer_mod.Event) -> datetime.datetime:

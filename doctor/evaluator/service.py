@@ -11,11 +11,13 @@ from doctor.common import coordination
 from doctor.common import exception
 from doctor.common import periodic
 from doctor.common import rpc
+from doctor.conf import evaluator as evaluator_conf
 from doctor.db import api as db_api
 from doctor.evaluator import announcer as announcer_mod
 from doctor.evaluator import evaluator as evaluator_mod
 from doctor.evaluator import index as index_mod
 from doctor.evaluator import manager
+from doctor.evaluator import partition as partition_mod
 from doctor.evaluator import rpcapi
 from doctor.evaluator import transformer as transformer_mod
 from doctor.notifier import deliverer as deliverer_mod
@@ -81,6 +83,25 @@ def _check_notification_pool(conf) -> None:
                    'topic (%s)' % conf.evaluator.notification_pool)
 
 
+def _check_processes(conf) -> None:
+    if conf.evaluator.processes <= 1:
+        return
+    if not conf.coordination.backend_url:
+        raise exception.ConfigInvalid(
+            reason='[evaluator] processes = %d needs [coordination] '
+                   'backend_url: the processes elect their intake and '
+                   'share the partitions through it'
+                   % conf.evaluator.processes)
+    urls = (conf.oslo_messaging_notifications.transport_url,
+            conf.transport_url)
+    url = next((url for url in urls if url), '')
+    if url.startswith(rpc.EMBEDDED_TRANSPORT_URL):
+        raise exception.ConfigInvalid(
+            reason='[evaluator] processes = %d needs a message broker '
+                   '(transport_url): the in-process bus does not reach '
+                   'other processes' % conf.evaluator.processes)
+
+
 def _load_transformer(conf) -> transformer_mod.Transformer:
     return transformer_mod.Transformer.from_file(
         transformer_mod.find_definitions_file(conf))
@@ -96,6 +117,7 @@ def check_config(conf) -> None:
         definitions.
     """
     _check_notification_pool(conf)
+    _check_processes(conf)
     _load_transformer(conf)
 
 
@@ -111,6 +133,9 @@ class EvaluatorService(service.Service):
         self._periodic = periodic.PeriodicTasks()
         self._db: db_api.Connection | None = None
         self._membership: coordination.GroupMembership | None = None
+        self._leadership: (coordination.Leadership
+                           | coordination.SoleLeadership | None) = None
+        self._partitioning: partition_mod.Partitioning | None = None
 
     def start(self) -> None:
         super().start()
@@ -153,22 +178,20 @@ class EvaluatorService(service.Service):
         rpc_server.start()
         self._servers.append(rpc_server)
 
-        targets = [messaging.Target(topic=topic, exchange=exchange)
-                   for topic in conf.evaluator.notification_topics
-                   for exchange in notification_exchanges(conf)]
-        listener = rpc.get_batch_notification_listener(
-            conf, targets, [NotificationEndpoint(self.engine)],
-            pool=conf.evaluator.notification_pool, allow_requeue=True,
-            batch_size=conf.evaluator.notification_batch_size,
-            batch_timeout=conf.evaluator.notification_batch_timeout)
-        # One batch at a time, in the order the bus delivers them: see
-        # NotificationEndpoint.
-        listener.start(override_pool_size=1)
-        self._servers.append(listener)
-        LOG.info('Listening for notifications on %s of %s (pool %s)',
+        if evaluator_conf.is_partitioned(conf):
+            self._start_partitioned(transformer)
+        else:
+            listener = self._pool_listener(NotificationEndpoint(self.engine))
+            # One batch at a time, in the order the bus delivers them: see
+            # NotificationEndpoint.
+            listener.start(override_pool_size=1)
+            self._servers.append(listener)
+        LOG.info('Listening for notifications on %s of %s (pool %s%s)',
                  ', '.join(sorted(conf.evaluator.notification_topics)),
                  ', '.join(notification_exchanges(conf)),
-                 conf.evaluator.notification_pool)
+                 conf.evaluator.notification_pool,
+                 ', %d partitions' % conf.evaluator.partitions
+                 if self._partitioning is not None else '')
 
         self._periodic.add(conf.evaluator.timeout_check_interval,
                            self.engine.check_timeouts)
@@ -180,8 +203,70 @@ class EvaluatorService(service.Service):
             # by itself, on its one database thread.
             self.deliverer.scan_soon()
 
+    def _pool_listener(self, endpoint) -> messaging.MessageHandlingServer:
+        """A batch listener on the notification pool queue."""
+        conf = self.conf
+        targets = [messaging.Target(topic=topic, exchange=exchange)
+                   for topic in conf.evaluator.notification_topics
+                   for exchange in notification_exchanges(conf)]
+        return rpc.get_batch_notification_listener(
+            conf, targets, [endpoint],
+            pool=conf.evaluator.notification_pool, allow_requeue=True,
+            batch_size=conf.evaluator.notification_batch_size,
+            batch_timeout=conf.evaluator.notification_batch_timeout)
+
+    def _start_partitioned(self, transformer) -> None:
+        """Run the intake when leading, and this process's partitions.
+
+        See :mod:`doctor.evaluator.partition`.
+        """
+        conf = self.conf
+        assert self.engine is not None
+        partitions = conf.evaluator.partitions
+        forwarder = partition_mod.Forwarder(
+            rpc.get_notification_transport(conf),
+            'doctor.evaluator.%s' % conf.host)
+        intake = partition_mod.IntakeEndpoint(transformer, forwarder.forward,
+                                              partitions)
+        consumer = partition_mod.PartitionEndpoint(
+            self.engine, partition_mod.RecentIds())
+
+        def listen_partition(number: int):
+            return rpc.get_batch_notification_listener(
+                conf, [messaging.Target(
+                    topic=partition_mod.partition_topic(number))],
+                [consumer], allow_requeue=True,
+                batch_size=conf.evaluator.notification_batch_size,
+                batch_timeout=conf.evaluator.notification_batch_timeout)
+
+        self._leadership = coordination.leadership(conf, 'doctor-evaluator')
+        self._leadership.start()
+        leadership = self._leadership
+        membership = self._membership
+
+        def members():
+            listed = membership.listed if membership is not None else None
+            return listed[0] if listed is not None else None
+
+        self._partitioning = partition_mod.Partitioning(
+            partitions, conf.coordination.heartbeat_interval,
+            lambda: self._pool_listener(intake), listen_partition,
+            lambda: leadership.is_leader(partition_mod.LEADER_TASK),
+            members,
+            membership.member_id.decode() if membership is not None
+            else None)
+        self._partitioning.start()
+
     def stop(self, graceful: bool = False) -> None:
         self._periodic.stop()
+        if self._partitioning is not None:
+            # Its listeners first, as the others below: their batches in
+            # flight finish before the evaluator stops.
+            self._partitioning.stop()
+            self._partitioning = None
+        if self._leadership is not None:
+            self._leadership.stop()
+            self._leadership = None
         # On RabbitMQ an idle listener notices it is stopped only when its
         # poll times out (up to 5 s): stop the RPC server and the
         # notification listener together rather than one after the other.

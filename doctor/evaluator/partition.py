@@ -1,0 +1,436 @@
+"""Partitioned evaluation: several evaluator processes, each resource in order.
+
+Several consumers of one queue break the order of a resource's events:
+two consecutive ones may be taken by two processes and evaluated in
+either order. When the evaluators are partitioned
+(:func:`doctor.conf.evaluator.is_partitioned`) the work goes through two
+hops instead:
+
+* the **intake**: one process, the leader of the evaluators' tooz group
+  (the holder of its ``intake`` lock), consumes the notification pool
+  queue in order, one batch at a time. It transforms each notification
+  only to learn the resource it is about, and forwards it to the
+  partition queue of that resource (``doctor-evaluator-partition.<n>``,
+  on the control exchange): one message per partition and batch, the
+  notifications in the order they came. The pool batch is acknowledged
+  once the broker has confirmed every forward; a forward that fails sends
+  the batch back to the pool queue instead. The other processes stand by
+  and take over when the leader's lock expires.
+* the **partition consumers**: each partition queue is consumed by one
+  process at a time, its owner on a hash ring of the group's members
+  (tooz's), one batch at a time, each batch acknowledged once what it
+  causes is stored, as the one-process evaluator does with the pool
+  queue. When the members change, the partitions that move are stopped by
+  their old owner (its batch in flight finished and acknowledged) and
+  started by the new one after a hand-over delay of two heartbeats.
+
+The resource's events thus stay in one queue and one consumer from the
+pool to the database. What is not guaranteed, and the admin guide says:
+during a hand-over where the old owner cannot stop in time (it is cut off
+rather than gone) and while two processes both believe they lead the
+intake, two consumers may briefly hold one resource's events. The
+compare-and-set in the database still keeps every transition stored once
+per state change; only the order may then differ from the bus's.
+"""
+
+import collections
+from collections.abc import Callable
+from collections.abc import Iterable
+import hashlib
+import threading
+import time
+import typing
+import uuid
+
+from oslo_log import log
+import oslo_messaging as messaging
+from oslo_utils import timeutils
+from tooz import hashring
+
+from doctor.evaluator import evaluator as evaluator_mod
+from doctor.evaluator import transformer as transformer_mod
+
+LOG = log.getLogger(__name__)
+
+#: Partition queues are ``<TOPIC>.<n>.<PRIORITY>``.
+TOPIC = 'doctor-evaluator-partition'
+PRIORITY = 'info'
+#: The tooz lock whose holder runs the intake.
+LEADER_TASK = 'intake'
+FORWARD_EVENT_TYPE = 'doctor.evaluator.forward'
+# Ids of notifications this process evaluated, remembered to skip a copy
+# forwarded again (an intake that died between the broker's confirmation
+# and its acknowledgement forwards its last batch once more).
+_RECENT_IDS = 20000
+# Tries of a forward before the intake requeues its batch.
+_FORWARD_RETRY = 2
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition of an ordering key (a resource or project id).
+
+    Not the crc32 that picks an evaluator thread within a process: the
+    resources of one partition must still spread over every thread.
+    """
+    digest = hashlib.blake2b(key.encode('utf-8', 'surrogatepass'),
+                             digest_size=8).digest()
+    return int.from_bytes(digest, 'big') % partitions
+
+
+def partition_topic(number: int) -> str:
+    """The topic of partition ``number`` (its queue adds ``.info``)."""
+    return '%s.%d' % (TOPIC, number)
+
+
+def assign(members: Iterable[str], partitions: int) -> dict[int, str]:
+    """The owner of every partition among ``members``.
+
+    Every process computes it from the member list of the group alone, so
+    that processes seeing the same members agree; a member joining or
+    leaving moves only about its share of the partitions.
+    """
+    nodes = sorted(set(members))
+    if not nodes:
+        return {}
+    ring = hashring.HashRing(nodes)
+    return {number: next(iter(ring.get_nodes(b'partition-%d' % number)))
+            for number in range(partitions)}
+
+
+def owned(members: Iterable[str], me: str, partitions: int) -> set[int]:
+    """The partitions ``me`` owns among ``members``."""
+    return {number for number, owner in assign(members, partitions).items()
+            if owner == me}
+
+
+class Forwarder:
+    """Sends a partition its notifications; returns once the broker has them.
+
+    On RabbitMQ the transport publishes with publisher confirms, so a
+    return means the partition queue holds the message; the queue is
+    declared by the first send if no owner declared it yet. The public
+    notifier API logs a failed send and goes on, which would lose the
+    batch once acknowledged: the transport's own send raises instead.
+    """
+
+    def __init__(self, transport: messaging.Transport,
+                 publisher_id: str) -> None:
+        self._transport = transport
+        self._publisher_id = publisher_id
+
+    def forward(self, partition: int, notifications: list[dict]) -> None:
+        """Send ``notifications`` (in this order) to ``partition``.
+
+        :raises Exception: if the broker did not take them.
+        """
+        target = messaging.Target(
+            topic='%s.%s' % (partition_topic(partition), PRIORITY))
+        message = {'message_id': str(uuid.uuid4()),
+                   'publisher_id': self._publisher_id,
+                   'event_type': FORWARD_EVENT_TYPE,
+                   'priority': PRIORITY.upper(),
+                   'payload': {'notifications': notifications},
+                   'timestamp': str(timeutils.utcnow())}
+        self._transport._send_notification(
+            target, {}, message, version=2.0, retry=_FORWARD_RETRY)
+
+
+class IntakeEndpoint:
+    """The leader's endpoint on the pool queue: forwards batches in order.
+
+    A batch is acknowledged (HANDLED) only once every partition it feeds
+    has confirmed its part; if one forward fails the whole batch goes back
+    to the pool queue (REQUEUE), the parts already forwarded included:
+    their copies are skipped by their owner (:class:`RecentIds`).
+    """
+
+    def __init__(self, transformer: transformer_mod.Transformer,
+                 forward: Callable[[int, list[dict]], None],
+                 partitions: int) -> None:
+        self._transformer = transformer
+        self._forward = forward
+        self._partitions = partitions
+
+    def partition(self, message: dict) -> int | None:
+        """The partition of a raw notification; None if no alarm may care.
+
+        A notification that cannot be transformed still goes to a
+        partition, whose evaluator logs it as malformed.
+        """
+        try:
+            event = self._transformer.transform(
+                message['publisher_id'], message['event_type'],
+                message['payload'], message['metadata'], message['ctxt'])
+        except Exception:
+            return partition_of('', self._partitions)
+        if event is None:
+            return None
+        key = evaluator_mod.ordering_key(event)
+        if key is None:
+            return None
+        return partition_of(key, self._partitions)
+
+    def _handle(self, messages: list[dict]):
+        bundles: dict[int, list[dict]] = {}
+        for message in messages:
+            number = self.partition(message)
+            if number is None:
+                continue
+            bundles.setdefault(number, []).append({
+                'ctxt': message['ctxt'],
+                'publisher_id': message['publisher_id'],
+                'event_type': message['event_type'],
+                'payload': message['payload'],
+                'metadata': message['metadata']})
+        try:
+            for number, notifications in bundles.items():
+                self._forward(number, notifications)
+        except Exception as e:
+            LOG.warning('Cannot forward %d notifications to their '
+                        'partitions (%s); they go back to the pool queue',
+                        len(messages), e)
+            return messaging.NotificationResult.REQUEUE
+        return messaging.NotificationResult.HANDLED
+
+    audit = critical = debug = error = info = sample = warn = _handle
+
+
+class RecentIds:
+    """The ids of the last notifications evaluated by this process."""
+
+    def __init__(self, size: int = _RECENT_IDS) -> None:
+        self._size = size
+        self._ids: collections.OrderedDict[str, None] = (
+            collections.OrderedDict())
+        self._lock = threading.Lock()
+
+    def __contains__(self, message_id: object) -> bool:
+        with self._lock:
+            return message_id in self._ids
+
+    def add(self, message_ids: Iterable[str]) -> None:
+        with self._lock:
+            for message_id in message_ids:
+                self._ids[message_id] = None
+                self._ids.move_to_end(message_id)
+            while len(self._ids) > self._size:
+                self._ids.popitem(last=False)
+
+
+class PartitionEndpoint:
+    """A partition owner's endpoint: evaluates forwarded notifications.
+
+    Only ``info``: the intake forwards at that priority alone, so a
+    partition has one queue. A batch is acknowledged once what each of
+    its notifications causes is stored, as on the pool queue.
+    """
+
+    def __init__(self, engine: evaluator_mod.NotificationEvaluator,
+                 recent: RecentIds) -> None:
+        self._engine = engine
+        self._recent = recent
+
+    def info(self, messages: list[dict]):
+        tickets: list[tuple[str | None, evaluator_mod.Ticket]] = []
+        for message in messages:
+            payload = message.get('payload')
+            notifications = (payload.get('notifications')
+                             if isinstance(payload, dict) else None)
+            if not isinstance(notifications, list):
+                LOG.warning('Dropping a malformed forward %s',
+                            message.get('metadata'))
+                continue
+            for item in notifications:
+                if not isinstance(item, dict):
+                    continue
+                metadata = item.get('metadata')
+                message_id = (metadata.get('message_id')
+                              if isinstance(metadata, dict) else None)
+                if message_id is not None and message_id in self._recent:
+                    LOG.debug('Skipping notification %s: evaluated '
+                              'already', message_id)
+                    continue
+                tickets.append((message_id, self._engine.submit(
+                    item.get('ctxt'), item.get('publisher_id'),
+                    item.get('event_type'), item.get('payload'), metadata)))
+        done = []
+        requeue = False
+        for message_id, ticket in tickets:
+            if ticket.wait() is evaluator_mod.Outcome.REQUEUE:
+                requeue = True
+            elif message_id is not None:
+                done.append(message_id)
+        self._recent.add(done)
+        if requeue:
+            return messaging.NotificationResult.REQUEUE
+        return messaging.NotificationResult.HANDLED
+
+
+class Server(typing.Protocol):
+    """What a listener is to :class:`Partitioning`."""
+
+    def start(self, override_pool_size: int | None = None) -> None:
+        """Start listening."""
+
+    def stop(self) -> None:
+        """Stop taking messages."""
+
+    def wait(self) -> None:
+        """Wait for the batch in flight to be handled."""
+
+
+class Partitioning:
+    """This process's share of the partitioned work, kept current.
+
+    Every heartbeat it asks whether it leads the intake (and starts or
+    stops the intake's listener on the pool queue) and which partitions
+    the group's members give it (and starts or stops their consumers).
+    """
+
+    def __init__(self, partitions: int, interval: float,
+                 listen_pool: Callable[[], Server],
+                 listen_partition: Callable[[int], Server],
+                 is_leader: Callable[[], bool],
+                 members: Callable[[], frozenset[str] | None],
+                 me: str | None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """Follow the group's ``members`` every ``interval`` seconds.
+
+        :param listen_pool: a new listener for the intake (not started).
+        :param listen_partition: a new listener for one partition.
+        :param is_leader: whether this process leads the intake now.
+        :param members: the group's members, None when unknown (then the
+            partitions owned stay as they are).
+        :param me: this process's member id; None: alone, it owns all.
+        """
+        self.partitions = partitions
+        self._interval = interval
+        self._listen_pool = listen_pool
+        self._listen_partition = listen_partition
+        self._is_leader = is_leader
+        self._members = members
+        self._me = me
+        self._clock = clock
+        self._intake: Server | None = None
+        self._consumers: dict[int, Server] = {}
+        # Partitions gained, and from when they may be consumed.
+        self._pending: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def consuming(self) -> frozenset[int]:
+        """The partitions this process consumes now."""
+        return frozenset(self._consumers)
+
+    @property
+    def leading(self) -> bool:
+        """Whether this process runs the intake now."""
+        return self._intake is not None
+
+    def start(self) -> None:
+        """Take this process's share now, then follow the group."""
+        self.tick(first=True)
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name='doctor-partitioning')
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.tick()
+            except Exception:
+                LOG.exception('Rebalancing the evaluator partitions failed')
+
+    def _wanted(self) -> set[int] | None:
+        if self._me is None:
+            return set(range(self.partitions))
+        members = self._members()
+        if members is None:
+            return None
+        if self._me not in members:
+            # Not listed (yet, or any more): take nothing new, keep what
+            # is consumed until the list says otherwise.
+            return None
+        return owned(members, self._me, self.partitions)
+
+    def tick(self, first: bool = False) -> None:
+        """Bring the intake and the partitions in line with the group."""
+        with self._lock:
+            if self._stop.is_set():
+                return
+            wanted = self._wanted()
+            if wanted is not None:
+                self._rebalance(wanted, first)
+            leading = self._is_leader()
+            if leading and self._intake is None:
+                LOG.info('Leading the evaluator intake: forwarding the '
+                         'notification pool to %d partitions',
+                         self.partitions)
+                self._intake = self._listen_pool()
+                self._intake.start(override_pool_size=1)
+            elif not leading and self._intake is not None:
+                LOG.warning('No longer leading the evaluator intake')
+                _stop_all([self._intake])
+                self._intake = None
+
+    def _rebalance(self, wanted: set[int], first: bool) -> None:
+        lost = [number for number in self._consumers
+                if number not in wanted]
+        if lost:
+            LOG.info('Handing over evaluator partitions %s',
+                     _ranges(lost))
+            _stop_all([self._consumers.pop(number) for number in lost])
+        for number in list(self._pending):
+            if number not in wanted:
+                del self._pending[number]
+        now = self._clock()
+        # A partition taken from another process waits until its old
+        # owner, which sees the same change within a heartbeat, has
+        # stopped consuming it.
+        delay = 0.0 if first else 2 * self._interval
+        for number in wanted:
+            if number not in self._consumers:
+                self._pending.setdefault(number, now + delay)
+        ready = sorted(number for number, at in self._pending.items()
+                       if at <= now)
+        if ready:
+            LOG.info('Consuming evaluator partitions %s', _ranges(ready))
+        for number in ready:
+            del self._pending[number]
+            consumer = self._listen_partition(number)
+            consumer.start(override_pool_size=1)
+            self._consumers[number] = consumer
+
+    def stop(self) -> None:
+        """Stop the intake and every consumer; batches in flight finish."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+        with self._lock:
+            servers = list(self._consumers.values())
+            if self._intake is not None:
+                servers.append(self._intake)
+            _stop_all(servers)
+            self._consumers = {}
+            self._pending = {}
+            self._intake = None
+
+
+def _stop_all(servers: list[Server]) -> None:
+    """Stop listeners together: an idle one notices only at its poll."""
+    stoppers = [threading.Thread(target=server.stop,
+                                 name='doctor-partition-stop')
+                for server in servers]
+    for stopper in stoppers:
+        stopper.start()
+    for stopper in stoppers:
+        stopper.join()
+    for server in servers:
+        server.wait()
+
+
+def _ranges(numbers: Iterable[int]) -> str:
+    return ','.join(str(number) for number in sorted(numbers))

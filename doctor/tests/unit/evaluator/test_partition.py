@@ -1,0 +1,259 @@
+"""Tests of the partitioned evaluator: assignment, intake, hand-over."""
+
+from unittest import mock
+import zlib
+
+import oslo_messaging as messaging
+from oslo_serialization import jsonutils
+import testtools
+
+from doctor.evaluator import evaluator
+from doctor.evaluator import partition
+from doctor.tests.unit.evaluator import fixture
+from doctor.tests.unit.evaluator import samples
+
+HANDLED = messaging.NotificationResult.HANDLED
+REQUEUE = messaging.NotificationResult.REQUEUE
+
+
+def nova_update(instance_id: str, state: str, message_id: str) -> dict:
+    """A raw notification as the listener hands it to an endpoint."""
+    return {'ctxt': {}, 'publisher_id': 'compute.compute-0',
+            'event_type': 'compute.instance.update',
+            'payload': samples.nova_legacy_update(instance_id=instance_id,
+                                                  state=state),
+            'metadata': {'message_id': message_id,
+                         'timestamp': '2024-05-01 10:00:01.000000'}}
+
+
+class TestAssignment(testtools.TestCase):
+
+    MEMBERS = ['host-a-1', 'host-a-2', 'host-b-1', 'host-b-2']
+
+    def test_every_partition_has_one_owner_all_agree(self):
+        owners = partition.assign(self.MEMBERS, 32)
+        self.assertEqual(set(range(32)), set(owners))
+        self.assertEqual(owners,
+                         partition.assign(reversed(self.MEMBERS), 32))
+        shares = [partition.owned(self.MEMBERS, member, 32)
+                  for member in self.MEMBERS]
+        self.assertEqual(32, sum(len(share) for share in shares))
+        self.assertEqual(set(range(32)), set().union(*shares))
+
+    def test_a_member_leaving_moves_only_its_partitions(self):
+        before = partition.assign(self.MEMBERS, 32)
+        after = partition.assign(self.MEMBERS[1:], 32)
+        moved = {number for number in before
+                 if before[number] != after[number]}
+        self.assertEqual(partition.owned(self.MEMBERS, self.MEMBERS[0], 32),
+                         moved)
+
+    def test_no_member_owns_nothing(self):
+        self.assertEqual({}, partition.assign([], 8))
+
+    def test_a_partitions_resources_spread_over_every_thread(self):
+        # A process owning partition 3 of 32 still uses all its evaluator
+        # threads: the two hashes are independent.
+        keys = ['instance-%d' % number for number in range(20000)]
+        threads = {zlib.crc32(key.encode()) % 4 for key in keys
+                   if partition.partition_of(key, 32) == 3}
+        self.assertEqual({0, 1, 2, 3}, threads)
+        self.assertEqual(partition.partition_of('instance-7', 32),
+                         partition.partition_of('instance-7', 32))
+
+
+class TestIntake(fixture.EngineTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.forwarded = []
+        self.intake = partition.IntakeEndpoint(
+            self.transformer, self.forward, 8)
+        self.failing = None
+
+    def forward(self, number, notifications):
+        if number == self.failing:
+            raise messaging.MessageDeliveryFailure('broker gone')
+        self.forwarded.append(
+            (number, [item['metadata']['message_id']
+                      for item in notifications]))
+
+    def test_each_resource_keeps_its_order_within_its_partition(self):
+        messages = [nova_update('vm-%d' % (number % 5),
+                                'error' if number % 2 else 'active',
+                                'm%d' % number)
+                    for number in range(40)]
+        self.assertEqual(HANDLED, self.intake.info(messages))
+        by_partition = dict(self.forwarded)
+        # One message per partition of the batch.
+        self.assertEqual(len(by_partition), len(self.forwarded))
+        for resource in range(5):
+            number = partition.partition_of('vm-%d' % resource, 8)
+            ids = ['m%d' % n for n in range(40) if n % 5 == resource]
+            sent = [message_id for message_id in by_partition[number]
+                    if message_id in ids]
+            self.assertEqual(ids, sent)
+        self.assertEqual(40, sum(len(ids) for _n, ids in self.forwarded))
+
+    def test_a_failed_forward_requeues_the_batch(self):
+        messages = [nova_update('vm-%d' % number, 'error', 'm%d' % number)
+                    for number in range(20)]
+        self.failing = partition.partition_of('vm-0', 8)
+        self.assertEqual(REQUEUE, self.intake.info(messages))
+        # Acknowledged only when every forward returned.
+        self.failing = None
+        self.forwarded = []
+        self.assertEqual(HANDLED, self.intake.info(messages))
+        self.assertEqual(20, sum(len(ids) for _n, ids in self.forwarded))
+
+    def test_what_no_alarm_can_watch_is_not_forwarded(self):
+        unknown = dict(nova_update('vm-1', 'error', 'm1'),
+                       event_type='image.upload')
+        self.assertEqual(HANDLED, self.intake.info([unknown]))
+        self.assertEqual([], self.forwarded)
+
+    def test_a_malformed_notification_goes_to_an_evaluator_to_log(self):
+        malformed = dict(nova_update('vm-1', 'error', 'm1'), event_type=7)
+        self.assertEqual(HANDLED, self.intake.info([malformed]))
+        self.assertEqual([(partition.partition_of('', 8), ['m1'])],
+                         self.forwarded)
+
+
+class TestPartitionEndpoint(fixture.EngineTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.config.config(executor_threads=2, group='evaluator')
+        self.engine = self.make_engine()
+        self.engine.start()
+        self.engine.load_index()
+        self.endpoint = partition.PartitionEndpoint(self.engine,
+                                                    partition.RecentIds())
+
+    def forward(self, *notifications):
+        return {'ctxt': {}, 'publisher_id': 'doctor.evaluator.x',
+                'event_type': partition.FORWARD_EVENT_TYPE,
+                'payload': {'notifications': list(notifications)},
+                'metadata': {'message_id': 'f', 'timestamp': ''}}
+
+    def test_forwarded_events_are_evaluated_in_order_and_once(self):
+        alarm = self.create_alarm()
+        self.engine.load_index()
+        flips = [nova_update(samples.INSTANCE_ID, state, 'm%d' % number)
+                 for number, state in enumerate(['error', 'active',
+                                                 'error'])]
+        self.assertEqual(HANDLED, self.endpoint.info([self.forward(*flips)]))
+        details = [jsonutils.loads(change['detail'])
+                   for change in self.state_changes(alarm['alarm_id'])]
+        changes = [(detail['previous'], detail['state'])
+                   for detail in details]
+        self.assertEqual([('ok', 'alarm'), ('alarm', 'ok'), ('ok', 'alarm')],
+                         changes)
+        # The same forward again (an intake that died before its ack):
+        # nothing moves.
+        self.assertEqual(HANDLED, self.endpoint.info([self.forward(*flips)]))
+        self.assertEqual(3, len(self.state_changes(alarm['alarm_id'])))
+        self.assertEqual('alarm', self.state_of(alarm['alarm_id']))
+
+    def test_requeued_when_the_evaluator_stops_first(self):
+        engine = mock.create_autospec(evaluator.NotificationEvaluator,
+                                      instance=True)
+        stopped = evaluator.Ticket()
+        stopped.finish(evaluator.Outcome.REQUEUE)
+        engine.submit.side_effect = [evaluator.DONE, stopped]
+        recent = partition.RecentIds()
+        endpoint = partition.PartitionEndpoint(engine, recent)
+        result = endpoint.info([self.forward(
+            nova_update('vm-1', 'error', 'm1'),
+            nova_update('vm-1', 'active', 'm2'))])
+        self.assertEqual(REQUEUE, result)
+        # The one stored is skipped when the batch comes again.
+        self.assertIn('m1', recent)
+        self.assertNotIn('m2', recent)
+
+
+class FakeServer:
+    def __init__(self, name, log):
+        self.name = name
+        self.log = log
+
+    def start(self, override_pool_size=None):
+        self.log.append(('start', self.name, override_pool_size))
+
+    def stop(self):
+        self.log.append(('stop', self.name))
+
+    def wait(self):
+        self.log.append(('wait', self.name))
+
+
+class TestPartitioning(testtools.TestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.log = []
+        self.members = frozenset(['a', 'b'])
+        self.leader = False
+        self.now = 100.0
+        self.partitioning = partition.Partitioning(
+            16, 1.0, lambda: FakeServer('intake', self.log),
+            lambda number: FakeServer(number, self.log),
+            lambda: self.leader, lambda: self.members, 'a',
+            clock=lambda: self.now)
+
+    def test_first_share_taken_at_once_in_order(self):
+        self.partitioning.tick(first=True)
+        mine = partition.owned(self.members, 'a', 16)
+        self.assertEqual(mine, self.partitioning.consuming)
+        self.assertEqual([('start', number, 1) for number in sorted(mine)],
+                         self.log)
+
+    def test_hand_over_stops_first_and_gains_after_two_heartbeats(self):
+        self.partitioning.tick(first=True)
+        before = self.partitioning.consuming
+        self.members = frozenset(['a', 'b', 'c'])
+        after = partition.owned(self.members, 'a', 16)
+        self.log.clear()
+        self.partitioning.tick()
+        lost = before - after
+        self.assertTrue(lost)
+        # Each lost partition stopped and its batch in flight finished.
+        self.assertEqual({('stop', n) for n in lost} |
+                         {('wait', n) for n in lost}, set(self.log))
+        self.assertEqual(after & before, self.partitioning.consuming)
+        self.members = frozenset(['a', 'b'])
+        self.log.clear()
+        self.partitioning.tick()
+        self.assertEqual([], self.log)
+        self.now += 2.0
+        self.partitioning.tick()
+        self.assertEqual(before, self.partitioning.consuming)
+        self.assertEqual({('start', n, 1) for n in lost}, set(self.log))
+
+    def test_the_intake_follows_leadership(self):
+        self.partitioning.tick(first=True)
+        self.assertFalse(self.partitioning.leading)
+        self.leader = True
+        self.partitioning.tick()
+        self.assertTrue(self.partitioning.leading)
+        self.assertIn(('start', 'intake', 1), self.log)
+        self.leader = False
+        self.partitioning.tick()
+        self.assertFalse(self.partitioning.leading)
+        self.assertEqual([('stop', 'intake'), ('wait', 'intake')],
+                         self.log[-2:])
+
+    def test_unknown_members_keep_the_partitions_consumed(self):
+        self.partitioning.tick(first=True)
+        before = self.partitioning.consuming
+        self.members = None
+        self.partitioning.tick()
+        self.assertEqual(before, self.partitioning.consuming)
+
+    def test_stop_stops_everything(self):
+        self.leader = True
+        self.partitioning.tick(first=True)
+        self.partitioning.stop()
+        self.assertEqual(frozenset(), self.partitioning.consuming)
+        self.assertFalse(self.partitioning.leading)
+        self.assertIn(('wait', 'intake'), self.log)
