@@ -34,6 +34,9 @@ fastest configuration) are printed beside doctor's.
 Run from the repository root:
 
     .venv/bin/python tools/bench/inspector.py --phase all --backend all
+
+``--cloud openstack`` (first) runs the Doctor scenario against a real
+Nova instead: see ``openstack_scenario.py``.
 """
 
 import argparse
@@ -1021,6 +1024,10 @@ def _counts(text: str) -> list[int]:
 
 
 def main() -> int:
+    if sys.argv[1:3] == ['--cloud', 'openstack']:
+        # The Doctor scenario against a real Nova: openstack_scenario.py.
+        import openstack_scenario
+        return openstack_scenario.main(sys.argv[3:])
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--phase', choices=['lookup', 'chain', 'all'],
                         default='all')

@@ -98,9 +98,13 @@ class NovaController(base.Controller):
         # out, or Nova answered 5xx): (kind, id) -> the state asked for.
         self._uncertain: dict[tuple[str, str], typing.Any] = {}
         self._lock = threading.Lock()
+        #: The thread preparing the client at start (see ServiceAPI).
+        self.prepared: threading.Thread | None = None
 
     def start(self) -> None:
-        self.api.prepare()
+        # Nova validates the token now rather than at the first force-down.
+        self.prepared = self.api.prepare('/os-services?' + parse.urlencode(
+            {'binary': COMPUTE_BINARY, 'host': ''}), MICROVERSION)
 
     def stop(self) -> None:
         self.api.close()

@@ -181,18 +181,25 @@ class ServiceAPI:
             raise Refused('%s: invalid [%s] options: %s'
                           % (self.service, self.group, _describe(e)))
 
-    def prepare(self) -> threading.Thread:
+    def prepare(self, probe: str | None = None,
+                microversion: str | None = None) -> threading.Thread:
         """Authenticate and find the endpoint now, on a thread of its own.
 
         The first fault then does not wait for a token (half a second from
-        a busy Keystone). A failure is logged and left to the first call,
-        which tries again and reports it.
+        a busy Keystone). With ``probe``, a path to GET, the service sees
+        the token once too: keystonemiddleware takes up to a second to
+        validate a token the first time, which would otherwise fall on
+        the first fault's first call, the force-down. A failure is logged
+        and left to the first call, which tries again and reports it.
         """
         def run() -> None:
             try:
                 adapter = self.adapter()
                 adapter.get_token()
                 adapter.get_endpoint()
+                if probe is not None:
+                    self.call('GET', probe, 'check that it answers',
+                              microversion=microversion, priority=True)
             except Exception as e:
                 LOG.warning('%s: cannot authenticate yet, the first call '
                             'tries again: %s', self.service, _describe(e))

@@ -76,12 +76,18 @@ class NovaTestCase(base.TestCase):
         self.controller = self.load()
         self.context = controller_base.ActionContext(fault_id=FAULT)
 
-    def load(self) -> nova.NovaController:
+    def load(self, forget_start: bool = True) -> nova.NovaController:
         self.config.config(controllers=['nova'], group='inspector')
         [controller] = inspector_mod.load_controllers(self.conf)
         assert isinstance(controller, nova.NovaController)
         controller.start()
         self.addCleanup(controller.stop)
+        if forget_start:
+            # What the controller asks at start is not what a test looks
+            # at.
+            assert controller.prepared is not None
+            controller.prepared.join(10)
+            del self.api.calls[:]
         return controller
 
     def host(self, service_id: str | None = SERVICE_0
@@ -414,7 +420,7 @@ class TestKeystone(NovaTestCase):
         return [call for call in self.api.calls if call.path == self.TOKENS]
 
     def test_authenticated_at_start_not_at_the_first_fault(self):
-        controller = self.load()
+        controller = self.load(forget_start=False)
         self.wait_for_token()
 
         controller.set_instance_state(self.context, self.instance(), 'error')
@@ -463,6 +469,20 @@ class TestKeystone(NovaTestCase):
             self.context, self.host(), True)
 
         self.assertIn('Keystone answered 503', str(error))
+
+
+class TestStart(NovaTestCase):
+
+    def test_nova_sees_the_token_at_start(self):
+        # keystonemiddleware's first validation of a token takes up to a
+        # second: not at the first force-down.
+        controller = self.load(forget_start=False)
+        assert controller.prepared is not None
+        controller.prepared.join(10)
+
+        self.assertEqual([('GET', SERVICES)],
+                         [(method, path) for method, path, _
+                          in self.requests()])
 
 
 class TestNotVersioned(NovaTestCase):
