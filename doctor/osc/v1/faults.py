@@ -18,11 +18,14 @@ from doctor.profiler import timeline
 
 STATUSES = ('open', 'closed')
 FIELDS = ('id', 'host', 'type', 'status', 'created_at', 'closed_at',
-          'affected', 'actions', 'checkpoints', 'reports')
+          'affected', 'actions', 'checkpoints', 'reports', 'owner',
+          'handled_at', 'progress', 'resumes')
 LIST_FIELDS = ('id', 'host', 'type', 'status', 'created_at', 'closed_at')
 LONG_LIST_FIELDS = FIELDS
 FORMATTERS = {field: formatting.RECORDS
-              for field in ('affected', 'actions', 'checkpoints', 'reports')}
+              for field in ('affected', 'actions', 'checkpoints', 'reports',
+                            'resumes')}
+FORMATTERS['progress'] = formatting.DICT
 
 
 class ListFault(command.Lister):
