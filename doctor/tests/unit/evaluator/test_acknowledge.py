@@ -150,6 +150,45 @@ class TestAcknowledgeAfterStore(fixture.EngineTestCase):
         self.assertIs(evaluator.Outcome.REQUEUE, ticket.outcome)
 
 
+class TestMalformed(fixture.EngineTestCase):
+    """Bad notifications are dropped, each kind logged once."""
+
+    def setUp(self):
+        super().setUp()
+        self.logger = self.useFixture(fixtures.FakeLogger())
+
+    def test_lone_surrogate_in_the_resource_id(self):
+        self.engine.load_index()
+        self.engine.start()
+        payload = samples.nova_legacy_update(state='error',
+                                             instance_id='\ud800-instance')
+        ticket = self.engine.submit({}, 'compute.compute-0',
+                                    'compute.instance.update', payload,
+                                    {'message_id': 'msg-1'})
+        self.assertIs(evaluator.Outcome.DONE, ticket.wait(WAIT))
+        # Evaluated (no alarm can watch such an id), not taken for a bug.
+        self.assertEqual(1, self.engine.events_evaluated)
+        self.assertNotIn('Traceback', self.logger.output)
+
+    def test_each_kind_is_logged_once(self):
+        # An event type that is no string: the transformer refuses it.
+        for n in range(5):
+            self.engine.submit({}, 'compute.compute-0', 42, {},
+                               {'message_id': 'msg-%d' % n})
+        self.engine.submit({}, 'compute.compute-1', 42, {},
+                           {'message_id': 'msg-other'})
+        self.assertEqual(2, self.logger.output.count(
+            'Dropping malformed notification'))
+        self.assertIn('msg-0', self.logger.output)
+        self.assertIn('msg-other', self.logger.output)
+        self.assertNotIn('msg-3', self.logger.output)
+
+    def test_a_surrogate_in_what_is_logged_is_escaped(self):
+        self.engine.submit({}, 'compute.\ud800', 42, {},
+                           {'message_id': '\udfff'})
+        self.assertIn('compute.\\ud800', self.logger.output)
+
+
 class TestRefusedTransition(fixture.EngineTestCase):
     """A transition the database refuses costs only itself."""
 
