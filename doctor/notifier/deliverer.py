@@ -296,6 +296,10 @@ class Deliverer:
     def _chain_done(self, job: _Job) -> None:
         """Note that ``job`` left its chain; call with the lock held."""
         chain = (job.firing.alarm_id, job.action)
+        if job.redelivery:
+            # A scan takes only the head of a chain: the next one of it
+            # may have been left for a scan too (its handover was lost).
+            self._chain_moved = True
         if chain in self._parked:
             self._chain_moved = True
             if job.redelivery:

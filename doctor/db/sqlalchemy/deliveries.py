@@ -53,17 +53,20 @@ def claim_due(connection: sa.Connection, stale_before: datetime.datetime,
               exclude: Collection[str]) -> list[dict]:
     """Claim the deliveries a notifier should attempt now.
 
-    Those waiting whose time has come and that head their chain, and
-    those in flight that nobody finished (claimed before
-    ``stale_before``).
+    Those waiting whose time has come and those in flight that nobody
+    finished (claimed before ``stale_before``), of each chain only its
+    head. A delivery whose handover never reached a notifier is in flight
+    since its creation: it goes only once the older ones of its chain are
+    gone, whatever state they are in, and no scan takes two deliveries of
+    one chain at once.
     """
     waiting_due = sa.and_(_delivery.c.next_attempt_at.is_not(None),
-                          _delivery.c.next_attempt_at <= now,
-                          ~_has_older())
+                          _delivery.c.next_attempt_at <= now)
     abandoned = sa.and_(_delivery.c.next_attempt_at.is_(None),
                         _delivery.c.claimed_at < stale_before)
     candidates = connection.execute(
-        sa.select(_delivery).where(sa.or_(waiting_due, abandoned))
+        sa.select(_delivery)
+        .where(sa.or_(waiting_due, abandoned), ~_has_older())
         .order_by(_delivery.c.created_at, _delivery.c.delivery_id)
         .limit(limit + len(exclude))).mappings().all()
     claimed = []

@@ -465,9 +465,16 @@ class TestDeliveries(base.DBTestCase):
         super().setUp()
         self.alarm_id = factory.create_alarm(self.db)['alarm_id']
 
-    def _store(self, *claimed):
-        deliveries = [factory.delivery_values(self.alarm_id, claimed_at=at)
-                      for at in claimed]
+    def _store(self, *claimed: datetime.datetime, action: str | None = None,
+               **overrides: object) -> list[dict]:
+        """A delivery owed since each time of ``claimed``.
+
+        Each to an action of its own, unless ``action`` is given: one
+        chain then, in the order of the times.
+        """
+        deliveries = [factory.delivery_values(
+            self.alarm_id, action=action or 'test://alarm/%d' % n,
+            claimed_at=at, **overrides) for n, at in enumerate(claimed)]
         self.db.transition_state(self.alarm_id, 'ok', 'ok', 'r', T0, None,
                                  deliveries)
         return deliveries
@@ -514,6 +521,36 @@ class TestDeliveries(base.DBTestCase):
         claimed = [d['delivery_id'] for batch in results for d in batch]
         self.assertEqual(sorted(d['delivery_id'] for d in stored),
                          sorted(claimed))
+
+    def test_stale_chain_goes_one_delivery_at_a_time(self):
+        # Handovers lost with a notifier: every delivery of the chain is
+        # in flight since its creation, and stale.
+        first, second, third = self._store(
+            seconds(0), seconds(1), seconds(2), action='test://vnfm/alarm')
+        self.assertEqual([first['delivery_id']], [
+            d['delivery_id'] for d in self.db.claim_stale_deliveries(
+                seconds(5), seconds(10))])
+        # The others stay behind the first while it is under way.
+        self.assertEqual([], self.db.claim_stale_deliveries(
+            seconds(9), seconds(11)))
+
+        self.db.finish_deliveries([first['delivery_id']], [], [])
+        self.assertEqual([second['delivery_id']], [
+            d['delivery_id'] for d in self.db.claim_stale_deliveries(
+                seconds(5), seconds(21))])
+
+    def test_stale_behind_a_waiting_delivery_waits_for_it(self):
+        [waiting] = self._store(seconds(0), action='test://vnfm/alarm',
+                                attempts=1, next_attempt_at=seconds(30))
+        [stale] = self._store(seconds(1), action='test://vnfm/alarm')
+        self.assertEqual([], self.db.claim_stale_deliveries(
+            seconds(5), seconds(10)))
+        self.assertEqual([waiting['delivery_id']], [
+            d['delivery_id'] for d in self.db.claim_stale_deliveries(
+                seconds(5), seconds(30))])
+        self.assertEqual({seconds(1)}, {
+            d['claimed_at'] for d in factory.stored_deliveries(self.db)
+            if d['delivery_id'] == stale['delivery_id']})
 
     def test_claim_handed_over(self):
         first, second = self._store(seconds(0), seconds(0))

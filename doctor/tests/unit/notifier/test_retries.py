@@ -269,6 +269,27 @@ class TestOrder(RetryTestCase):
                           in FlakyNotifier.received])
         self.assertEqual([], factory.stored_deliveries(self.db))
 
+    def test_chain_found_by_scans_goes_in_order_without_delay(self):
+        # No periodic scan during the test: only the scans the deliveries
+        # themselves cause.
+        self.config.config(redelivery_interval=3600, group='notifier')
+        self.deliverer.stop()
+        self.deliverer = self.make_deliverer()
+        # Their handovers were lost: in flight since they were stored,
+        # until they are stale.
+        for n, reason in enumerate(['first', 'second', 'third']):
+            self.store('flaky://vnfm/alarm', _at(n * 0.1), reason)
+        self.advance(40)
+
+        self.deliverer.scan_soon()
+
+        with FlakyNotifier.lock:
+            self.assertTrue(FlakyNotifier.lock.wait_for(
+                lambda: len(FlakyNotifier.received) == 3, WAIT))
+        self.assertEqual(['first', 'second', 'third'],
+                         [body['reason'] for _url, body
+                          in FlakyNotifier.received])
+
     def test_other_actions_are_not_held_back(self):
         FlakyNotifier.down.set()
         self.attempt(self.store('flaky://vnfm/alarm', T0, 'first'))
