@@ -54,9 +54,9 @@ _LOGIN_TIMEOUT = 3
 
 
 def _login_postgresql() -> None:
-    connection = psycopg2.connect(host=HOST, port=5432, user='postgres',
-                                  dbname='postgres',
-                                  connect_timeout=_LOGIN_TIMEOUT)
+    connection = retry_when_busy(lambda: psycopg2.connect(
+        host=HOST, port=5432, user='postgres', dbname='postgres',
+        connect_timeout=_LOGIN_TIMEOUT))
     try:
         with connection.cursor() as cursor:
             cursor.execute('SELECT 1')
@@ -136,6 +136,34 @@ def _unique(prefix: str) -> str:
     return '%s%s' % (prefix, uuid.uuid4().hex[:12])
 
 
+# What a database server answers when every connection slot is taken:
+# it is shared by every test run, and the peers' services too.
+_BUSY = ('too many clients', 'remaining connection slots',
+         'too many connections')
+_BUSY_TIMEOUT = 120.0
+
+
+def retry_when_busy(call: typing.Callable[[], typing.Any]) -> typing.Any:
+    """``call()``, tried again while the server has no connection to spare.
+
+    A test set-up that meets a full server waits for a slot (up to
+    _BUSY_TIMEOUT seconds) rather than failing the test.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT
+    delay = 0.1
+    while True:
+        try:
+            return call()
+        except (sa.exc.OperationalError, psycopg2.OperationalError,
+                pymysql.err.OperationalError) as e:
+            if (not any(text in str(e).lower() for text in _BUSY)
+                    or time.monotonic() > deadline):
+                raise
+            LOG.warning('Database server busy, trying again: %s', e)
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
 class _Server:
     """A database server on which tests create their own databases."""
 
@@ -151,9 +179,12 @@ class _Server:
         engine = sa.create_engine(self.admin_url,
                                   isolation_level='AUTOCOMMIT',
                                   poolclass=sa_pool.NullPool)
-        try:
+
+        def execute():
             with engine.connect() as connection:
                 connection.execute(sa.text(statement))
+        try:
+            retry_when_busy(execute)
         finally:
             engine.dispose()
 
@@ -284,6 +315,11 @@ class FunctionalTestCase(base.TestCase):
         self.useFixture(fixtures.FakeLogger(
             level=logging.INFO,
             format='%(asctime)s %(levelname)s %(name)s %(message)s'))
+        # PostgreSQL is shared by every test run and the peers: each of
+        # the test's connections (and the replicas made from its config)
+        # keeps a small pool.
+        self.config.config(max_pool_size=2, max_overflow=2,
+                           group='database')
         # Names of the RPC servers and of the listener pool are this
         # test's own, so that no queue outlives it into the next test.
         self.config.config(host=_unique('doctor-test-'))
@@ -359,9 +395,12 @@ class FunctionalTestCase(base.TestCase):
         self.db = typing.cast(sqla_api.Connection,
                               db_api.get_connection(self.conf))
         self.addCleanup(self.db.close)
-        with self.db.engine.begin() as connection:
-            for table in reversed(models.Base.metadata.sorted_tables):
-                connection.execute(table.delete())
+
+        def empty():
+            with self.db.engine.begin() as connection:
+                for table in reversed(models.Base.metadata.sorted_tables):
+                    connection.execute(table.delete())
+        retry_when_busy(empty)
         return self.db
 
     def _make_class_sqlite(self):
@@ -386,7 +425,7 @@ class FunctionalTestCase(base.TestCase):
         conf.set_override('connection', url, group='database')
         connection = db_api.get_connection(conf)
         try:
-            connection.upgrade()
+            retry_when_busy(connection.upgrade)
         finally:
             connection.close()
 

@@ -199,6 +199,9 @@ class Keystone:
             'log_file = %s' % self._path('keystone.log'),
             '[database]',
             'connection = %s' % database_url,
+            # PostgreSQL is shared by every test run: a small pool.
+            'max_pool_size = 1',
+            'max_overflow = 2',
             # bcrypt's cheapest: these passwords protect nothing, and every
             # token issued checks one.
             '[identity]',

@@ -307,7 +307,9 @@ class Neutron:
                 'dhcp_agent_notification': 'False',
                 'log_file': self._path('neutron.log'),
             },
-            'database': {'connection': database_url},
+            # PostgreSQL is shared by every test run: a small pool.
+            'database': {'connection': database_url,
+                         'max_pool_size': '1', 'max_overflow': '2'},
             'oslo_messaging_notifications': {
                 'driver': 'messagingv2',
                 'topics': NOTIFICATION_TOPIC,

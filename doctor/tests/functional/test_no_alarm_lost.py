@@ -160,7 +160,8 @@ class NoAlarmLostTestCase(base.FunctionalTestCase):
             'DEFAULT': {'transport_url': bus, 'host': self.conf.host,
                         'state_path': directory},
             'database': {'connection': database.render_as_string(
-                hide_password=False)},
+                hide_password=False), 'max_pool_size': 2,
+                'max_overflow': 2},
             'evaluator': {
                 'notification_pool': self.conf.evaluator.notification_pool},
             # The receiver is on this host: let the webhooks reach it.

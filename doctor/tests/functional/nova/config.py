@@ -15,6 +15,10 @@ SERVICE_DOWN_TIME = 30
 
 Sections = dict[str, dict[str, str]]
 
+# The machine's PostgreSQL is shared by every test run (100 connections):
+# each process of the peers keeps at most 3 (oslo.db's default is 55).
+SMALL_POOL = {'max_pool_size': '1', 'max_overflow': '2'}
+
 
 def merged(*configs: Sections) -> Sections:
     """The sections of ``configs``, later options replacing earlier ones."""
@@ -101,8 +105,8 @@ def write_service_configs(path: typing.Callable[..., str],
     controller = merged(common, {
         'DEFAULT': {'host': CONTROLLER, 'state_path': path('controller')},
         'oslo_concurrency': {'lock_path': path('controller', 'locks')},
-        'api_database': {'connection': urls['nova_api']},
-        'database': {'connection': urls['nova']},
+        'api_database': dict(SMALL_POOL, connection=urls['nova_api']),
+        'database': dict(SMALL_POOL, connection=urls['nova']),
         'keystone_authtoken': authtoken('nova'),
         'conductor': {'workers': '1'},
         'scheduler': {'workers': '1',
@@ -126,7 +130,8 @@ def write_service_configs(path: typing.Callable[..., str],
     os.mkdir(path('placement'))
     write_ini(path('placement', 'placement.conf'), {
         'DEFAULT': {'log_file': path('logs', 'placement.log')},
-        'placement_database': {'connection': urls['placement']},
+        'placement_database': dict(SMALL_POOL,
+                                   connection=urls['placement']),
         'api': {'auth_strategy': 'keystone'},
         'keystone_authtoken': authtoken('placement'),
         'oslo_policy': policy,
@@ -139,7 +144,7 @@ def write_service_configs(path: typing.Callable[..., str],
     write_ini(os.path.join(glance, 'glance-api.conf'), {
         'DEFAULT': {'log_file': path('logs', 'glance-api.log'),
                     'enabled_backends': 'images:file'},
-        'database': {'connection': urls['glance']},
+        'database': dict(SMALL_POOL, connection=urls['glance']),
         'glance_store': {'default_backend': 'images'},
         **store,
         'paste_deploy': {
