@@ -14,6 +14,7 @@ from doctor.common import wsgi
 from doctor.consumer import app as consumer_app
 from doctor.db import api as db_api
 from doctor.evaluator import service as evaluator_service
+from doctor.heartbeat import router
 from doctor.inspector import inspector as inspector_mod
 from doctor.inspector import service as inspector_service
 from doctor.notifier import service as notifier_service
@@ -38,7 +39,8 @@ def build(conf: cfg.ConfigOpts) -> doctor_service.ServiceGroup:
     members: list = [notifier_service.NotifierService(conf),
                      evaluator_service.EvaluatorService(conf),
                      synchronizer_service.SynchronizerService(conf),
-                     inspector_service.InspectorService(conf)]
+                     inspector_service.InspectorService(conf),
+                     router.RouterService(conf)]
     api = api_service.APIService(conf)
     members.append(api)
     if conf.demo:

@@ -6,6 +6,16 @@ GROUP = cfg.OptGroup('upgrade_levels',
                      title='RPC version caps for rolling upgrades')
 
 opts = [
+    cfg.StrOpt('compute_agent',
+               help='Highest RPC API version the server-group router sends '
+                    'to doctor-compute-agent. Set it to the version of the '
+                    'oldest compute agent while an upgrade is under way; '
+                    'unset means the newest.'),
+    cfg.StrOpt('guest_router',
+               help='Highest RPC API version doctor-compute-agent sends to '
+                    'the server-group router (in doctor-inspector). Set it '
+                    'to the version of the oldest inspector while an '
+                    'upgrade is under way; unset means the newest.'),
     cfg.StrOpt('evaluator',
                help='Highest RPC API version sent to doctor-evaluator. Set '
                     'it to the version of the oldest evaluator while an '

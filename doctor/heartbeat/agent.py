@@ -18,9 +18,17 @@ answer (or a healthy report) after either is reported as the recovery.
 
 The agent keeps no state of its own: a restarted agent says ``hello``
 on each channel and the guest agent registers again.
+
+Server-group messages (a guest's state change, its broadcasts) go at
+once to the members of its group served here, and over the RPC bus to
+the router in doctor-inspector (:mod:`doctor.heartbeat.router`) for the
+members on other compute hosts; the router's messages for the guests
+here come back on the agent's own RPC server.
 """
 
+import collections
 from collections.abc import Callable
+from concurrent import futures
 import dataclasses
 import os
 import select
@@ -31,6 +39,7 @@ import typing
 
 from oslo_log import log
 from oslo_service import service
+from oslo_utils import uuidutils
 
 from doctor.heartbeat import guest
 from doctor.heartbeat import protocol
@@ -46,6 +55,13 @@ SUFFIX = '.sock'
 
 # Seconds a connection attempt or a write to a guest may block.
 IO_TIMEOUT = 1.0
+# The servergroup messages the host sends.
+PEER_STATE = 'peer_state'
+MESSAGE = 'message'
+# Threads that talk to the remote router.
+REMOTE_WORKERS = 4
+# Server-group messages remembered as delivered, to deliver each once.
+DELIVERED_MEMORY = 10000
 
 
 @dataclasses.dataclass
@@ -337,13 +353,10 @@ class GuestChannel:
 
     def _broadcast(self, body: dict) -> None:
         self._require_registration()
-        delivered = self.agent.router.broadcast(self.instance_id, body)
-        if delivered is None:
+        if not self.agent.router.broadcast(self, body):
             raise protocol.ProtocolError(protocol.NO_SERVER_GROUP,
                                          'this instance is in no server '
                                          'group')
-        self.send(protocol.SERVER_GROUP, 'ack',
-                  {'id': body['id'], 'delivered': delivered})
 
     # heartbeats
 
@@ -389,22 +402,55 @@ class GuestChannel:
         self._recorded_at = time.monotonic()
 
 
-class Router:
-    """Server-group messages between the guests of this agent.
+class Remote(typing.Protocol):
+    """The server-group router beyond this agent (over the RPC bus).
 
-    A member's state change goes to every other member connected here; a
-    broadcast from one member to every other member connected here, once.
+    It delivers a message to the members of the sender's group served by
+    other compute agents; those served here the agent delivers itself.
+    """
+
+    def broadcast(self, sender: str, message_id: str, body: dict
+                  ) -> int | None:
+        """Members elsewhere that got it; None: the sender is in no
+        server group.
+        """
+
+    def peer_state(self, sender: str, message_id: str, body: dict
+                   ) -> None:
+        """Forward a state change; returns before it is delivered."""
+
+
+class Router:
+    """Server-group messages of the guests of this agent.
+
+    A member's state change, and a broadcast, go at once to the other
+    members connected to this agent (the fast path), and through
+    ``remote``, when there is one, to the members on other compute hosts.
+    Each message has an id of its own, so that a member gets it once.
 
     :param members: the instances of an instance's server group (itself
         included), empty if it is in none.
+    :param remote: the router of the other compute hosts; None: the
+        members on this host only.
     """
 
     def __init__(self, agent: 'ComputeAgent',
-                 members: Callable[[str], list[str]]) -> None:
+                 members: Callable[[str], list[str]],
+                 remote: Remote | None = None) -> None:
         self.agent = agent
         self.members = members
+        self.remote = remote
+        # The remote router is a call away: never on a channel's thread,
+        # so that a slow bus delays no guest's heartbeats.
+        self._pool = (futures.ThreadPoolExecutor(
+            max_workers=REMOTE_WORKERS, thread_name_prefix='doctor-route')
+            if remote is not None else None)
 
-    def _peers(self, instance_id: str) -> list[GuestChannel] | None:
+    def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _peers(self, instance_id: str) -> list[str] | None:
         try:
             members = self.members(instance_id)
         except Exception:
@@ -413,33 +459,77 @@ class Router:
             return []
         if instance_id not in members:
             return None
-        return [channel for channel in (self.agent.channel(member)
-                                        for member in members
-                                        if member != instance_id)
-                if channel is not None]
+        return [member for member in members if member != instance_id]
+
+    def _submit(self, function: Callable[..., typing.Any],
+                *args: typing.Any) -> None:
+        assert self._pool is not None
+        try:
+            self._pool.submit(function, *args)
+        except RuntimeError:  # shut down: the agent is stopping
+            pass
 
     def peer_state(self, instance_id: str, state: str,
                    reason: str | None) -> int:
-        """Tell the other members; return to how many it was sent."""
-        sent = 0
-        for peer in self._peers(instance_id) or ():
-            if peer.send(protocol.SERVER_GROUP, 'peer_state',
-                         {'instance_id': instance_id, 'state': state,
-                          'reason': reason}):
-                sent += 1
-        return sent
-
-    def broadcast(self, instance_id: str, body: dict) -> int | None:
-        """Deliver a broadcast; the number of members that got it, or
-        None if the sender is in no server group.
-        """
+        """Tell the other members; return how many here got it."""
         peers = self._peers(instance_id)
         if peers is None:
-            return None
+            return 0
+        body = {'instance_id': instance_id, 'state': state,
+                'reason': reason}
+        message_id = uuidutils.generate_uuid()
+        sent = self.agent.deliver(PEER_STATE, message_id, peers, body)
+        if self.remote is not None:
+            self._submit(self._remote_peer_state, instance_id, message_id,
+                         body)
+        return sent
+
+    def _remote_peer_state(self, instance_id: str, message_id: str,
+                           body: dict) -> None:
+        assert self.remote is not None
+        try:
+            self.remote.peer_state(instance_id, message_id, body)
+        except Exception as e:
+            LOG.warning('The state of %s reached no member on another '
+                        'host: %s', instance_id, e)
+
+    def broadcast(self, channel: 'GuestChannel', body: dict) -> bool:
+        """Deliver a broadcast and acknowledge it to ``channel``; False
+        (and no acknowledgement) if the sender is in no server group.
+        """
+        instance_id = channel.instance_id
+        peers = self._peers(instance_id)
+        if peers is None:
+            return False
         message = {'from': instance_id, 'id': body['id'],
                    'data': body['data']}
-        return sum(1 for peer in peers
-                   if peer.send(protocol.SERVER_GROUP, 'message', message))
+        message_id = uuidutils.generate_uuid()
+        local = self.agent.deliver(MESSAGE, message_id, peers, message)
+        if self.remote is None:
+            self._ack(channel, body['id'], local)
+        else:
+            self._submit(self._remote_broadcast, channel, message_id,
+                         message, local)
+        return True
+
+    def _remote_broadcast(self, channel: 'GuestChannel', message_id: str,
+                          message: dict, local: int) -> None:
+        assert self.remote is not None
+        try:
+            remote = self.remote.broadcast(channel.instance_id, message_id,
+                                           message) or 0
+        except Exception as e:
+            LOG.warning('The broadcast %s of %s reached no member on '
+                        'another host: %s', message['id'],
+                        channel.instance_id, e)
+            remote = 0
+        self._ack(channel, message['id'], local + remote)
+
+    @staticmethod
+    def _ack(channel: 'GuestChannel', guest_id: str, delivered: int
+             ) -> None:
+        channel.send(protocol.SERVER_GROUP, 'ack',
+                     {'id': guest_id, 'delivered': delivered})
 
 
 class ComputeAgent:
@@ -450,22 +540,27 @@ class ComputeAgent:
     :param record: stores a guest's :class:`Status` (None: forget it).
     :param members: see :class:`Router`.
     :param project_of: the project of an instance, for its record.
+    :param remote: see :class:`Router`.
     """
 
     def __init__(self, channel_dir: str, host: str, limits: Limits,
                  report: Callable[[str, bool, str, str | None], None],
                  record: Callable[[str, dict | None], None],
                  members: Callable[[str], list[str]],
-                 project_of: Callable[[str], str | None]) -> None:
+                 project_of: Callable[[str], str | None],
+                 remote: Remote | None = None) -> None:
         self.channel_dir = channel_dir
         self.host = host
         self.limits = limits
         self._report = report
         self._record = record
         self._project_of = project_of
-        self.router = Router(self, members)
+        self.router = Router(self, members, remote)
         self._channels: dict[str, GuestChannel] = {}
         self._lock = threading.Lock()
+        self._delivered: collections.OrderedDict[tuple[str, str], None] = (
+            collections.OrderedDict())
+        self._delivered_lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -483,6 +578,28 @@ class ComputeAgent:
             channels = list(self._channels.values())
         for channel in channels:
             channel.stop()
+        self.router.stop()
+
+    def deliver(self, kind: str, message_id: str, recipients: list[str],
+                body: dict) -> int:
+        """Send a servergroup message to those of ``recipients`` served
+        here that have not had ``message_id`` yet; return how many got it.
+        """
+        sent = 0
+        for recipient in recipients:
+            channel = self.channel(recipient)
+            if channel is None:
+                continue
+            key = (recipient, message_id)
+            with self._delivered_lock:
+                if key in self._delivered:
+                    continue
+                self._delivered[key] = None
+                if len(self._delivered) > DELIVERED_MEMORY:
+                    self._delivered.popitem(last=False)
+            if channel.send(protocol.SERVER_GROUP, kind, body):
+                sent += 1
+        return sent
 
     def channel(self, instance_id: str) -> GuestChannel | None:
         with self._lock:
@@ -575,9 +692,11 @@ class ComputeAgentService(service.Service):
         self.poster: typing.Any = None
         self.writer: typing.Any = None
         self.agent: ComputeAgent | None = None
+        self.server: typing.Any = None
 
     def start(self) -> None:
         from doctor.db import api as db_api
+        from doctor.heartbeat import remote as remote_mod
         from doctor.heartbeat import reporting
 
         super().start()
@@ -607,14 +726,27 @@ class ComputeAgentService(service.Service):
         limits = Limits(group.min_interval_ms, group.max_interval_ms,
                         group.max_messages_per_second, group.rescan_interval,
                         group.status_interval)
+        remote: Remote | None = None
+        if remote_mod.on_the_embedded_bus(conf):
+            LOG.warning('transport_url is the in-process bus: server-group '
+                        'messages reach the members on this host only')
+        else:
+            remote = remote_mod.BusRemote(conf, conf.host)
         self.agent = ComputeAgent(group.channel_dir, conf.host, limits,
                                   report, record, membership.members,
-                                  membership.project_of)
+                                  membership.project_of, remote)
+        if remote is not None:
+            self.server = remote_mod.serve(conf, conf.host,
+                                           self.agent.deliver)
         self.agent.start()
         LOG.info('doctor-compute-agent of host %s watches %s', conf.host,
                  group.channel_dir)
 
     def stop(self, graceful: bool = False) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server.wait()
+            self.server = None
         if self.agent is not None:
             self.agent.stop()
         if self.poster is not None:

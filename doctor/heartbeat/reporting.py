@@ -212,6 +212,10 @@ class Membership:
         group = self.group_of(instance_id)
         if group is None:
             return []
+        return self.group_members(group)
+
+    def group_members(self, group: str) -> list[str]:
+        """The instances of the server group of key ``group``."""
         now = time.monotonic()
         with self._lock:
             cached = self._members.get(group)

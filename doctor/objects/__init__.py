@@ -6,3 +6,4 @@ def register_all() -> None:
     __import__('doctor.objects.alarm')
     __import__('doctor.objects.entity')
     __import__('doctor.objects.firing')
+    __import__('doctor.objects.guest')

@@ -24,6 +24,7 @@ OBJECT_HASHES = {
     'Alarm': '1.1-246daad0a3e1e48836c54bb6aeebc7cd',
     'AlarmFiring': '1.1-c4243aadfe51d975c54a4feb8eb6553e',
     'EntityChangeBatch': '1.0-531aba4af01bb212227a24c809171b2a',
+    'GuestMessage': '1.0-f976b6ea4291164ce2ba230504e3e371',
 }
 
 # The fields of AlarmFiring 1.0, as a notifier of that release knows them.
