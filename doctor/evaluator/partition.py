@@ -343,26 +343,30 @@ class Partitioning:
             except Exception:
                 LOG.exception('Rebalancing the evaluator partitions failed')
 
-    def _wanted(self) -> set[int] | None:
+    def _wanted(self) -> tuple[set[int] | None, bool]:
+        """The partitions to own, None if unknown; and whether alone."""
         if self._me is None:
-            return set(range(self.partitions))
+            return set(range(self.partitions)), True
         members = self._members()
         if members is None:
-            return None
+            return None, False
         if self._me not in members:
             # Not listed (yet, or any more): take nothing new, keep what
             # is consumed until the list says otherwise.
-            return None
-        return owned(members, self._me, self.partitions)
+            return None, False
+        return (owned(members, self._me, self.partitions),
+                members == {self._me})
 
     def tick(self, first: bool = False) -> None:
         """Bring the intake and the partitions in line with the group."""
         with self._lock:
             if self._stop.is_set():
                 return
-            wanted = self._wanted()
+            wanted, alone = self._wanted()
             if wanted is not None:
-                self._rebalance(wanted, first)
+                # Alone at its start, a process takes its partitions at
+                # once: nobody else consumes them.
+                self._rebalance(wanted, immediate=first and alone)
             leading = self._is_leader()
             if leading and self._intake is None:
                 LOG.info('Leading the evaluator intake: forwarding the '
@@ -375,7 +379,7 @@ class Partitioning:
                 _stop_all([self._intake])
                 self._intake = None
 
-    def _rebalance(self, wanted: set[int], first: bool) -> None:
+    def _rebalance(self, wanted: set[int], immediate: bool) -> None:
         lost = [number for number in self._consumers
                 if number not in wanted]
         if lost:
@@ -386,10 +390,10 @@ class Partitioning:
             if number not in wanted:
                 del self._pending[number]
         now = self._clock()
-        # A partition taken from another process waits until its old
-        # owner, which sees the same change within a heartbeat, has
-        # stopped consuming it.
-        delay = 0.0 if first else 2 * self._interval
+        # A partition that another process may be consuming waits until
+        # that process, which sees the same change within a heartbeat,
+        # has stopped.
+        delay = 0.0 if immediate else 2 * self._interval
         for number in wanted:
             if number not in self._consumers:
                 self._pending.setdefault(number, now + delay)

@@ -201,15 +201,32 @@ class TestPartitioning(testtools.TestCase):
             lambda: self.leader, lambda: self.members, 'a',
             clock=lambda: self.now)
 
-    def test_first_share_taken_at_once_in_order(self):
+    def test_alone_at_start_takes_every_partition_at_once(self):
+        self.members = frozenset(['a'])
         self.partitioning.tick(first=True)
+        self.assertEqual(frozenset(range(16)), self.partitioning.consuming)
+        self.assertEqual([('start', number, 1) for number in range(16)],
+                         self.log)
+
+    def test_joining_others_waits_for_them_to_hand_over(self):
+        # The others see this process join within a heartbeat, and stop
+        # consuming its share within the next.
+        self.partitioning.tick(first=True)
+        self.assertEqual(frozenset(), self.partitioning.consuming)
+        self.now += 2.0
+        self.partitioning.tick()
         mine = partition.owned(self.members, 'a', 16)
         self.assertEqual(mine, self.partitioning.consuming)
         self.assertEqual([('start', number, 1) for number in sorted(mine)],
                          self.log)
 
-    def test_hand_over_stops_first_and_gains_after_two_heartbeats(self):
+    def start(self):
         self.partitioning.tick(first=True)
+        self.now += 2.0
+        self.partitioning.tick()
+
+    def test_hand_over_stops_first_and_gains_after_two_heartbeats(self):
+        self.start()
         before = self.partitioning.consuming
         self.members = frozenset(['a', 'b', 'c'])
         after = partition.owned(self.members, 'a', 16)
@@ -244,7 +261,7 @@ class TestPartitioning(testtools.TestCase):
                          self.log[-2:])
 
     def test_unknown_members_keep_the_partitions_consumed(self):
-        self.partitioning.tick(first=True)
+        self.start()
         before = self.partitioning.consuming
         self.members = None
         self.partitioning.tick()
@@ -252,7 +269,7 @@ class TestPartitioning(testtools.TestCase):
 
     def test_stop_stops_everything(self):
         self.leader = True
-        self.partitioning.tick(first=True)
+        self.start()
         self.partitioning.stop()
         self.assertEqual(frozenset(), self.partitioning.consuming)
         self.assertFalse(self.partitioning.leading)
