@@ -116,6 +116,14 @@ class Connection(metaclass=abc.ABCMeta):
         """
 
     @abc.abstractmethod
+    def ping(self) -> None:
+        """Make one round trip to the database.
+
+        :raises Exception: whatever the driver raises when the database
+            cannot be reached or refuses the connection.
+        """
+
+    @abc.abstractmethod
     def get_alarm(self, alarm_id: str) -> dict:
         """One alarm. :raises AlarmNotFound: if there is none."""
 
@@ -188,6 +196,15 @@ class Connection(metaclass=abc.ABCMeta):
     def set_deadline(self, alarm_id: str,
                      deadline: datetime.datetime | None) -> None:
         """Move the insufficient-data deadline of an alarm."""
+
+    @abc.abstractmethod
+    def set_deadlines(self, deadlines: dict[str, datetime.datetime | None]
+                      ) -> None:
+        """Move the deadlines of several alarms, in one transaction.
+
+        :param deadlines: the new deadline of each alarm id; alarms that
+            are gone are skipped.
+        """
 
     @abc.abstractmethod
     def get_expired_alarms(self, now: datetime.datetime,

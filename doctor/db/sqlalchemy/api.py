@@ -15,13 +15,14 @@ import sqlalchemy as sa
 
 from doctor.common import exception
 from doctor.db import api
-from doctor.db.sqlalchemy import deliveries
 from doctor.db.sqlalchemy import checkpoints
+from doctor.db.sqlalchemy import deliveries
 from doctor.db.sqlalchemy import entities
 from doctor.db.sqlalchemy import faults
 from doctor.db.sqlalchemy import heartbeats
 from doctor.db.sqlalchemy import migration
 from doctor.db.sqlalchemy import models
+from doctor.db.sqlalchemy import states
 
 LOG = log.getLogger(__name__)
 
@@ -48,31 +49,6 @@ _delivery = typing.cast(sa.Table, models.AlarmDelivery.__table__)
 
 _INSERT_ALARM = _alarm.insert()
 _INSERT_CHANGE = _change.insert()
-_INSERT_DELIVERY = _delivery.insert()
-_SET_DEADLINE = (_alarm.update()
-                 .where(_alarm.c.alarm_id == sa.bindparam('a_id'))
-                 .values(deadline=sa.bindparam('deadline')))
-_TRANSITIONS: dict[tuple[bool, bool, bool], sa.Update] = {}
-
-
-def _transition_statement(changes_state: bool, moves_deadline: bool,
-                          checks_deadline: bool) -> sa.Update:
-    """The compare-and-set UPDATE of one kind of state transition."""
-    conditions = [_alarm.c.alarm_id == sa.bindparam('a_id'),
-                  _alarm.c.state == sa.bindparam('expected'),
-                  _alarm.c.enabled.is_(True)]
-    if checks_deadline:
-        conditions.append(
-            _alarm.c.deadline == sa.bindparam('expected_deadline'))
-    values: dict[str, sa.BindParameter[typing.Any]] = {
-        'state': sa.bindparam('state'),
-        'state_reason': sa.bindparam('reason'),
-    }
-    if changes_state:
-        values['state_timestamp'] = sa.bindparam('state_timestamp')
-    if moves_deadline:
-        values['deadline'] = sa.bindparam('deadline')
-    return _alarm.update().where(*conditions).values(**values)
 
 
 _sqlite_locks: dict[str, threading.Lock] = {}
@@ -244,6 +220,10 @@ class Connection(api.Connection):
                 query = query.limit(limit)
             return [row.as_dict() for row in query.all()]
 
+    def ping(self):
+        with self.engine.connect() as connection:
+            connection.execute(sa.text('SELECT 1'))
+
     def get_alarm(self, alarm_id):
         with self._reader() as session:
             row = session.execute(
@@ -326,79 +306,36 @@ class Connection(api.Connection):
                 _delivery.delete().where(_delivery.c.alarm_id == alarm_id))
             session.execute(_INSERT_CHANGE, change)
 
-    @staticmethod
-    def _transition(alarm_id, expected_state, new_state, reason, timestamp,
-                    deadline, expected_deadline):
-        """The compare-and-set UPDATE of one transition, and its values."""
-        params = {'a_id': alarm_id, 'expected': expected_state,
-                  'state': new_state, 'reason': reason}
-        moves_deadline = deadline is not None or expected_deadline is not None
-        key = (new_state != expected_state, moves_deadline,
-               expected_deadline is not None)
-        statement = _TRANSITIONS.get(key)
-        if statement is None:
-            statement = _TRANSITIONS[key] = _transition_statement(*key)
-        if key[0]:
-            params['state_timestamp'] = timestamp
-        if moves_deadline:
-            params['deadline'] = deadline
-        if expected_deadline is not None:
-            params['expected_deadline'] = expected_deadline
-        return statement, params
-
     @_retry_on_deadlock
     def transition_state(self, alarm_id, expected_state, new_state, reason,
                          timestamp, change, deliveries, deadline=None,
                          expected_deadline=None):
         # The evaluator's hot path: plain Core statements on a pooled
         # connection, each statement built once and cached by SQLAlchemy.
-        statement, params = self._transition(
-            alarm_id, expected_state, new_state, reason, timestamp,
-            deadline, expected_deadline)
         with self._write() as connection:
-            if connection.execute(statement, params).rowcount != 1:
-                return False
-            if change is not None:
-                connection.execute(_INSERT_CHANGE, change)
-            if deliveries:
-                connection.execute(_INSERT_DELIVERY, deliveries)
-        return True
+            return states.store_one(connection, api.StateTransition(
+                alarm_id, expected_state, new_state, reason, timestamp,
+                change, deliveries, deadline=deadline,
+                expected_deadline=expected_deadline))
 
     @_retry_on_deadlock
     def transition_states(self, transitions):
         if not transitions:
             return []
-        won = []
-        changes = []
-        deliveries = []
         with self._write() as connection:
-            # Each UPDATE on its own: only its rowcount says whether its
-            # compare-and-set won. What the winners record goes in with
-            # one executemany per table.
-            for transition in transitions:
-                statement, params = self._transition(
-                    transition.alarm_id, transition.expected_state,
-                    transition.new_state, transition.reason,
-                    transition.timestamp, transition.deadline,
-                    transition.expected_deadline)
-                if connection.execute(statement, params).rowcount != 1:
-                    won.append(False)
-                    continue
-                won.append(True)
-                if transition.change is not None:
-                    changes.append(transition.change)
-                deliveries.extend(transition.deliveries)
-            if changes:
-                connection.execute(_INSERT_CHANGE, changes)
-            if deliveries:
-                connection.execute(_INSERT_DELIVERY, deliveries)
-        return won
+            return states.store_many(connection, transitions)
 
     @_retry_on_deadlock
     def set_deadline(self, alarm_id, deadline):
         with self._write() as connection:
-            connection.execute(_SET_DEADLINE, {'a_id': alarm_id,
-                                               'deadline': deadline})
+            states.set_deadlines(connection, {alarm_id: deadline})
+
+    @_retry_on_deadlock
+    def set_deadlines(self, deadlines):
+        if not deadlines:
+            return
+        with self._write() as connection:
+            states.set_deadlines(connection, deadlines)
 
     def get_expired_alarms(self, now, limit=1000):
         with self._reader() as session:

@@ -1,0 +1,357 @@
+"""Alarm states: compare-and-set transitions and deadlines, on Core.
+
+Each function runs inside a transaction its caller opened; see
+:meth:`doctor.db.api.Connection.transition_states` for what a transition
+means.
+
+A burst of transitions (a host's instances failing together) is stored
+with a few statements rather than one per alarm: one compare-and-set
+``UPDATE`` per kind of transition for up to ``_CHUNK`` alarms, joined to
+the expected and new values of each alarm, then one insert of the
+winners' history entries and one of their deliveries. Where the database
+can say which rows an ``UPDATE`` changed (PostgreSQL; SQLite from 3.35,
+``RETURNING``) that statement alone decides every compare-and-set of the
+chunk. MySQL and MariaDB cannot: there the chunk's rows are read and
+locked first (``SELECT ... FOR UPDATE``), each compare-and-set decided on
+what was read, and the winners updated with one joined ``UPDATE``.
+Either way no other writer can change a row between its comparison and
+its update, so of two evaluators racing on one transition exactly one
+wins it.
+"""
+
+from collections.abc import Iterable
+from collections.abc import Mapping
+import datetime
+import typing
+
+import sqlalchemy as sa
+
+from doctor.db import api as db_api
+from doctor.db.sqlalchemy import models
+
+_alarm = typing.cast(sa.Table, models.Alarm.__table__)
+_change = typing.cast(sa.Table, models.AlarmChange.__table__)
+_delivery = typing.cast(sa.Table, models.AlarmDelivery.__table__)
+
+# Alarms per statement: a few thousand parameters, below every database's
+# limit.
+_CHUNK = 500
+
+# (changes_state, moves_deadline, checks_deadline): what a transition
+# writes and compares besides the state and its reason.
+_Kind = tuple[bool, bool, bool]
+
+_INSERT_CHANGE = _change.insert()
+_INSERT_DELIVERY = _delivery.insert()
+_SET_DEADLINE = (_alarm.update()
+                 .where(_alarm.c.alarm_id == sa.bindparam('a_id'))
+                 .values(deadline=sa.bindparam('deadline')))
+_SINGLE: dict[_Kind, sa.Update] = {}
+
+
+def _kind(transition: db_api.StateTransition) -> _Kind:
+    return (transition.new_state != transition.expected_state,
+            (transition.deadline is not None
+             or transition.expected_deadline is not None),
+            transition.expected_deadline is not None)
+
+
+# -- one transition at a time
+
+
+def _single_statement(kind: _Kind) -> sa.Update:
+    """The compare-and-set UPDATE of one transition of ``kind``."""
+    changes_state, moves_deadline, checks_deadline = kind
+    conditions = [_alarm.c.alarm_id == sa.bindparam('a_id'),
+                  _alarm.c.state == sa.bindparam('expected'),
+                  _alarm.c.enabled.is_(True)]
+    if checks_deadline:
+        conditions.append(
+            _alarm.c.deadline == sa.bindparam('expected_deadline'))
+    values: dict[str, sa.BindParameter[typing.Any]] = {
+        'state': sa.bindparam('state'),
+        'state_reason': sa.bindparam('reason'),
+    }
+    if changes_state:
+        values['state_timestamp'] = sa.bindparam('state_timestamp')
+    if moves_deadline:
+        values['deadline'] = sa.bindparam('deadline')
+    return _alarm.update().where(*conditions).values(**values)
+
+
+def store_one(connection: sa.Connection,
+              transition: db_api.StateTransition) -> bool:
+    """Compare-and-set one transition; record it if it wins."""
+    if not _update_one(connection, transition):
+        return False
+    if transition.change is not None:
+        connection.execute(_INSERT_CHANGE, transition.change)
+    if transition.deliveries:
+        connection.execute(_INSERT_DELIVERY, transition.deliveries)
+    return True
+
+
+def _update_one(connection: sa.Connection,
+                transition: db_api.StateTransition) -> bool:
+    kind = _kind(transition)
+    statement = _SINGLE.get(kind)
+    if statement is None:
+        statement = _SINGLE[kind] = _single_statement(kind)
+    params: dict[str, typing.Any] = {
+        'a_id': transition.alarm_id, 'expected': transition.expected_state,
+        'state': transition.new_state, 'reason': transition.reason}
+    if kind[0]:
+        params['state_timestamp'] = transition.timestamp
+    if kind[1]:
+        params['deadline'] = transition.deadline
+    if kind[2]:
+        params['expected_deadline'] = transition.expected_deadline
+    return connection.execute(statement, params).rowcount == 1
+
+
+# -- many transitions together
+
+
+def store_many(connection: sa.Connection,
+               transitions: list[db_api.StateTransition]) -> list[bool]:
+    """Compare-and-set ``transitions``; record the winners.
+
+    Each is decided on its own, in the given order: an alarm that comes
+    twice sees the first transition's outcome at its second. Returns, for
+    each, whether it won.
+    """
+    won = [False] * len(transitions)
+    decide = _decider(connection)
+    for round_ in _rounds(transitions):
+        by_kind: dict[_Kind, list[int]] = {}
+        for number in round_:
+            by_kind.setdefault(_kind(transitions[number]), []).append(number)
+        for kind, numbers in by_kind.items():
+            # One order for every writer, so that two locking the same
+            # rows take them in the same order.
+            numbers.sort(key=lambda n: transitions[n].alarm_id)
+            for start in range(0, len(numbers), _CHUNK):
+                chunk = numbers[start:start + _CHUNK]
+                winners = decide(connection, kind,
+                                 [transitions[n] for n in chunk])
+                for number in chunk:
+                    won[number] = transitions[number].alarm_id in winners
+    changes = []
+    deliveries = []
+    for transition, ok in zip(transitions, won):
+        if ok:
+            if transition.change is not None:
+                changes.append(transition.change)
+            deliveries.extend(transition.deliveries)
+    if changes:
+        connection.execute(_INSERT_CHANGE, changes)
+    if deliveries:
+        connection.execute(_INSERT_DELIVERY, deliveries)
+    return won
+
+
+def _rounds(transitions: list[db_api.StateTransition]) -> list[list[int]]:
+    """The transitions' positions, an alarm at most once per round.
+
+    One statement updates a row once however many of its joined rows
+    match it, so an alarm's second transition waits for the next round.
+    """
+    rounds: list[list[int]] = []
+    seen: dict[str, int] = {}
+    for number, transition in enumerate(transitions):
+        round_ = seen.get(transition.alarm_id, 0)
+        seen[transition.alarm_id] = round_ + 1
+        if round_ == len(rounds):
+            rounds.append([])
+        rounds[round_].append(number)
+    return rounds
+
+
+_Decider = typing.Callable[
+    [sa.Connection, _Kind, list[db_api.StateTransition]], set[str]]
+
+
+def _decider(connection: sa.Connection) -> _Decider:
+    dialect = connection.dialect
+    if dialect.name == 'postgresql':
+        return _update_returning
+    if dialect.name == 'sqlite':
+        if (dialect.server_version_info or (0,)) >= (3, 35):
+            return _update_returning
+        return _one_by_one
+    if dialect.name == 'mysql':
+        return _lock_then_update
+    return _one_by_one
+
+
+def _one_by_one(connection: sa.Connection, kind: _Kind,
+                transitions: list[db_api.StateTransition]) -> set[str]:
+    """Without UPDATE ... FROM ... RETURNING (SQLite before 3.35)."""
+    return {transition.alarm_id for transition in transitions
+            if _update_one(connection, transition)}
+
+
+def _columns(kind: _Kind) -> list[tuple[str, sa.types.TypeEngine]]:
+    """The per-alarm values a transition of ``kind`` needs."""
+    changes_state, moves_deadline, checks_deadline = kind
+    columns = [('a_id', _alarm.c.alarm_id.type),
+               ('expected', _alarm.c.state.type),
+               ('state', _alarm.c.state.type),
+               ('reason', _alarm.c.state_reason.type)]
+    if changes_state:
+        columns.append(('state_timestamp', _alarm.c.state_timestamp.type))
+    if moves_deadline:
+        columns.append(('deadline', _alarm.c.deadline.type))
+    if checks_deadline:
+        columns.append(('expected_deadline', _alarm.c.deadline.type))
+    return columns
+
+
+def _row(kind: _Kind, transition: db_api.StateTransition) -> tuple:
+    row: tuple = (transition.alarm_id, transition.expected_state,
+                  transition.new_state, transition.reason)
+    if kind[0]:
+        row += (transition.timestamp,)
+    if kind[1]:
+        row += (transition.deadline,)
+    if kind[2]:
+        row += (transition.expected_deadline,)
+    return row
+
+
+def _source(connection: sa.Connection,
+            columns: list[tuple[str, sa.types.TypeEngine]],
+            rows: list[tuple]) -> tuple[typing.Any, bool]:
+    """A table of ``rows`` to join in an UPDATE, and whether it is a CTE.
+
+    PostgreSQL and SQLite take a VALUES list (SQLite only as a common
+    table expression, which names its columns); MySQL and MariaDB a
+    derived table of ``SELECT``\\ s, whose syntax both share.
+    """
+    if connection.dialect.name == 'mysql':
+        selects = [sa.select(*[sa.literal(value, type_).label(name)
+                               for (name, type_), value
+                               in zip(columns, row)])
+                   for row in rows]
+        union = selects[0] if len(selects) == 1 else sa.union_all(*selects)
+        return union.subquery('v'), False
+    values = sa.values(*[sa.column(name, type_) for name, type_ in columns],
+                       name='v').data(rows)
+    return values.cte('v'), True
+
+
+def _value(connection: sa.Connection, column: sa.ColumnElement,
+           type_: sa.types.TypeEngine) -> sa.ColumnElement:
+    """``column`` of a joined table, typed as the alarm column it sets.
+
+    A VALUES column of PostgreSQL whose every row is NULL is text, which
+    no timestamp column takes without a cast. SQLite must not get one:
+    its CAST to a date type turns the stored text into a number.
+    """
+    if connection.dialect.name == 'postgresql':
+        return sa.cast(column, type_)
+    return column
+
+
+def _joined_update(connection: sa.Connection, kind: _Kind,
+                   transitions: list[db_api.StateTransition]) -> sa.Update:
+    """The compare-and-set UPDATE of ``transitions``, all of ``kind``."""
+    changes_state, moves_deadline, checks_deadline = kind
+    columns = _columns(kind)
+    source, is_cte = _source(connection, columns,
+                             [_row(kind, t) for t in transitions])
+    v = source.c
+    conditions = [_alarm.c.alarm_id == v.a_id,
+                  _alarm.c.state == v.expected,
+                  _alarm.c.enabled.is_(True)]
+    if checks_deadline:
+        conditions.append(_alarm.c.deadline == _value(
+            connection, v.expected_deadline, _alarm.c.deadline.type))
+    values = {'state': v.state, 'state_reason': v.reason}
+    if changes_state:
+        values['state_timestamp'] = _value(
+            connection, v.state_timestamp, _alarm.c.state_timestamp.type)
+    if moves_deadline:
+        values['deadline'] = _value(connection, v.deadline,
+                                    _alarm.c.deadline.type)
+    statement = _alarm.update()
+    if is_cte:
+        statement = statement.add_cte(source)
+    return statement.where(*conditions).values(**values)
+
+
+def _update_returning(connection: sa.Connection, kind: _Kind,
+                      transitions: list[db_api.StateTransition]) -> set[str]:
+    """One UPDATE decides them all and names the rows it changed.
+
+    A writer that finds a row another transaction is updating waits for
+    it, then compares with the row as that one left it.
+    """
+    statement = _joined_update(connection, kind, transitions).returning(
+        _alarm.c.alarm_id)
+    return set(connection.execute(statement).scalars())
+
+
+def _lock_then_update(connection: sa.Connection, kind: _Kind,
+                      transitions: list[db_api.StateTransition]
+                      ) -> set[str]:
+    """MySQL and MariaDB: read and lock the rows, then update the winners.
+
+    Neither has UPDATE ... RETURNING, and the number of rows a joined
+    UPDATE changed does not say which; so each compare-and-set is decided
+    on the locked row, which nobody else changes until this transaction
+    ends. The UPDATE keeps the comparison all the same.
+    """
+    ids = sorted({transition.alarm_id for transition in transitions})
+    rows = {row.alarm_id: row for row in connection.execute(
+        sa.select(_alarm.c.alarm_id, _alarm.c.state, _alarm.c.enabled,
+                  _alarm.c.deadline)
+        .where(_alarm.c.alarm_id.in_(ids))
+        .order_by(_alarm.c.alarm_id).with_for_update())}
+    winners = []
+    for transition in transitions:
+        row = rows.get(transition.alarm_id)
+        if (row is None or not row.enabled
+                or row.state != transition.expected_state
+                or (kind[2] and row.deadline != transition.expected_deadline)):
+            continue
+        winners.append(transition)
+    if winners:
+        connection.execute(_joined_update(connection, kind, winners))
+    return {transition.alarm_id for transition in winners}
+
+
+# -- deadlines
+
+
+def set_deadlines(connection: sa.Connection,
+                  deadlines: Mapping[str, datetime.datetime | None]
+                  ) -> None:
+    """Move the insufficient-data deadline of each alarm named."""
+    ids = sorted(deadlines)
+    dialect = connection.dialect
+    joined = (dialect.name in ('postgresql', 'mysql')
+              or (dialect.name == 'sqlite'
+                  and (dialect.server_version_info or (0,)) >= (3, 33)))
+    for chunk in _chunks(ids):
+        if not joined or len(chunk) == 1:
+            connection.execute(_SET_DEADLINE, [
+                {'a_id': alarm_id, 'deadline': deadlines[alarm_id]}
+                for alarm_id in chunk])
+            continue
+        source, is_cte = _source(
+            connection, [('a_id', _alarm.c.alarm_id.type),
+                         ('deadline', _alarm.c.deadline.type)],
+            [(alarm_id, deadlines[alarm_id]) for alarm_id in chunk])
+        statement = _alarm.update()
+        if is_cte:
+            statement = statement.add_cte(source)
+        connection.execute(
+            statement.where(_alarm.c.alarm_id == source.c.a_id)
+            .values(deadline=_value(connection, source.c.deadline,
+                                    _alarm.c.deadline.type)))
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start:start + _CHUNK]
