@@ -353,6 +353,192 @@ class SQLiteStorageTest(test_migrations.ModelsMigrationsSync,
         self.assertEqual([1, 0, 1], [len(self._deliveries(a))
                                      for a in alarm_ids])
 
+    def _bulk_create(self, count: int, **values) -> list[str]:
+        """``count`` alarms written in one statement; their ids, sorted."""
+        alarms = []
+        for _n in range(count):
+            alarm, _change = base.new_alarm(project_id=self.project_id,
+                                            **values)
+            alarms.append(alarm)
+        with self.db.engine.begin() as connection:
+            connection.execute(models.Alarm.__table__.insert(), alarms)
+        return sorted(alarm['alarm_id'] for alarm in alarms)
+
+    def _move(self, alarm_id: str, expected: str, new: str, reason: str,
+              at: datetime.datetime, **kwargs) -> db_api.StateTransition:
+        change = (self._state_change(alarm_id, new, at)
+                  if new != expected else None)
+        return db_api.StateTransition(
+            alarm_id, expected, new, reason, at, change,
+            [self._delivery(alarm_id, 'http://site/a', at, reason=reason)],
+            **kwargs)
+
+    def _state_changes(self, alarm_ids: list[str]) -> dict[str, int]:
+        table = models.AlarmChange.__table__
+        with self.db.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(table.c.alarm_id, sa.func.count())
+                .where(table.c.type == db_api.CHANGE_STATE,
+                       table.c.alarm_id.in_(alarm_ids))
+                .group_by(table.c.alarm_id)).all()
+        counts = dict.fromkeys(alarm_ids, 0)
+        counts.update({alarm_id: count for alarm_id, count in rows})
+        return counts
+
+    def _stored(self, alarm_ids: list[str]) -> dict[str, dict]:
+        table = models.Alarm.__table__
+        with self.db.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(table).where(table.c.alarm_id.in_(alarm_ids))
+            ).mappings().all()
+        return {row['alarm_id']: dict(row) for row in rows}
+
+    def _delivered(self) -> dict[str, list[str]]:
+        """The reasons of the stored deliveries, by alarm."""
+        with self.db.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(_delivery.c.alarm_id, _delivery.c.firing)).all()
+        found: dict[str, list[str]] = {}
+        for alarm_id, firing in rows:
+            found.setdefault(alarm_id, []).append(firing['reason'])
+        return found
+
+    def test_transition_states_batch_of_500(self):
+        # Winners and losers, state changes, repeated firings and every
+        # deadline variant in one call: each decided on its own.
+        ids = self._bulk_create(500, deadline=_at(0, 60))
+        lost = set(ids[::7])
+        for alarm_id in lost:
+            self.assertTrue(self.db.transition_state(
+                alarm_id, 'ok', 'alarm', 'elsewhere', _at(1), None, []))
+        batch = []
+        expected = {}
+        for n, alarm_id in enumerate(ids):
+            kind = n % 5
+            if kind == 0:
+                move = self._move(alarm_id, 'ok', 'alarm', 'change',
+                                  _at(2))
+                expected[alarm_id] = ('alarm', _at(2), _at(0, 60))
+            elif kind == 1:
+                move = self._move(alarm_id, 'ok', 'ok', 'repeat', _at(2),
+                                  deadline=_at(3, 60))
+                expected[alarm_id] = ('ok', None, _at(3, 60))
+            elif kind == 2:
+                move = self._move(alarm_id, 'ok', 'alarm', 'deadline',
+                                  _at(2), deadline=_at(999999, 90))
+                expected[alarm_id] = ('alarm', _at(2), _at(999999, 90))
+            elif kind == 3:
+                move = self._move(alarm_id, 'ok', 'insufficient data',
+                                  'timeout', _at(2),
+                                  expected_deadline=_at(0, 60))
+                expected[alarm_id] = ('insufficient data', _at(2), None)
+            else:
+                # The deadline moved since the timeout check read it.
+                move = self._move(alarm_id, 'ok', 'insufficient data',
+                                  'late timeout', _at(2),
+                                  expected_deadline=_at(0, 59))
+            batch.append(move)
+        batch.reverse()
+
+        won = self.db.transition_states(batch)
+
+        self.assertEqual([t.alarm_id in expected and t.alarm_id not in lost
+                          for t in batch], won)
+        stored = self._stored(ids)
+        changes = self._state_changes(ids)
+        delivered = self._delivered()
+        for transition, ok in zip(batch, won):
+            alarm = stored[transition.alarm_id]
+            if not ok:
+                self.assertNotEqual(transition.reason, alarm['state_reason'])
+                self.assertNotIn(transition.alarm_id, delivered)
+                self.assertEqual(0, changes[transition.alarm_id])
+                continue
+            state, state_timestamp, deadline = expected[transition.alarm_id]
+            self.assertEqual(
+                (state, transition.reason,
+                 state_timestamp or alarm['timestamp'], deadline),
+                (alarm['state'], alarm['state_reason'],
+                 alarm['state_timestamp'], alarm['deadline']))
+            self.assertEqual([transition.reason],
+                             delivered[transition.alarm_id])
+            self.assertEqual(0 if transition.change is None else 1,
+                             changes[transition.alarm_id])
+        for alarm_id in lost:
+            self.assertEqual(('alarm', 'elsewhere', _at(0, 60)),
+                             (stored[alarm_id]['state'],
+                              stored[alarm_id]['state_reason'],
+                              stored[alarm_id]['deadline']))
+
+    def test_transition_states_same_alarm_again_in_one_call(self):
+        [alarm_id] = self._bulk_create(1)
+        won = self.db.transition_states([
+            self._move(alarm_id, 'ok', 'alarm', 'first', _at(1)),
+            self._move(alarm_id, 'ok', 'alarm', 'stale', _at(2)),
+            self._move(alarm_id, 'alarm', 'alarm', 'repeat', _at(3)),
+            self._move(alarm_id, 'alarm', 'ok', 'back', _at(4))])
+        self.assertEqual([True, False, True, True], won)
+        alarm = self.db.get_alarm(alarm_id)
+        self.assertEqual(('ok', 'back', _at(4)),
+                         (alarm['state'], alarm['state_reason'],
+                          alarm['state_timestamp']))
+        self.assertEqual(['first', 'repeat', 'back'],
+                         sorted(self._delivered()[alarm_id],
+                                key=['first', 'repeat', 'back'].index))
+        self.assertEqual({alarm_id: 2}, self._state_changes([alarm_id]))
+
+    def test_set_deadlines(self):
+        ids = self._bulk_create(300, deadline=_at(0))
+        deadlines = {alarm_id: _at(n, 10) for n, alarm_id in enumerate(ids)}
+        deadlines[ids[0]] = None
+        deadlines['gone'] = _at(5)
+        self.db.set_deadlines(deadlines)
+        stored = self._stored(ids)
+        self.assertEqual([deadlines[alarm_id] for alarm_id in ids],
+                         [stored[alarm_id]['deadline'] for alarm_id in ids])
+
+    def test_two_batches_race_on_the_same_alarms(self):
+        # Two evaluators store overlapping bursts at once, in opposite
+        # orders, one moving the alarms on events and the other timing
+        # them out: every alarm moves once, and what it records is the
+        # winner's alone.
+        ids = self._bulk_create(300, deadline=_at(0, 60))
+        connections = [self._connection() for _ in range(2)]
+
+        def transition(i):
+            if i == 0:
+                batch = [self._move(alarm_id, 'ok', 'alarm', 'event',
+                                    _at(1), deadline=_at(1, 60))
+                         for alarm_id in ids]
+            else:
+                batch = [self._move(alarm_id, 'ok', 'insufficient data',
+                                    'timeout', _at(2),
+                                    expected_deadline=_at(0, 60))
+                         for alarm_id in reversed(ids)]
+            return connections[i].transition_states(batch)
+        for _round in range(3):
+            results = _race(2, transition)
+            event_won = results[0]
+            timeout_won = list(reversed(results[1]))
+            self.assertEqual([True] * len(ids),
+                             [a != b for a, b in zip(event_won,
+                                                     timeout_won)])
+            stored = self._stored(ids)
+            delivered = self._delivered()
+            self.assertEqual(dict.fromkeys(ids, 1),
+                             self._state_changes(ids))
+            for alarm_id, by_event in zip(ids, event_won):
+                reason = 'event' if by_event else 'timeout'
+                self.assertEqual(reason, stored[alarm_id]['state_reason'])
+                self.assertEqual([reason], delivered[alarm_id])
+            # Back to the start for the next round.
+            with self.db.engine.begin() as connection:
+                connection.execute(
+                    models.Alarm.__table__.update()
+                    .values(state='ok', deadline=_at(0, 60)))
+                connection.execute(_delivery.delete())
+                connection.execute(models.AlarmChange.__table__.delete())
+
     def test_transition_state_checks_the_deadline(self):
         alarm_id = self._create()['alarm_id']
         self.db.set_deadline(alarm_id, _at(100))

@@ -1,6 +1,7 @@
 """Tests of the notification alarm evaluator on a real database."""
 
 import datetime
+import itertools
 from unittest import mock
 
 import fixtures
@@ -373,6 +374,74 @@ class TestTimeouts(fixture.EngineTestCase):
         self.assertEqual(1, self.engine.check_timeouts()
                          + other.check_timeouts())
         self.assertEqual(1, len(self.fired))
+
+    def _watchers(self, count: int) -> list[str]:
+        """Alarms with a timeout on instances of their own."""
+        rule = dict(fixture.RULE, timeout=10)
+        return [self.create_alarm(rule=rule,
+                                  resource_id='instance-%d' % n)['alarm_id']
+                for n in range(count)]
+
+    def test_events_of_a_batch_push_their_deadlines_together(self):
+        instances = self._watchers(4)
+        self.engine.load_index()
+        set_deadlines = self.useFixture(fixtures.MockPatchObject(
+            self.db, 'set_deadlines', autospec=True,
+            side_effect=self.db.set_deadlines)).mock
+        set_deadline = self.useFixture(fixtures.MockPatchObject(
+            self.db, 'set_deadline', autospec=True)).mock
+        self.advance(3)
+        events = [self.instance_event('active', instance_id='instance-%d' % n)
+                  for n in range(4)]
+        events.append(self.instance_event('active'))
+        self.assertEqual(0, self.engine.evaluate_batch(events))
+        set_deadlines.assert_called_once_with(mock.ANY)
+        set_deadline.assert_not_called()
+        pushed = T0 + datetime.timedelta(seconds=13)
+        self.assertEqual([pushed] * 5, [
+            self.db.get_alarm(alarm_id)['deadline']
+            for alarm_id in instances + [self.alarm_id]])
+
+    def test_deadline_pushed_then_moved_in_one_batch(self):
+        # An event leaves the alarm as it is, the next one moves it: the
+        # move's deadline, the later one, is the one kept.
+        ticks = itertools.count()
+
+        def ticking(with_timezone=False):
+            return T0 + datetime.timedelta(seconds=next(ticks))
+        # The clock setUp froze moves a second at each reading.
+        timeutils.utcnow.side_effect = ticking
+        set_deadlines = self.useFixture(fixtures.MockPatchObject(
+            self.db, 'set_deadlines', autospec=True,
+            side_effect=self.db.set_deadlines)).mock
+        transition_states = self.useFixture(fixtures.MockPatchObject(
+            self.db, 'transition_states', autospec=True,
+            side_effect=self.db.transition_states)).mock
+        events = [self.instance_event('active', message_id='msg-1'),
+                  self.instance_event('error', message_id='msg-2')]
+        self.assertEqual(1, self.engine.evaluate_batch(events))
+        [pushed] = set_deadlines.call_args.args[0].values()
+        [move] = transition_states.call_args.args[0]
+        self.assertLess(pushed, move.deadline)
+        alarm = self.db.get_alarm(self.alarm_id)
+        self.assertEqual(('alarm', move.deadline),
+                         (alarm['state'], alarm['deadline']))
+
+    def test_a_refused_deadline_costs_no_transition(self):
+        [other] = self._watchers(1)
+        self.engine.load_index()
+        logger = self.useFixture(fixtures.FakeLogger())
+        self.useFixture(fixtures.MockPatchObject(
+            self.db, 'set_deadlines', autospec=True,
+            side_effect=ValueError('refused')))
+        events = [self.instance_event('active'),
+                  self.instance_event('error', instance_id='instance-0')]
+        self.assertEqual(1, self.engine.evaluate_batch(events))
+        self.assertEqual('alarm', self.state_of(other))
+        self.assertEqual(T0 + datetime.timedelta(seconds=10),
+                         self.db.get_alarm(self.alarm_id)['deadline'])
+        self.assertIn('Cannot move the deadlines of 1 alarms',
+                      logger.output)
 
     def test_deadline_moved_by_an_event_meanwhile_wins(self):
         # The checker read the old deadline; an event moved it first.
