@@ -24,6 +24,18 @@ legacy ``compute.instance.*``, versioned ``instance.*`` and versioned
 ``task_state``, ``node``, ``availability_zone`` and ``flavor`` (the
 flavor's name).
 
+``server_group`` entities (id: the server group's id): name, project,
+and the attribute ``policy`` (``affinity``, ``anti-affinity``, ...). Each
+member server's instance entity has the parent ``server_group:<id>``
+beside its host: the HA guests' server-group router finds a group's
+members so. Nova's versioned ``server_group.create``,
+``server_group.add_member`` and ``server_group.delete`` notifications keep
+them current between snapshots; this process remembers the groups of
+each server from the last snapshot and those notifications, so that an
+instance notification (which does not name the group) keeps the parent.
+Nova removes a deleted server from its group itself, without a
+notification: the next snapshot shows it.
+
 A server whose state is ``deleted`` or ``soft-delete`` is gone: Nova
 sends a last ``compute.instance.update`` (and ``instance.update``) with
 state ``deleted`` after ``compute.instance.delete.end``, and it deletes
@@ -63,6 +75,9 @@ LEGACY_DELETE = 'compute.instance.delete.end'
 VERSIONED_INSTANCE = 'instance.'
 VERSIONED_DELETE = 'instance.delete.end'
 SERVICE_EVENTS = ('service.create', 'service.update', 'service.delete')
+SERVER_GROUP = 'server_group'
+SERVER_GROUP_EVENTS = ('server_group.create', 'server_group.add_member',
+                       'server_group.delete')
 # A server in one of these vm states is no entity.
 GONE_STATES = ('deleted', 'soft-delete')
 OBJECT_DATA = 'nova_object.data'
@@ -96,12 +111,17 @@ def instance_entity(instance_id: str, name: str | None,
                     project_id: str | None, vm_state: str | None,
                     host: str | None, user_id: str | None,
                     task_state: str | None, node: str | None,
-                    availability_zone: str | None, flavor: str | None
-                    ) -> entity_mod.Entity:
-    """The ``instance`` entity of one server."""
+                    availability_zone: str | None, flavor: str | None,
+                    groups: Iterable[str] = ()) -> entity_mod.Entity:
+    """The ``instance`` entity of one server.
+
+    :param groups: the ids of the server groups it is a member of.
+    """
     host = _text(host)
     parents = ((entity_mod.make_key(entity_mod.HOST, host),) if host
                else ())
+    parents += tuple(entity_mod.make_key(SERVER_GROUP, group)
+                     for group in sorted(groups))
     return entity_mod.Entity(
         entity_mod.INSTANCE, instance_id, state=_text(vm_state),
         name=_text(name), project_id=_text(project_id), parents=parents,
@@ -112,6 +132,24 @@ def instance_entity(instance_id: str, name: str | None,
             'availability_zone': _text(availability_zone),
             'flavor': _text(flavor),
         })
+
+
+def server_group_entity(group_id: str, name: str | None,
+                        project_id: str | None, policy: str | None
+                        ) -> entity_mod.Entity:
+    """The ``server_group`` entity of one Nova server group."""
+    return entity_mod.Entity(SERVER_GROUP, group_id, name=_text(name),
+                             project_id=_text(project_id),
+                             attributes={'policy': _text(policy)})
+
+
+def _group_policy(policy: typing.Any, policies: typing.Any) -> str | None:
+    """The policy of a group, whichever of Nova's fields says it."""
+    if policy:
+        return str(policy)
+    if isinstance(policies, list) and policies:
+        return str(policies[0])
+    return None
 
 
 def _server_flavor(server: typing.Any) -> str | None:
@@ -134,7 +172,7 @@ def _object_data(payload: typing.Any, event_type: str) -> dict:
 class NovaDatasource(base.OpenStackDatasource):
     """Compute hosts and servers from Nova: snapshots and notifications."""
 
-    types = (entity_mod.HOST, entity_mod.INSTANCE)
+    types = (entity_mod.HOST, entity_mod.INSTANCE, SERVER_GROUP)
 
     group = GROUP
     service_type = 'compute'
@@ -144,6 +182,9 @@ class NovaDatasource(base.OpenStackDatasource):
         super().__init__(conf, name)
         # host -> its hypervisors, as the last snapshot saw them.
         self._hypervisors: dict[str, list[dict[str, str | None]]] = {}
+        # server id -> the ids of its server groups, as the last snapshot
+        # and the server group notifications since said.
+        self._groups: dict[str, set[str]] = {}
 
     # collector
 
@@ -166,6 +207,10 @@ class NovaDatasource(base.OpenStackDatasource):
             servers = list(compute.servers(details=True, all_projects=True))
         except base.client_errors() as e:
             raise self.client.fail('list the servers', e)
+        try:
+            groups = list(compute.server_groups(all_projects=True))
+        except base.client_errors() as e:
+            raise self.client.fail('list the server groups', e)
         by_host: dict[str, list[dict[str, str | None]]] = {}
         for hypervisor in hypervisors:
             details = hypervisor.service_details or {}
@@ -186,6 +231,14 @@ class NovaDatasource(base.OpenStackDatasource):
                 disabled_reason=service.disabled_reason,
                 forced_down=bool(service.is_forced_down),
                 hypervisors=by_host.get(service.host, [])))
+        groups_of: dict[str, set[str]] = {}
+        for group in groups:
+            entities.append(server_group_entity(
+                group.id, group.name, group.project_id,
+                _group_policy(group.policy, group.policies)))
+            for member in group.member_ids or ():
+                groups_of.setdefault(member, set()).add(group.id)
+        self._groups = groups_of
         for server in servers:
             if server.vm_state in GONE_STATES:
                 continue
@@ -195,9 +248,10 @@ class NovaDatasource(base.OpenStackDatasource):
                 task_state=server.task_state,
                 node=server.hypervisor_hostname,
                 availability_zone=server.availability_zone,
-                flavor=_server_flavor(server)))
-        LOG.debug('Nova snapshot: %d compute hosts, %d servers',
-                  len(services), len(servers))
+                flavor=_server_flavor(server),
+                groups=groups_of.get(server.id, ())))
+        LOG.debug('Nova snapshot: %d compute hosts, %d servers, %d server '
+                  'groups', len(services), len(servers), len(groups))
         return entities
 
     # message bus
@@ -217,7 +271,35 @@ class NovaDatasource(base.OpenStackDatasource):
             return [self._versioned_instance(event_type, payload, metadata)]
         if event_type in SERVICE_EVENTS:
             return self._service(event_type, payload, metadata)
+        if event_type in SERVER_GROUP_EVENTS:
+            return self._server_group(event_type, payload, metadata)
         return []
+
+    def _server_group(self, event_type: str, payload: typing.Any,
+                      metadata: dict[str, typing.Any]
+                      ) -> list[entity_mod.Change]:
+        timestamp = base.notification_time(metadata)
+        data = _object_data(payload, event_type)
+        group_id = str(base.required(data, 'uuid', event_type))
+        group = server_group_entity(
+            group_id, data.get('name'), data.get('project_id'),
+            _group_policy(data.get('policy'), data.get('policies')))
+        if event_type == 'server_group.delete':
+            for groups in self._groups.values():
+                groups.discard(group_id)
+            return [self.change(entity_mod.DELETE, entity_mod.Entity(
+                SERVER_GROUP, group_id), timestamp)]
+        members = data.get('members') or []
+        if not isinstance(members, list):
+            raise base.NotificationError('%s notification whose members is '
+                                         'not a list' % event_type)
+        for member in members:
+            self._groups.setdefault(str(member), set()).add(group_id)
+        action = (entity_mod.CREATE if event_type == 'server_group.create'
+                  else entity_mod.UPDATE)
+        # The members' instance entities get their new parent with their
+        # next notification or snapshot.
+        return [self.change(action, group, timestamp)]
 
     def _legacy_instance(self, event_type: str, payload: typing.Any,
                          metadata: dict[str, typing.Any]
@@ -238,7 +320,8 @@ class NovaDatasource(base.OpenStackDatasource):
             task_state=payload.get('state_description'),
             node=payload.get('node'),
             availability_zone=payload.get('availability_zone'),
-            flavor=payload.get('instance_type'))
+            flavor=payload.get('instance_type'),
+            groups=self._groups.get(str(instance_id), ()))
         return self.change(self._action(event_type), entity, timestamp)
 
     def _versioned_instance(self, event_type: str, payload: typing.Any,
@@ -264,7 +347,8 @@ class NovaDatasource(base.OpenStackDatasource):
             node=data.get('node'),
             availability_zone=data.get('availability_zone'),
             flavor=(flavor_data.get('name')
-                    if isinstance(flavor_data, dict) else None))
+                    if isinstance(flavor_data, dict) else None),
+            groups=self._groups.get(str(instance_id), ()))
         return self.change(self._action(event_type), entity, timestamp)
 
     def _service(self, event_type: str, payload: typing.Any,

@@ -15,6 +15,21 @@ this way::
               - id: 8e2b...
                 state: ACTIVE      # optional, "ACTIVE" by default
 
+    server_groups:                 # optional
+      - id: 0a1b...
+        name: vnf-a-ha
+        project_id: 6f1c...
+        policy: anti-affinity      # optional, kept as an attribute
+        members:                   # instance ids
+          - 5d9a6f0e-7b1c-4a55-9d0e-0f3b1c2d4e01
+
+An instance may instead name its group itself with ``server_group: <id>``
+(a group listed under ``server_groups`` or not: an unlisted one is made
+with the instance's project). A member's instance entity has the parent
+``server_group:<id>`` beside its host, as the ``nova`` datasource
+reports Nova's server groups: the HA guests' server-group messages go
+to the members so found.
+
 Keys other than these are kept as the entity's attributes. The file is
 read again whenever it changes; a file that cannot be read or is not valid
 is logged and leaves the entity store as it was.
@@ -36,7 +51,10 @@ LOG = log.getLogger(__name__)
 
 HOST_STATES = ('up', 'down')
 _HOST_KEYS = ('name', 'state', 'instances')
-_INSTANCE_KEYS = ('id', 'name', 'project_id', 'state', 'ports')
+_INSTANCE_KEYS = ('id', 'name', 'project_id', 'state', 'ports',
+                  'server_group')
+_GROUP_KEYS = ('id', 'name', 'project_id', 'members')
+SERVER_GROUP = 'server_group'
 _PORT_KEYS = ('id', 'name', 'project_id', 'state')
 
 
@@ -82,7 +100,7 @@ def parse(document: typing.Any, path: str) -> list[entity_mod.Entity]:
     if not isinstance(document, dict):
         raise InventoryError(reason='%s: the top level must be a mapping '
                              'with a list of hosts' % path)
-    unknown = set(document) - {'hosts'}
+    unknown = set(document) - {'hosts', 'server_groups'}
     if unknown:
         raise InventoryError(reason='%s: unknown top-level key(s) %s'
                              % (path, ', '.join(sorted(map(str, unknown)))))
@@ -96,6 +114,7 @@ def parse(document: typing.Any, path: str) -> list[entity_mod.Entity]:
         seen.add(entity.key)
         entities.append(entity)
 
+    groups, groups_of = _server_groups(document, path)
     for h_index, host in enumerate(_items(document, 'hosts', path)):
         where = '%s: hosts[%d]' % (path, h_index)
         host_name = _string(host, 'name', where, required=True)
@@ -117,11 +136,21 @@ def parse(document: typing.Any, path: str) -> list[entity_mod.Entity]:
             project_id = _string(instance, 'project_id', i_where)
             instance_key = entity_mod.make_key(entity_mod.INSTANCE,
                                                instance_id)
+            member_of = set(groups_of.pop(instance_id, ()))
+            own_group = _string(instance, 'server_group', i_where)
+            if own_group is not None:
+                member_of.add(own_group)
+                if own_group not in groups:
+                    groups[own_group] = entity_mod.Entity(
+                        SERVER_GROUP, own_group, project_id=project_id)
             add(entity_mod.Entity(
                 entity_mod.INSTANCE, instance_id,
                 state=_string(instance, 'state', i_where, default='active'),
                 name=_string(instance, 'name', i_where),
-                project_id=project_id, parents=(host_key,),
+                project_id=project_id,
+                parents=(host_key,) + tuple(
+                    entity_mod.make_key(SERVER_GROUP, group)
+                    for group in sorted(member_of)),
                 attributes=_attributes(instance, _INSTANCE_KEYS)), i_where)
             for p_index, port in enumerate(_items(instance, 'ports',
                                                   i_where)):
@@ -136,7 +165,44 @@ def parse(document: typing.Any, path: str) -> list[entity_mod.Entity]:
                                        default=project_id),
                     parents=(host_key, instance_key),
                     attributes=_attributes(port, _PORT_KEYS)), p_where)
+    if groups_of:
+        raise InventoryError(reason='%s: server_groups: member %s is no '
+                             'instance of the inventory'
+                             % (path, sorted(groups_of)[0]))
+    for group_id, group in groups.items():
+        add(group, '%s: server group %s' % (path, group_id))
     return entities
+
+
+def _server_groups(document: dict, path: str
+                   ) -> tuple[dict[str, entity_mod.Entity],
+                              dict[str, list[str]]]:
+    """The ``server_groups`` section: the groups by id, and the groups of
+    each member.
+    """
+    groups: dict[str, entity_mod.Entity] = {}
+    groups_of: dict[str, list[str]] = {}
+    for index, group in enumerate(_items(document, 'server_groups', path)):
+        where = '%s: server_groups[%d]' % (path, index)
+        group_id = _string(group, 'id', where, required=True)
+        assert group_id is not None
+        if group_id in groups:
+            raise InventoryError(reason='%s: server group %s is listed '
+                                 'twice' % (where, group_id))
+        groups[group_id] = entity_mod.Entity(
+            SERVER_GROUP, group_id, name=_string(group, 'name', where),
+            project_id=_string(group, 'project_id', where),
+            attributes=_attributes(group, _GROUP_KEYS))
+        members = group.get('members') or []
+        if not isinstance(members, list):
+            raise InventoryError(reason='%s: members must be a list of '
+                                 'instance ids' % where)
+        for member in members:
+            member_id = _string({'member': member}, 'member', where,
+                                required=True)
+            assert member_id is not None
+            groups_of.setdefault(member_id, []).append(group_id)
+    return groups, groups_of
 
 
 def find_inventory(conf) -> str:
@@ -162,7 +228,8 @@ def load(path: str) -> list[entity_mod.Entity]:
 class StaticDatasource(base.Datasource):
     """Hosts, instances and ports from ``[static] inventory``."""
 
-    types = (entity_mod.HOST, entity_mod.INSTANCE, entity_mod.PORT)
+    types = (entity_mod.HOST, entity_mod.INSTANCE, entity_mod.PORT,
+             SERVER_GROUP)
 
     def __init__(self, conf, name: str) -> None:
         super().__init__(conf, name)

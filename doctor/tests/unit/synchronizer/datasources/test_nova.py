@@ -32,6 +32,7 @@ SERVICE_0 = '1f5d3c7a-9b2e-4d6f-8a1c-3e5b7d9f1a10'
 SERVICE_1 = '2a6e4d8b-0c3f-4e7a-9b2d-4f6c8e0a2b11'
 HYPERVISOR_0 = '9d3b1f5e-7a2c-4e8d-b6f0-2c4e6a8b0d20'
 HYPERVISOR_1 = 'a0e4c2f6-8b3d-4f9e-c7a1-3d5f7b9c1e21'
+GROUP = 'd4a6c8e0-2f1b-4a3c-9d5e-7f9b1d3e5a40'
 
 
 def load(conf) -> nova.NovaDatasource:
@@ -64,6 +65,11 @@ class NovaTestCase(base.TestCase):
                 samples.hypervisor('compute-1', HYPERVISOR_1, SERVICE_1,
                                    state='down'),
             ]}),
+            endpoint + '/os-server-groups': (200, {'server_groups': [
+                {'id': GROUP, 'name': 'vnf-ha', 'policy': 'anti-affinity',
+                 'rules': {}, 'members': [SERVER_A, SERVER_B],
+                 'project_id': PROJECT, 'user_id': samples.USER},
+            ]}),
             endpoint + '/servers/detail': (200, {'servers': [
                 samples.server(SERVER_A, 'vnf-a', PROJECT, 'compute-0'),
                 samples.server(SERVER_B, 'vnf-b', PROJECT, 'compute-1',
@@ -89,7 +95,8 @@ class TestPlugin(NovaTestCase):
     def test_loaded_by_name(self):
         self.assertIsInstance(self.datasource, nova.NovaDatasource)
         self.assertEqual('nova', self.datasource.name)
-        self.assertEqual(('host', 'instance'), self.datasource.types)
+        self.assertEqual(('host', 'instance', 'server_group'),
+                         self.datasource.types)
         self.assertTrue(self.datasource.is_collector)
         self.assertTrue(self.datasource.is_listener)
 
@@ -150,20 +157,32 @@ class TestSnapshot(NovaTestCase):
         entities = self.snapshot()
         self.assertEqual(entity_mod.Entity(
             'instance', SERVER_A, state='active', name='vnf-a',
-            project_id=PROJECT, parents=('host:compute-0',),
+            project_id=PROJECT,
+            parents=('host:compute-0', 'server_group:' + GROUP),
             attributes={'user_id': samples.USER, 'task_state': None,
                         'node': 'compute-0', 'availability_zone': 'nova',
                         'flavor': samples.FLAVOR}),
             entities['instance:' + SERVER_A])
         self.assertEqual('error', entities['instance:' + SERVER_B].state)
-        self.assertEqual(('host:compute-1',),
+        self.assertEqual(('host:compute-1', 'server_group:' + GROUP),
                          entities['instance:' + SERVER_B].parents)
         building = entities['instance:' + SERVER_C]
         self.assertEqual('building', building.state)
         self.assertEqual((), building.parents)
         self.assertEqual('scheduling', building.attributes['task_state'])
         self.assertIsNone(building.attributes['availability_zone'])
-        self.assertEqual(5, len(entities))
+        self.assertEqual(6, len(entities))
+
+    def test_server_groups_of_all_projects(self):
+        entities = self.snapshot()
+        self.assertEqual(entity_mod.Entity(
+            'server_group', GROUP, name='vnf-ha', project_id=PROJECT,
+            attributes={'policy': 'anti-affinity'}),
+            entities['server_group:' + GROUP])
+        queries = {request.path: request.query
+                   for request in self.api.requests}
+        self.assertEqual({'all_projects': ['True']},
+                         queries[samples.ENDPOINT + '/os-server-groups'])
 
     def test_soft_deleted_servers_are_no_entities(self):
         self.api.routes[samples.ENDPOINT + '/servers/detail'] = (
@@ -249,6 +268,39 @@ class TestNotifications(NovaTestCase):
             attributes={'user_id': samples.USER, 'task_state': None,
                         'node': 'compute-0', 'availability_zone': 'nova',
                         'flavor': samples.FLAVOR}), change.entity)
+
+    def test_server_group_notifications(self):
+        group = samples._object('ServerGroupPayload', '1.1', {
+            'uuid': GROUP, 'name': 'vnf-ha', 'policy': 'anti-affinity',
+            'policies': ['anti-affinity'], 'members': [SERVER_C],
+            'project_id': PROJECT, 'user_id': samples.USER, 'rules': {}})
+        [change] = self.changes('server_group.add_member', group)
+        self.assertEqual(('update', entity_mod.Entity(
+            'server_group', GROUP, name='vnf-ha', project_id=PROJECT,
+            attributes={'policy': 'anti-affinity'})),
+            (change.action, change.entity))
+        # The member's next notification names its group.
+        [change] = self.changes('instance.update',
+                                samples.versioned_instance(
+                                    SERVER_C, 'vnf-c', PROJECT, 'compute-0'))
+        self.assertEqual(('host:compute-0', 'server_group:' + GROUP),
+                         change.entity.parents)
+        [change] = self.changes('server_group.delete', group)
+        self.assertEqual(('delete', 'server_group:' + GROUP),
+                         (change.action, change.key))
+        [change] = self.changes('instance.update',
+                                samples.versioned_instance(
+                                    SERVER_C, 'vnf-c', PROJECT, 'compute-0'))
+        self.assertEqual(('host:compute-0',), change.entity.parents)
+
+    def test_a_snapshot_s_groups_stay_with_a_notified_member(self):
+        self.snapshot()
+        [change] = self.changes('compute.instance.update',
+                                samples.legacy_instance(
+                                    SERVER_A, 'vnf-a', PROJECT, 'compute-0',
+                                    state='error'))
+        self.assertEqual(('host:compute-0', 'server_group:' + GROUP),
+                         change.entity.parents)
 
     def test_versioned_update(self):
         [change] = self.changes('instance.update',
@@ -479,7 +531,7 @@ class TestFailures(NovaTestCase):
         self.api.routes[services] = (503, {'message': 'Service Unavailable'})
         self.assertRaises(ds_base.SnapshotError, self.datasource.snapshot)
         self.api.routes[services] = good
-        self.assertEqual(5, len(self.snapshot()))
+        self.assertEqual(6, len(self.snapshot()))
         discoveries = self.api.paths().count(samples.ENDPOINT)
         self.assertEqual(2, discoveries)
 
@@ -527,6 +579,6 @@ class TestFailures(NovaTestCase):
         synchronizer.submit.assert_not_called()
         self.config.config(endpoint_override=self.api.url
                            + samples.ENDPOINT, group='nova')
-        self.assertEqual(5, runner.run())
+        self.assertEqual(6, runner.run())
         [changes], _ = synchronizer.submit.call_args
         self.assertEqual({'create'}, {change.action for change in changes})

@@ -55,6 +55,36 @@ class TestParse(base.TestCase):
                          (port.state, port.project_id, port.parents,
                           port.attributes))
 
+    def test_server_groups_and_their_members(self):
+        document = static.yaml.safe_load(INVENTORY + textwrap.dedent("""\
+            server_groups:
+              - id: g1
+                name: vnf-a-ha
+                project_id: p1
+                policy: anti-affinity
+                members: [i1]
+            """))
+        document['hosts'][1]['instances'] = [
+            {'id': 'i3', 'project_id': 'p3', 'server_group': 'g2'},
+            {'id': 'i4', 'server_group': 'g1'}]
+        entities = {entity.key: entity
+                    for entity in static.parse(document, 'inv.yaml')}
+        self.assertEqual(('vnf-a-ha', 'p1', {'policy': 'anti-affinity'}),
+                         (entities['server_group:g1'].name,
+                          entities['server_group:g1'].project_id,
+                          entities['server_group:g1'].attributes))
+        self.assertEqual(('host:compute-0', 'server_group:g1'),
+                         entities['instance:i1'].parents)
+        self.assertEqual(('host:compute-0',),
+                         entities['instance:i2'].parents)
+        self.assertEqual(('host:compute-1', 'server_group:g1'),
+                         entities['instance:i4'].parents)
+        # An instance's own group need not be listed.
+        self.assertEqual(('host:compute-1', 'server_group:g2'),
+                         entities['instance:i3'].parents)
+        self.assertEqual('p3', entities['server_group:g2'].project_id)
+        self.assertEqual({}, entities['instance:i4'].attributes)
+
     def test_empty_document_has_no_entities(self):
         self.assertEqual([], static.parse(None, 'inv.yaml'))
         self.assertEqual([], static.parse({'hosts': []}, 'inv.yaml'))
@@ -78,6 +108,12 @@ class TestParse(base.TestCase):
              'hosts[0].instances[0].ports[0]: id is required'),
             ({'hosts': [{'name': 'h'}, {'name': 'h'}]},
              'hosts[1]: host:h is listed twice'),
+            ({'hosts': [], 'server_groups': [{'id': 'g', 'members': 'i'}]},
+             'server_groups[0]: members must be a list'),
+            ({'hosts': [], 'server_groups': [{'id': 'g', 'members': ['i']}]},
+             'server_groups: member i is no instance of the inventory'),
+            ({'hosts': [], 'server_groups': [{'id': 'g'}, {'id': 'g'}]},
+             'server_groups[1]: server group g is listed twice'),
         ]
         for document, message in cases:
             error = self.assertRaises(static.InventoryError, static.parse,
