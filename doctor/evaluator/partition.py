@@ -367,7 +367,13 @@ class Partitioning:
                 # Alone at its start, a process takes its partitions at
                 # once: nobody else consumes them.
                 self._rebalance(wanted, immediate=first and alone)
-            leading = self._is_leader()
+            try:
+                leading = self._is_leader()
+            except Exception as e:
+                # Unsure: another process may hold the intake by now.
+                LOG.warning('Cannot tell who leads the evaluator intake: '
+                            '%s', e)
+                leading = False
             if leading and self._intake is None:
                 LOG.info('Leading the evaluator intake: forwarding the '
                          'notification pool to %d partitions',

@@ -30,6 +30,11 @@ import backends
 from doctor.tests import base as test_base
 from doctor.tests.functional import outage
 
+# Its own database and virtual host: other benchmarks may run meanwhile.
+PG_DATABASE = 'doctor_bench_scale'
+PG_URL = backends.postgresql_url(PG_DATABASE)
+RABBIT_VHOST = 'doctor-bench-scale'
+RABBIT_URL = backends.rabbit_url(RABBIT_VHOST)
 READY = 'Listening for notifications'
 LEADING = 'Leading the evaluator intake'
 
@@ -37,9 +42,9 @@ LEADING = 'Leading the evaluator intake'
 def write_config(path: str, processes: int, receiver_port: int,
                  partitions: int, threads: int) -> str:
     sections = {
-        'DEFAULT': {'transport_url': alarms.RABBIT_URL,
+        'DEFAULT': {'transport_url': RABBIT_URL,
                     'state_path': os.path.dirname(path)},
-        'database': {'connection': alarms.PG_URL, 'max_pool_size': 4,
+        'database': {'connection': PG_URL, 'max_pool_size': 4,
                      'max_overflow': 2},
         'evaluator': {'processes': processes, 'partitions': partitions,
                       'executor_threads': threads, 'resync_interval': 0},
@@ -96,10 +101,10 @@ class Evaluator:
 
 def run(args, processes: int, receiver: alarms.Receiver,
         workdir: str) -> dict:
-    backends.reset_postgresql(alarms.PG_DATABASE)
-    backends.reset_rabbit_vhost(alarms.RABBIT_VHOST)
+    backends.reset_postgresql(PG_DATABASE)
+    backends.reset_rabbit_vhost(RABBIT_VHOST)
     conf = test_base.new_conf()
-    conf.set_override('connection', alarms.PG_URL, group='database')
+    conf.set_override('connection', PG_URL, group='database')
     resources = [str(uuid.uuid4()) for _ in range(args.resources)]
     alarms.prepare_database(conf, alarms.alarm_rows(resources, 1,
                                                     receiver.url))
@@ -115,7 +120,7 @@ def run(args, processes: int, receiver: alarms.Receiver,
     evaluator.stop()
     receiver.fetch()
     events = alarms.plan(args.backlog, resources)
-    alarms.publish_remote(alarms.RABBIT_URL, events, 0)
+    alarms.publish_remote(RABBIT_URL, events, 0)
     evaluator.start()
     received: list[dict] = []
 

@@ -133,3 +133,38 @@ class TestPartitionedEvaluators(test_no_alarm_lost.NoAlarmLostTestCase):
                 consumed.update(int(n) for n in line.split(','))
         self.assertEqual(set(range(PARTITIONS)), consumed)
         self.assertEqual(0, found['transitions lost'])
+
+
+class TestSeveralNotifierProcesses(test_no_alarm_lost.NoAlarmLostTestCase):
+    """doctor-notifier with ``[notifier] processes = 2`` delivers the storm.
+
+    The evaluator hands its firings to doctor-notifier over RPC; both
+    notifier processes take them from one topic and claim each delivery
+    in the database, so that none is made twice.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.notifier = self.useFixture(outage.ServiceProcess(
+            'doctor-notifier', self.evaluator.config_file,
+            '%s/notifier.log' % os.path.dirname(self.evaluator.config_file),
+            ready='Notifier plugins'))
+        self.addCleanup(self.notifier.attach_log, self)
+        self.notifier.start()
+        self.wait_for(lambda: len(self._notifier_pids()) == 2, timeout=60,
+                      message='both notifier processes started')
+
+    def _service_config(self, directory: str) -> dict:
+        config = super()._service_config(directory)
+        config['evaluator']['inline_notifier'] = False
+        config['notifier']['processes'] = 2
+        config['database'].update(max_pool_size=2, max_overflow=0)
+        return config
+
+    def _notifier_pids(self) -> set[str]:
+        return set(re.findall(r' (\d+) INFO doctor\.notifier\.service .*'
+                              r'Notifier plugins', self.notifier.log()))
+
+    def test_two_processes_deliver_each_transition_once(self):
+        self.run_rounds(lambda publisher: None)
+        self.assert_nothing_lost(max_duplicates=0)

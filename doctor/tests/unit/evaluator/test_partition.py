@@ -260,6 +260,18 @@ class TestPartitioning(testtools.TestCase):
         self.assertEqual([('stop', 'intake'), ('wait', 'intake')],
                          self.log[-2:])
 
+    def test_the_intake_stops_when_leadership_is_unknown(self):
+        self.leader = True
+        self.start()
+
+        def unknown():
+            raise ConnectionError('coordination backend unreachable')
+        self.partitioning._is_leader = unknown
+        self.partitioning.tick()
+        self.assertFalse(self.partitioning.leading)
+        self.assertEqual([('stop', 'intake'), ('wait', 'intake')],
+                         self.log[-2:])
+
     def test_unknown_members_keep_the_partitions_consumed(self):
         self.start()
         before = self.partitioning.consuming
