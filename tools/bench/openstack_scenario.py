@@ -211,8 +211,19 @@ class Scenario:
             return [future.result() for future in booting]
 
     def servers(self) -> dict[str, dict]:
-        return {server['id']: server for server in self.cloud.call(
-            'GET', '/servers/detail?all_tenants=1')['servers']}
+        # Nova asks Neutron for every server listed: a busy Neutron makes
+        # the listing fail now and then (500).
+        for attempt in range(5):
+            try:
+                return {server['id']: server for server in self.cloud.call(
+                    'GET', '/servers/detail?all_tenants=1')['servers']}
+            except Exception as e:
+                if attempt == 4:
+                    raise
+                print('listing the servers failed, again: %s' % e,
+                      flush=True)
+                time.sleep(1.0)
+        raise AssertionError('unreachable')
 
     def doctor_view(self) -> dict[str, tuple[str, str]]:
         """Server id -> (host, state), as doctor's entity store has them."""
