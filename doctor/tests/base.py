@@ -1,6 +1,7 @@
 """Base test case and fixtures shared by unit and functional tests."""
 
 import atexit
+import logging
 import os
 import shutil
 import tempfile
@@ -41,6 +42,7 @@ class TestCase(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.useFixture(fixtures.Timeout(60, gentle=True))
+        self._capture_output()
         self.useFixture(fixtures.NestedTempfile())
         warnings.simplefilter('error', sqlalchemy.exc.SAWarning)
         self.addCleanup(warnings.resetwarnings)
@@ -51,6 +53,27 @@ class TestCase(testtools.TestCase):
         # A private in-process bus per test.
         self.config.config(transport_url='inproc:/test-%s' % id(self))
         self.addCleanup(rpc.cleanup)
+
+
+    def _capture_output(self) -> None:
+        """Keep what a test logs and prints with the test.
+
+        A test's log lines (INFO and above), standard output and standard
+        error are attached to its result, and shown only if it fails: the
+        errors a passing test provokes on purpose stay out of the
+        console. ``DOCTOR_TEST_OUTPUT=1`` lets them through instead.
+        """
+        if os.environ.get('DOCTOR_TEST_OUTPUT') == '1':
+            return
+        self.useFixture(fixtures.FakeLogger(
+            level=logging.INFO,
+            format='%(asctime)s %(levelname)s %(name)s %(message)s'))
+        # Named otherwise than stdout and stderr, which the runner prints
+        # for passing tests too.
+        for name in ('stdout', 'stderr'):
+            stream = self.useFixture(
+                fixtures.StringStream('captured-' + name)).stream
+            self.useFixture(fixtures.MonkeyPatch('sys.%s' % name, stream))
 
 
 class DBTestCase(TestCase):
