@@ -413,14 +413,7 @@ class Checks(upgradecheck.UpgradeCommands):
         from keystoneauth1 import exceptions as ksa_exc
         from keystoneauth1 import loading as ks_loading
 
-        users: dict[str, list[str]] = {}
-        for option, names in (
-                ('[synchronizer] datasources',
-                 self.conf.synchronizer.datasources),
-                ('[inspector] controllers', self.conf.inspector.controllers)):
-            for name in names:
-                if name in CREDENTIAL_GROUPS:
-                    users.setdefault(name, []).append(option)
+        users = self._users()
         problems = []
         for group in CREDENTIAL_GROUPS:
             if group not in users:
