@@ -193,6 +193,7 @@ class Client:
         self.events = EventManager(self.http)
         self.entities = EntityManager(self.http)
         self.faults = FaultManager(self.http)
+        self.heartbeats = HeartbeatManager(self.http)
 
 
 class _Manager:
@@ -322,6 +323,18 @@ class FaultManager(_Manager):
 
     def get(self, fault_id: str) -> dict:
         return self.http.get('/faults/%s' % quote(fault_id))['fault']
+
+
+class HeartbeatManager(_Manager):
+    """``/v1/heartbeats``."""
+
+    def list(self, **filters: Any) -> Records:
+        return self.http.get('/heartbeats', **filters)['heartbeats']
+
+    def get(self, instance_id: str) -> dict:
+        [heartbeat] = self.http.get(
+            '/heartbeats/%s' % quote(instance_id))['heartbeats']
+        return heartbeat
 
 
 def of(app: Any) -> Client:
