@@ -36,6 +36,7 @@ per state change; only the order may then differ from the bus's.
 import collections
 from collections.abc import Callable
 from collections.abc import Iterable
+from concurrent import futures
 import hashlib
 import threading
 import time
@@ -64,6 +65,9 @@ FORWARD_EVENT_TYPE = 'doctor.evaluator.forward'
 _RECENT_IDS = 20000
 # Tries of a forward before the intake requeues its batch.
 _FORWARD_RETRY = 2
+#: Parts of a batch the intake sends at once (each on a connection of the
+#: transport's pool).
+FORWARD_THREADS = 8
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -146,10 +150,18 @@ class IntakeEndpoint:
 
     def __init__(self, transformer: transformer_mod.Transformer,
                  forward: Callable[[int, list[dict]], None],
-                 partitions: int) -> None:
+                 partitions: int,
+                 executor: futures.Executor | None = None) -> None:
+        """Forward through ``forward``, on ``executor``'s threads if given.
+
+        The parts of a batch go to different queues and the batch is
+        acknowledged only once all are confirmed, so they may be sent
+        concurrently: a confirmation costs a round trip to the broker.
+        """
         self._transformer = transformer
         self._forward = forward
         self._partitions = partitions
+        self._executor = executor
 
     def partition(self, message: dict) -> int | None:
         """The partition of a raw notification; None if no alarm may care.
@@ -183,8 +195,18 @@ class IntakeEndpoint:
                 'payload': message['payload'],
                 'metadata': message['metadata']})
         try:
-            for number, notifications in bundles.items():
-                self._forward(number, notifications)
+            if self._executor is None or len(bundles) < 2:
+                for number, notifications in bundles.items():
+                    self._forward(number, notifications)
+            else:
+                sent = [self._executor.submit(self._forward, number,
+                                              notifications)
+                        for number, notifications in bundles.items()]
+                # Every part is waited for, so that none is still on its
+                # way when the batch is requeued and sent again.
+                futures.wait(sent)
+                for future in sent:
+                    future.result()
         except Exception as e:
             LOG.warning('Cannot forward %d notifications to their '
                         'partitions (%s); they go back to the pool queue',

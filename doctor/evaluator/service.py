@@ -1,5 +1,6 @@
 """doctor-evaluator: the notification alarm evaluator service."""
 
+from concurrent import futures
 import threading
 
 from oslo_log import log
@@ -136,6 +137,7 @@ class EvaluatorService(service.Service):
         self._leadership: (coordination.Leadership
                            | coordination.SoleLeadership | None) = None
         self._partitioning: partition_mod.Partitioning | None = None
+        self._forwarding: futures.ThreadPoolExecutor | None = None
 
     def start(self) -> None:
         super().start()
@@ -226,8 +228,11 @@ class EvaluatorService(service.Service):
         forwarder = partition_mod.Forwarder(
             rpc.get_notification_transport(conf),
             'doctor.evaluator.%s' % conf.host)
-        intake = partition_mod.IntakeEndpoint(transformer, forwarder.forward,
-                                              partitions)
+        self._forwarding = futures.ThreadPoolExecutor(
+            max_workers=min(partitions, partition_mod.FORWARD_THREADS),
+            thread_name_prefix='doctor-forward')
+        intake = partition_mod.IntakeEndpoint(
+            transformer, forwarder.forward, partitions, self._forwarding)
         consumer = partition_mod.PartitionEndpoint(
             self.engine, partition_mod.RecentIds())
 
@@ -264,6 +269,9 @@ class EvaluatorService(service.Service):
             # flight finish before the evaluator stops.
             self._partitioning.stop()
             self._partitioning = None
+        if self._forwarding is not None:
+            self._forwarding.shutdown()
+            self._forwarding = None
         if self._leadership is not None:
             self._leadership.stop()
             self._leadership = None

@@ -1,5 +1,7 @@
 """Tests of the partitioned evaluator: assignment, intake, hand-over."""
 
+from concurrent import futures
+import threading
 from unittest import mock
 import zlib
 
@@ -105,6 +107,37 @@ class TestIntake(fixture.EngineTestCase):
         self.forwarded = []
         self.assertEqual(HANDLED, self.intake.info(messages))
         self.assertEqual(20, sum(len(ids) for _n, ids in self.forwarded))
+
+    def test_concurrent_parts_all_confirmed_before_the_ack(self):
+        executor = futures.ThreadPoolExecutor(max_workers=4)
+        self.addCleanup(executor.shutdown)
+        held = threading.Event()
+        release = threading.Event()
+        slow = partition.partition_of('vm-0', 8)
+
+        def forward(number, notifications):
+            if number == slow:
+                held.set()
+                release.wait(30)
+            self.forward(number, notifications)
+        intake = partition.IntakeEndpoint(self.transformer, forward, 8,
+                                          executor)
+        messages = [nova_update('vm-%d' % number, 'error', 'm%d' % number)
+                    for number in range(20)]
+        results = []
+        caller = threading.Thread(
+            target=lambda: results.append(intake.info(messages)))
+        caller.start()
+        self.assertTrue(held.wait(30))
+        # Every other part is confirmed; the batch still waits for one.
+        caller.join(0.05)
+        self.assertEqual([], results)
+        release.set()
+        caller.join(30)
+        self.assertEqual([HANDLED], results)
+        self.assertEqual(20, sum(len(ids) for _n, ids in self.forwarded))
+        self.failing = slow
+        self.assertEqual(REQUEUE, intake.info(messages))
 
     def test_what_no_alarm_can_watch_is_not_forwarded(self):
         unknown = dict(nova_update('vm-1', 'error', 'm1'),
