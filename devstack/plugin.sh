@@ -15,9 +15,9 @@ _XTRACE_DOCTOR=$(set +o | grep xtrace)
 set -o xtrace
 
 # Every DevStack service of the plugin; the settings file enables all but
-# doctor-monitor.
+# doctor-monitor and doctor-compute-agent.
 DOCTOR_SERVICES="doctor-api doctor-eval doctor-notifier doctor-sync"
-DOCTOR_SERVICES+=" doctor-inspector doctor-monitor"
+DOCTOR_SERVICES+=" doctor-inspector doctor-monitor doctor-compute-agent"
 
 DOCTOR_BIN_DIR=${DOCTOR_BIN_DIR:-$(get_python_exec_prefix)}
 
@@ -243,6 +243,23 @@ function configure_doctor {
     if is_service_enabled doctor-monitor; then
         _doctor_configure_monitor
     fi
+    if is_service_enabled doctor-compute-agent; then
+        _doctor_configure_compute_agent
+    fi
+}
+
+# _doctor_configure_compute_agent - the [compute_agent] section of
+# doctor-compute-agent, and the directory of the guests' channels.
+function _doctor_configure_compute_agent {
+    sudo install -d -o "$STACK_USER" -m 2775 "$DOCTOR_CHANNEL_DIR"
+    if getent group "$DOCTOR_CHANNEL_GROUP" >/dev/null; then
+        sudo chgrp "$DOCTOR_CHANNEL_GROUP" "$DOCTOR_CHANNEL_DIR"
+    fi
+    iniset "$DOCTOR_CONF" compute_agent channel_dir "$DOCTOR_CHANNEL_DIR"
+    iniset "$DOCTOR_CONF" compute_agent api_url "$(_doctor_api_url)"
+    if is_service_enabled keystone; then
+        _doctor_configure_auth compute_agent
+    fi
 }
 
 # _doctor_configure_monitor - the [monitor] section of doctor-monitor.
@@ -353,6 +370,8 @@ function start_doctor {
         fi
     fi
     run_process doctor-monitor "$DOCTOR_BIN_DIR/doctor-monitor $config"
+    run_process doctor-compute-agent \
+        "$DOCTOR_BIN_DIR/doctor-compute-agent $config"
 }
 
 # stop_doctor - stop every service; stop_process skips those not running.

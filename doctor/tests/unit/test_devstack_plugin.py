@@ -272,7 +272,8 @@ class TestDevstackPlugin(testtools.TestCase):
             os.path.join(self.conf_dir, 'event_definitions.yaml')))
 
     def test_doctor_conf_has_only_options_doctor_reads(self):
-        self.env['ENABLED_SERVICES'] += ',etcd3,doctor-monitor,tls-proxy'
+        self.env['ENABLED_SERVICES'] += (',etcd3,doctor-monitor,tls-proxy,'
+                                         'doctor-compute-agent')
         self._stack()
         registered = base.new_conf()
         conf = _read_ini(self.doctor_conf)
@@ -485,6 +486,41 @@ class TestDevstackPlugin(testtools.TestCase):
         self.assertIn('DOCTOR_MONITOR_HOSTS', result.stderr)
         self.assertEqual({}, self._started())
 
+    def test_compute_agent(self):
+        self.env['ENABLED_SERVICES'] += ',doctor-compute-agent'
+        self._stack()
+        agent = _read_ini(self.doctor_conf)['compute_agent']
+        channel_dir = os.path.join(self.tmp, 'data', 'doctor',
+                                   'guest-channels')
+        self.assertEqual(channel_dir, agent['channel_dir'])
+        self.assertTrue(os.path.isdir(channel_dir))
+        self.assertEqual('http://%s:12345' % SERVICE_HOST,
+                         agent['api_url'])
+        self.assertEqual(('password', 'doctor'),
+                         (agent['auth_type'], agent['username']))
+        self.assertEqual('%s/doctor-compute-agent --config-file %s'
+                         % (self.bin, self.doctor_conf),
+                         self._started()['doctor-compute-agent'])
+        # It posts to the API: started once the API answers.
+        names = [call[0] if call[0] != 'run_process' else call[1]
+                 for call in self._calls()]
+        self.assertLess(names.index('wait_for_service'),
+                        names.index('doctor-compute-agent'))
+
+    def test_compute_agent_channel_dir_from_local_conf(self):
+        self.env['ENABLED_SERVICES'] += ',doctor-compute-agent'
+        channel_dir = os.path.join(self.tmp, 'channels')
+        self.env['DOCTOR_CHANNEL_DIR'] = channel_dir
+        self._stack()
+        self.assertEqual(channel_dir, _read_ini(self.doctor_conf)[
+            'compute_agent']['channel_dir'])
+        self.assertTrue(os.path.isdir(channel_dir))
+
+    def test_compute_agent_is_off_by_default(self):
+        self._stack()
+        self.assertNotIn('compute_agent', _read_ini(self.doctor_conf))
+        self.assertNotIn('doctor-compute-agent', self._started())
+
     def test_without_nova_and_neutron(self):
         self.env['ENABLED_SERVICES'] = 'key,mysql,rabbit'
         self._stack()
@@ -589,6 +625,11 @@ class TestDevstackPlugin(testtools.TestCase):
         self._run(('unstack',))
         self.assertEqual(sorted([name] for name in DOCTOR_DEFAULT),
                          sorted(self._calls('stop_process')))
+
+    def test_unstack_stops_the_compute_agent(self):
+        self.env['ENABLED_SERVICES'] += ',doctor-compute-agent'
+        self._run(('unstack',))
+        self.assertIn(['doctor-compute-agent'], self._calls('stop_process'))
 
     def test_unstack_stops_the_monitor(self):
         self.env['ENABLED_SERVICES'] += ',doctor-monitor'
