@@ -64,8 +64,9 @@ class _Webhook(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class EmbeddedHAGuestTest(base.FunctionalTestCase):
-    """The embedded default: doctor-all on SQLite and the in-process bus."""
+class HAGuestTestCase(base.FunctionalTestCase):
+    """doctor-all in this process; the agents as processes of their own.
+    """
 
     def setUp(self):
         super().setUp()
@@ -83,11 +84,11 @@ class EmbeddedHAGuestTest(base.FunctionalTestCase):
     def overrides(self, conf: cfg.ConfigOpts) -> None:
         conf.set_override('transport_url', self.conf.transport_url)
 
-    def start_doctor(self) -> tuple[str, str]:
+    def start_doctor(self, document: str = INVENTORY) -> tuple[str, str]:
         """doctor-all in this process; returns its API URL and database."""
         inventory = os.path.join(self.state_path, 'inventory.yaml')
         with open(inventory, 'w') as f:
-            f.write(INVENTORY)
+            f.write(document)
         conf = cfg.ConfigOpts()
         conf.register_cli_opts(all_cmd.CLI_OPTS)
         doctor_service.prepare_service([], conf=conf,
@@ -140,27 +141,34 @@ class EmbeddedHAGuestTest(base.FunctionalTestCase):
         self.addCleanup(stop)
         return process
 
-    def start_compute_agent(self, api_url: str, database: str) -> None:
-        path = os.path.join(self.state_path, 'compute-agent.conf')
+    def start_compute_agent(self, api_url: str, database: str,
+                            host: str = HOST,
+                            channel_dir: str | None = None,
+                            transport_url: str | None = None) -> None:
+        path = os.path.join(self.state_path, 'compute-agent-%s.conf' % host)
         with open(path, 'w') as f:
             f.write('[DEFAULT]\nhost = %s\nstate_path = %s\n'
+                    '%s'
                     '[database]\nconnection = %s\nmax_pool_size = 1\n'
                     'max_overflow = 1\n'
                     '[compute_agent]\nchannel_dir = %s\napi_url = %s\n'
                     'rescan_interval = 0.05\nmin_interval_ms = 50\n'
-                    % (HOST, self.state_path, database, self.channel_dir,
-                       api_url))
-        self.spawn('compute-agent', 'from doctor.cmd.compute_agent import '
-                   'main; main()', '--config-file', path)
+                    % (host, self.state_path,
+                       'transport_url = %s\n' % transport_url
+                       if transport_url else '',
+                       database, channel_dir or self.channel_dir, api_url))
+        self.spawn('compute-agent-' + host, 'from doctor.cmd.compute_agent '
+                   'import main; main()', '--config-file', path)
 
-    def start_guest(self, instance_id: str) -> subprocess.Popen:
+    def start_guest(self, instance_id: str, channel_dir: str | None = None,
+                    *args: str) -> subprocess.Popen:
         return self.spawn(
             'guest-' + instance_id,
             'from doctor.cmd.guest_agent import main; main()',
             '--device', 'unix-listen:' + os.path.join(
-                self.channel_dir, instance_id + '.sock'),
+                channel_dir or self.channel_dir, instance_id + '.sock'),
             '--interval-ms', str(INTERVAL_MS),
-            '--threshold', str(THRESHOLD))
+            '--threshold', str(THRESHOLD), *args)
 
     def heartbeat(self, api_url: str, instance_id: str) -> dict | None:
         try:
@@ -170,6 +178,10 @@ class EmbeddedHAGuestTest(base.FunctionalTestCase):
         except urllib.error.HTTPError:
             return None
         return found
+
+
+class EmbeddedHAGuestTest(HAGuestTestCase):
+    """The embedded default: doctor-all on SQLite and the in-process bus."""
 
     def test_a_killed_guest_agent_fires_its_tenant_s_alarm(self):
         api_url, database = self.start_doctor()
