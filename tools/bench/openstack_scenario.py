@@ -205,10 +205,33 @@ class Scenario:
 
     def boot(self, host: str, count: int) -> list[str]:
         with futures.ThreadPoolExecutor(BOOTING) as pool:
-            booting = [pool.submit(self.cloud.boot,
-                                   'bench-%s' % uuid.uuid4().hex[:8], host,
-                                   project=TENANT) for _ in range(count)]
+            booting = [pool.submit(self._boot_one, host)
+                       for _ in range(count)]
             return [future.result() for future in booting]
+
+    def _boot_one(self, host: str) -> str:
+        """One server on ``host``, once ACTIVE; a busy Nova is waited for.
+        """
+        server = self.cloud.call('POST', '/servers', {'server': {
+            'name': 'bench-%s' % uuid.uuid4().hex[:8],
+            'imageRef': self.cloud.image_id,
+            'flavorRef': self.cloud.flavor_id, 'networks': 'none',
+            'availability_zone': 'nova:' + host}}, expected=202,
+            project=TENANT)['server']['id']
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            try:
+                status = self.cloud.call('GET', '/servers/' + server)[
+                    'server']['status']
+            except Exception as e:  # a busy nova-api: ask again
+                print('server %s: %s' % (server, e), flush=True)
+                status = None
+            if status == 'ACTIVE':
+                return server
+            if status == 'ERROR':
+                raise RuntimeError('server %s went to ERROR' % server)
+            time.sleep(0.5)
+        raise RuntimeError('server %s not ACTIVE in 600 s' % server)
 
     def servers(self) -> dict[str, dict]:
         # Nova asks Neutron for every server listed: a busy Neutron makes
