@@ -48,7 +48,10 @@ def write_config(path: str, processes: int, receiver_port: int,
                      'max_overflow': 2},
         'evaluator': {'processes': processes, 'partitions': partitions,
                       'executor_threads': threads, 'resync_interval': 0},
-        'notifier': {'allowed_networks': '127.0.0.0/8'},
+        # A backlog of webhooks longer than redelivery_after would be
+        # taken over by the other process and sent twice.
+        'notifier': {'allowed_networks': '127.0.0.0/8',
+                     'redelivery_after': 600},
         'coordination': {
             'backend_url': 'redis://127.0.0.1:6379?namespace=%s&timeout=5'
             % uuid.uuid4().hex},
@@ -135,6 +138,10 @@ def run(args, processes: int, receiver: alarms.Receiver,
     seconds = times[-1] - times[0] if len(times) > 1 else 0.0
     return {'processes': processes, 'events': len(events),
             'webhooks': len(received), 'complete': complete,
+            'duplicates': len(received) - len(
+                {(record['alarm']['alarm_id'],
+                  record['alarm']['reason_data']['event']['message_id'])
+                 for record in received}),
             'seconds': seconds,
             'events_per_s': (len(times) - 1) / seconds if seconds else 0.0}
 
