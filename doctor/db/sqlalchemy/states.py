@@ -219,28 +219,61 @@ def _row(kind: _Kind, transition: db_api.StateTransition) -> tuple:
     return row
 
 
-def _source(connection: sa.Connection,
-            columns: list[tuple[str, sa.types.TypeEngine]],
-            rows: list[tuple]) -> tuple[typing.Any, bool]:
-    """A table of ``rows`` to join in an UPDATE, and whether it is a CTE.
+# The numbers of rows a joined statement is built for: a batch is padded
+# with rows that match no alarm up to the next of them, so that each
+# process builds and compiles a handful of statements, once, rather than
+# one for every size of batch (compiling one of 500 rows takes longer than
+# running it).
+_SIZES = (1, 4, 16, 64, 128, 256, _CHUNK)
+_JOINED: dict[tuple, sa.Update] = {}
 
-    PostgreSQL and SQLite take a VALUES list (SQLite only as a common
-    table expression, which names its columns); MySQL and MariaDB a
-    derived table of ``SELECT``\\ s, whose syntax both share.
+
+def _size(count: int) -> int:
+    return next(size for size in _SIZES if size >= count)
+
+
+def _source(dialect: str, columns: list[tuple[str, sa.types.TypeEngine]],
+            size: int) -> sa.Subquery:
+    """A table of ``size`` rows of parameters to join in an UPDATE.
+
+    The parameter of row ``n``'s column ``c`` is ``c_n``. PostgreSQL and
+    SQLite take a VALUES list, whose columns both name column1, column2,
+    ...; MySQL and MariaDB name them differently, and take a union of
+    one-row ``SELECT`` statements. Written as text: SQLAlchemy does not
+    cache the statements its own VALUES construct is part of.
     """
-    if connection.dialect.name == 'mysql':
-        selects = [sa.select(*[sa.literal(value, type_).label(name)
-                               for (name, type_), value
-                               in zip(columns, row)])
-                   for row in rows]
-        union = selects[0] if len(selects) == 1 else sa.union_all(*selects)
-        return union.subquery('v'), False
-    values = sa.values(*[sa.column(name, type_) for name, type_ in columns],
-                       name='v').data(rows)
-    return values.cte('v'), True
+    names = [name for name, _type in columns]
+    if dialect == 'mysql':
+        sql = ' UNION ALL '.join(
+            'SELECT ' + ', '.join(':%s_%d AS %s' % (name, n, name)
+                                  for name in names)
+            for n in range(size))
+    else:
+        sql = 'SELECT %s FROM (VALUES %s) AS t' % (
+            ', '.join('column%d AS %s' % (number, name)
+                      for number, name in enumerate(names, 1)),
+            ', '.join('(%s)' % ', '.join(':%s_%d' % (name, n)
+                                         for name in names)
+                      for n in range(size)))
+    return (sa.text(sql)
+            .bindparams(*[sa.bindparam('%s_%d' % (name, n), type_=type_)
+                          for n in range(size) for name, type_ in columns])
+            .columns(*[sa.column(name, type_) for name, type_ in columns])
+            .subquery('v'))
 
 
-def _value(connection: sa.Connection, column: sa.ColumnElement,
+def _parameters(columns: list[tuple[str, sa.types.TypeEngine]],
+                rows: list[tuple], size: int) -> dict[str, typing.Any]:
+    """The parameters of :func:`_source` for ``rows``, padded with NULL."""
+    parameters: dict[str, typing.Any] = {}
+    for n in range(size):
+        row = rows[n] if n < len(rows) else (None,) * len(columns)
+        for (name, _type), value in zip(columns, row):
+            parameters['%s_%d' % (name, n)] = value
+    return parameters
+
+
+def _value(dialect: str, column: sa.ColumnElement,
            type_: sa.types.TypeEngine) -> sa.ColumnElement:
     """``column`` of a joined table, typed as the alarm column it sets.
 
@@ -248,36 +281,50 @@ def _value(connection: sa.Connection, column: sa.ColumnElement,
     no timestamp column takes without a cast. SQLite must not get one:
     its CAST to a date type turns the stored text into a number.
     """
-    if connection.dialect.name == 'postgresql':
+    if dialect == 'postgresql':
         return sa.cast(column, type_)
     return column
 
 
-def _joined_update(connection: sa.Connection, kind: _Kind,
-                   transitions: list[db_api.StateTransition]) -> sa.Update:
-    """The compare-and-set UPDATE of ``transitions``, all of ``kind``."""
+def _joined_update(dialect: str, kind: _Kind, size: int,
+                   returning: bool) -> sa.Update:
+    """The compare-and-set UPDATE of ``size`` transitions of ``kind``."""
+    key = (dialect, kind, size, returning)
+    statement = _JOINED.get(key)
+    if statement is not None:
+        return statement
     changes_state, moves_deadline, checks_deadline = kind
-    columns = _columns(kind)
-    source, is_cte = _source(connection, columns,
-                             [_row(kind, t) for t in transitions])
+    source = _source(dialect, _columns(kind), size)
     v = source.c
     conditions = [_alarm.c.alarm_id == v.a_id,
                   _alarm.c.state == v.expected,
                   _alarm.c.enabled.is_(True)]
     if checks_deadline:
         conditions.append(_alarm.c.deadline == _value(
-            connection, v.expected_deadline, _alarm.c.deadline.type))
-    values = {'state': v.state, 'state_reason': v.reason}
+            dialect, v.expected_deadline, _alarm.c.deadline.type))
+    values: dict[str, sa.ColumnElement[typing.Any]] = {
+        'state': v.state, 'state_reason': v.reason}
     if changes_state:
         values['state_timestamp'] = _value(
-            connection, v.state_timestamp, _alarm.c.state_timestamp.type)
+            dialect, v.state_timestamp, _alarm.c.state_timestamp.type)
     if moves_deadline:
-        values['deadline'] = _value(connection, v.deadline,
+        values['deadline'] = _value(dialect, v.deadline,
                                     _alarm.c.deadline.type)
-    statement = _alarm.update()
-    if is_cte:
-        statement = statement.add_cte(source)
-    return statement.where(*conditions).values(**values)
+    statement = _alarm.update().where(*conditions).values(**values)
+    if returning:
+        statement = statement.returning(_alarm.c.alarm_id)
+    _JOINED[key] = statement
+    return statement
+
+
+def _execute_joined(connection: sa.Connection, kind: _Kind,
+                    transitions: list[db_api.StateTransition],
+                    returning: bool) -> sa.CursorResult:
+    size = _size(len(transitions))
+    statement = _joined_update(connection.dialect.name, kind, size,
+                               returning)
+    return connection.execute(statement, _parameters(
+        _columns(kind), [_row(kind, t) for t in transitions], size))
 
 
 def _update_returning(connection: sa.Connection, kind: _Kind,
@@ -287,9 +334,8 @@ def _update_returning(connection: sa.Connection, kind: _Kind,
     A writer that finds a row another transaction is updating waits for
     it, then compares with the row as that one left it.
     """
-    statement = _joined_update(connection, kind, transitions).returning(
-        _alarm.c.alarm_id)
-    return set(connection.execute(statement).scalars())
+    return set(_execute_joined(connection, kind, transitions,
+                               returning=True).scalars())
 
 
 def _lock_then_update(connection: sa.Connection, kind: _Kind,
@@ -304,10 +350,7 @@ def _lock_then_update(connection: sa.Connection, kind: _Kind,
     """
     ids = sorted({transition.alarm_id for transition in transitions})
     rows = {row.alarm_id: row for row in connection.execute(
-        sa.select(_alarm.c.alarm_id, _alarm.c.state, _alarm.c.enabled,
-                  _alarm.c.deadline)
-        .where(_alarm.c.alarm_id.in_(ids))
-        .order_by(_alarm.c.alarm_id).with_for_update())}
+        _LOCK, {'ids': ids})}
     winners = []
     for transition in transitions:
         row = rows.get(transition.alarm_id)
@@ -317,11 +360,32 @@ def _lock_then_update(connection: sa.Connection, kind: _Kind,
             continue
         winners.append(transition)
     if winners:
-        connection.execute(_joined_update(connection, kind, winners))
+        _execute_joined(connection, kind, winners, returning=False)
     return {transition.alarm_id for transition in winners}
 
 
+_LOCK = (sa.select(_alarm.c.alarm_id, _alarm.c.state, _alarm.c.enabled,
+                   _alarm.c.deadline)
+         .where(_alarm.c.alarm_id.in_(sa.bindparam('ids', expanding=True)))
+         .order_by(_alarm.c.alarm_id).with_for_update())
+
+
 # -- deadlines
+
+_DEADLINE_COLUMNS = [('a_id', _alarm.c.alarm_id.type),
+                     ('deadline', _alarm.c.deadline.type)]
+_DEADLINES: dict[tuple[str, int], sa.Update] = {}
+
+
+def _deadlines_update(dialect: str, size: int) -> sa.Update:
+    statement = _DEADLINES.get((dialect, size))
+    if statement is None:
+        source = _source(dialect, _DEADLINE_COLUMNS, size)
+        statement = _DEADLINES[(dialect, size)] = (
+            _alarm.update().where(_alarm.c.alarm_id == source.c.a_id)
+            .values(deadline=_value(dialect, source.c.deadline,
+                                    _alarm.c.deadline.type)))
+    return statement
 
 
 def set_deadlines(connection: sa.Connection,
@@ -339,17 +403,12 @@ def set_deadlines(connection: sa.Connection,
                 {'a_id': alarm_id, 'deadline': deadlines[alarm_id]}
                 for alarm_id in chunk])
             continue
-        source, is_cte = _source(
-            connection, [('a_id', _alarm.c.alarm_id.type),
-                         ('deadline', _alarm.c.deadline.type)],
-            [(alarm_id, deadlines[alarm_id]) for alarm_id in chunk])
-        statement = _alarm.update()
-        if is_cte:
-            statement = statement.add_cte(source)
+        size = _size(len(chunk))
         connection.execute(
-            statement.where(_alarm.c.alarm_id == source.c.a_id)
-            .values(deadline=_value(connection, source.c.deadline,
-                                    _alarm.c.deadline.type)))
+            _deadlines_update(dialect.name, size),
+            _parameters(_DEADLINE_COLUMNS,
+                        [(alarm_id, deadlines[alarm_id])
+                         for alarm_id in chunk], size))
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
