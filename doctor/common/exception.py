@@ -114,3 +114,9 @@ class TargetDenied(DoctorException):
     Not a :class:`DeliveryFailed`: a refused target is never retried.
     """
     msg_fmt = _('%(target)s is in a denied network: %(reason)s')
+
+
+class ChannelError(DoctorException):
+    """libvirt could not add an HA guest's channel to its domain."""
+    msg_fmt = _('Cannot add the HA guest channel to instance '
+                '%(instance_id)s: %(reason)s')

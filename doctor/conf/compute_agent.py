@@ -49,6 +49,10 @@ opts = [
     cfg.StrOpt('api_url', default='http://127.0.0.1:12345',
                help='doctor API that instance faults are posted to '
                     '(POST <api_url>/v1/events).'),
+    cfg.StrOpt('libvirt_uri', default='qemu:///system',
+               help='libvirt connection the agent adds a guest\'s channel '
+                    'through when asked to (a running domain booted '
+                    'without it); needs libvirt-python.'),
     cfg.StrOpt('name', default='doctor-compute-agent',
                help='Name of this agent, sent as the monitor of each '
                     'instance fault.'),

@@ -2,6 +2,7 @@
 
 import oslo_messaging as messaging
 
+from doctor.common import exception
 from doctor.heartbeat import rpcapi
 
 
@@ -10,12 +11,20 @@ class ComputeAgentManager:
     to the guests it serves.
 
     :param deliver: :meth:`doctor.heartbeat.agent.ComputeAgent.deliver`.
+    :param attach: adds the channel to an instance's domain (see
+        :func:`doctor.heartbeat.libvirt_channel.attach`).
     """
 
     target = messaging.Target(version=rpcapi.ComputeAgentAPI.RPC_API_VERSION)
 
-    def __init__(self, deliver) -> None:
+    def __init__(self, deliver, attach=None) -> None:
         self._deliver = deliver
+        self._attach = attach
+
+    @messaging.expected_exceptions(exception.DoctorException)
+    def attach_channel(self, context, instance_id: str) -> str:
+        """Add the HA guest channel to the domain of ``instance_id``."""
+        return self._attach(instance_id)
 
     def deliver(self, context, message) -> int:
         """Deliver a GuestMessage; how many of its recipients got it."""

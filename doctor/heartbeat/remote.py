@@ -58,7 +58,17 @@ def serve(conf, host: str, deliver) -> messaging.MessageHandlingServer:
     """Start the compute agent's RPC server (``doctor-compute-agent``
     topic, server ``host``).
     """
+    group = conf.compute_agent
+
+    def attach(instance_id: str) -> str:
+        from doctor.heartbeat import libvirt_channel
+        result = libvirt_channel.attach(group.libvirt_uri, instance_id,
+                                        group.channel_dir)
+        LOG.info('HA guest channel of instance %s: %s', instance_id,
+                 result)
+        return result
+
     server = rpc.get_server(conf, rpcapi.agent_target(host),
-                            [manager.ComputeAgentManager(deliver)])
+                            [manager.ComputeAgentManager(deliver, attach)])
     server.start()
     return server

@@ -26,6 +26,7 @@ entities under its ``server_group:<id>`` entity.
 """
 
 from collections.abc import Callable
+import datetime
 import hashlib
 import threading
 import typing
@@ -140,7 +141,7 @@ class GuestRouter:
     def _announce(self, change: dict, state: str, group: str) -> None:
         instance_id = change['id']
         timestamp = change.get('timestamp')
-        if hasattr(timestamp, 'isoformat'):
+        if isinstance(timestamp, datetime.datetime):
             timestamp = timeutils.normalize_time(timestamp).isoformat()
         message = guest_obj.GuestMessage(
             kind=guest_obj.PEER_STATE, sender=instance_id,

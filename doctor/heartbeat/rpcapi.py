@@ -17,6 +17,8 @@ AGENT_TOPIC = 'doctor-compute-agent'
 # compute agent for the router's.
 DELIVER_TIMEOUT = 5
 BROADCAST_TIMEOUT = 10
+# Seconds libvirt may take to add a channel to a domain.
+ATTACH_TIMEOUT = 60
 
 
 class GuestRouterAPI:
@@ -58,9 +60,10 @@ class ComputeAgentAPI:
     API version history:
 
     * 1.0: ``deliver(message)`` (call or cast: how many got it)
+    * 1.1: ``attach_channel(instance_id)`` (call)
     """
 
-    RPC_API_VERSION = '1.0'
+    RPC_API_VERSION = '1.1'
 
     def __init__(self, conf) -> None:
         self.client = rpc.get_client(
@@ -79,6 +82,21 @@ class ComputeAgentAPI:
             client.cast(context, 'deliver', message=message)
             return None
         return client.call(context, 'deliver', message=message)
+
+    def attach_channel(self, context, host: str, instance_id: str) -> str:
+        """Have the agent of ``host`` add the HA guest channel to the
+        running domain of ``instance_id``: ``attached``, or ``present``
+        if it had one.
+
+        :raises ChannelError: if libvirt cannot (its reason).
+        :raises MessagingException: if the agent is older than 1.1 (see
+            ``[upgrade_levels] compute_agent``) or does not answer.
+        """
+        if not self.client.can_send_version('1.1'):
+            raise messaging.UnsupportedVersion('1.1')
+        return self.client.prepare(server=host, version='1.1',
+                                   timeout=ATTACH_TIMEOUT).call(
+            context, 'attach_channel', instance_id=instance_id)
 
 
 def router_target(server: str) -> messaging.Target:

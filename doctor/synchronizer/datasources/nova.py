@@ -118,8 +118,8 @@ def instance_entity(instance_id: str, name: str | None,
     :param groups: the ids of the server groups it is a member of.
     """
     host = _text(host)
-    parents = ((entity_mod.make_key(entity_mod.HOST, host),) if host
-               else ())
+    parents: tuple[str, ...] = (
+        (entity_mod.make_key(entity_mod.HOST, host),) if host else ())
     parents += tuple(entity_mod.make_key(SERVER_GROUP, group)
                      for group in sorted(groups))
     return entity_mod.Entity(

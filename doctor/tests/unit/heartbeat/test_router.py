@@ -214,3 +214,22 @@ class TestAgentWithARemote(test_agent.AgentTestCase):
         self.assertEqual(1, handler.deliver(None, message))
         self.assertTrue(test_agent.wait_for(lambda: len(received) == 2))
         self.assertEqual([body, body], received)
+
+
+class TestAttachChannel(base.TestCase):
+
+    def test_the_agent_attaches_through_its_callable(self):
+        asked: list[str] = []
+
+        def attach(instance_id: str) -> str:
+            asked.append(instance_id)
+            return 'attached'
+        handler = manager.ComputeAgentManager(lambda *args: 0, attach)
+        self.assertEqual('attached', handler.attach_channel(None, 'i-1'))
+        self.assertEqual(['i-1'], asked)
+
+    def test_an_agent_capped_at_1_0_is_not_asked(self):
+        self.config.config(compute_agent='1.0', group='upgrade_levels')
+        api = rpcapi.ComputeAgentAPI(self.conf)
+        self.assertRaises(messaging.UnsupportedVersion, api.attach_channel,
+                          None, 'compute-0', 'i-1')
