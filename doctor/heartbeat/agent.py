@@ -476,7 +476,7 @@ class Router:
         if peers is None:
             return 0
         body = {'instance_id': instance_id, 'state': state,
-                'reason': reason}
+                'reason': reason, 'source': 'heartbeat'}
         message_id = uuidutils.generate_uuid()
         sent = self.agent.deliver(PEER_STATE, message_id, peers, body)
         if self.remote is not None:
