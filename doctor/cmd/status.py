@@ -33,6 +33,7 @@ from doctor.db.sqlalchemy import migration
 from doctor.db.sqlalchemy import models
 from doctor.evaluator import rpcapi as evaluator_rpcapi
 from doctor.evaluator import service as evaluator_service
+from doctor.heartbeat import rpcapi as heartbeat_rpcapi
 from doctor.inspector import inspector as inspector_mod
 from doctor.inspector import rpcapi as inspector_rpcapi
 from doctor.inspector.controllers import openstack
@@ -52,6 +53,8 @@ TRANSPORT_DRIVERS = 'oslo.messaging.drivers'
 CREDENTIAL_GROUPS = ('nova', 'neutron')
 # [upgrade_levels] option: the newest RPC API version of that service.
 RPC_VERSIONS = {
+    'compute_agent': heartbeat_rpcapi.ComputeAgentAPI.RPC_API_VERSION,
+    'guest_router': heartbeat_rpcapi.GuestRouterAPI.RPC_API_VERSION,
     'evaluator': evaluator_rpcapi.EvaluatorAPI.RPC_API_VERSION,
     'inspector': inspector_rpcapi.InspectorAPI.RPC_API_VERSION,
     'notifier': notifier_rpcapi.NotifierAPI.RPC_API_VERSION,

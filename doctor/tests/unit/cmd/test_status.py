@@ -417,6 +417,12 @@ class TestUpgradeLevels(StatusTestCase):
         self.assertResult(Code.WARNING, checks._check_upgrade_levels(),
                           'evaluator = 1.9', 'caps nothing')
 
+    def test_the_ha_guest_services_are_checked_too(self):
+        checks = self.checks('[upgrade_levels]\ncompute_agent = 1.0\n'
+                             'guest_router = 9.0\n')
+        self.assertResult(Code.WARNING, checks._check_upgrade_levels(),
+                          'guest_router = 9.0', 'caps nothing')
+
 
 class TestMain(StatusTestCase):
     """The command: its table, its JSON and its exit status."""
