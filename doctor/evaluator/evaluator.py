@@ -472,9 +472,10 @@ class NotificationEvaluator:
     def check_timeouts(self) -> int:
         """Move alarms whose expected event did not come in time.
 
-        They go to 'insufficient data'; returns how many moved.
+        They go to 'insufficient data', all in one transaction; returns
+        how many moved. One whose deadline an event moved meanwhile stays.
         """
-        moved = 0
+        moves = []
         for row in self._db.get_expired_alarms(timeutils.utcnow()):
             alarm = self.index.get(row['alarm_id'])
             if alarm is None:
@@ -485,27 +486,14 @@ class NotificationEvaluator:
             reason = ('No %s event for resource %s within %s seconds.'
                       % (alarm.rule.event_type, alarm.resource_id,
                          alarm.rule.timeout))
-            try:
-                if self._transition(alarm, row['state'], 'insufficient data',
-                                    reason, {'type': 'timeout',
-                                             'timeout': alarm.rule.timeout},
-                                    None, None, deadline=None,
-                                    expected_deadline=row['deadline']):
-                    moved += 1
-            except _Stopped:
-                break
-        return moved
-
-    def _transition(self, alarm: index_mod.IndexedAlarm, previous: str,
-                    new_state: str, reason: str, reason_data: dict,
-                    fault_id: str | None, request_id: str | None,
-                    deadline: datetime.datetime | None = None,
-                    expected_deadline: datetime.datetime | None = None
-                    ) -> bool:
-        return self._store([self._prepare(
-            alarm, previous, new_state, reason, reason_data, fault_id,
-            request_id, deadline=deadline,
-            expected_deadline=expected_deadline)]) == 1
+            moves.append(self._prepare(
+                alarm, row['state'], 'insufficient data', reason,
+                {'type': 'timeout', 'timeout': alarm.rule.timeout}, None,
+                None, deadline=None, expected_deadline=row['deadline']))
+        try:
+            return self._store(moves)
+        except _Stopped:
+            return 0
 
     def _prepare(self, alarm: index_mod.IndexedAlarm, previous: str,
                  new_state: str, reason: str, reason_data: dict,

@@ -443,6 +443,30 @@ class TestTimeouts(fixture.EngineTestCase):
         self.assertIn('Cannot move the deadlines of 1 alarms',
                       logger.output)
 
+    def test_timeouts_are_stored_together(self):
+        others = self._watchers(3)
+        for alarm_id in others:
+            self.db.set_deadline(alarm_id, self.now)
+        self.engine.load_index()
+        transition_states = self.useFixture(fixtures.MockPatchObject(
+            self.db, 'transition_states', autospec=True,
+            side_effect=self.db.transition_states)).mock
+        self.advance(11)
+        expired = self.db.get_expired_alarms(self.now)
+        # An event moved one deadline after the check read them.
+        self.db.set_deadline(others[0],
+                             self.now + datetime.timedelta(seconds=10))
+        with mock.patch.object(self.db, 'get_expired_alarms',
+                               autospec=True, return_value=expired):
+            self.assertEqual(3, self.engine.check_timeouts())
+        transition_states.assert_called_once_with(mock.ANY)
+        self.assertEqual(
+            ['ok', 'insufficient data', 'insufficient data',
+             'insufficient data'],
+            [self.state_of(alarm_id)
+             for alarm_id in others + [self.alarm_id]])
+        self.assertEqual(3, len(self.fired))
+
     def test_deadline_moved_by_an_event_meanwhile_wins(self):
         # The checker read the old deadline; an event moved it first.
         self.advance(11)
