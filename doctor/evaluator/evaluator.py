@@ -413,7 +413,21 @@ class NotificationEvaluator:
         """
         moves = []
         unchanged = []
+        generated = _generated(event)
         for alarm in candidates:
+            last = alarm.last_event_at
+            if last is not None and generated < last:
+                # Older than an event this alarm was already evaluated
+                # against: a notification the bus delivers again (its
+                # acknowledgement lost with the connection), or one that
+                # came late. Its word is superseded; evaluating it again
+                # would move the alarm backwards.
+                LOG.debug('Event %s of %s is older than one alarm %s has '
+                          'seen; skipping it for that alarm',
+                          _printable(event.message_id), generated,
+                          alarm.alarm_id)
+                continue
+            alarm.last_event_at = generated
             matched = alarm.rule.matches(event)
             new_state = 'alarm' if matched else 'ok'
             if new_state != alarm.state or (matched and

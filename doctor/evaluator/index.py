@@ -25,7 +25,8 @@ class IndexedAlarm:
     __slots__ = ('alarm_id', 'name', 'severity', 'project_id', 'user_id',
                  'resource_id', 'rule', 'alarm_actions', 'ok_actions',
                  'insufficient_data_actions', 'repeat_actions', 'state',
-                 'state_timestamp', 'timestamp', 'infrastructure')
+                 'state_timestamp', 'timestamp', 'infrastructure',
+                 'last_event_at')
 
     def __init__(self, alarm: dict) -> None:
         self.alarm_id: str = alarm['alarm_id']
@@ -45,6 +46,10 @@ class IndexedAlarm:
         # transitions, so that a late one never moves the state backwards.
         self.state_timestamp = _timestamp(alarm, 'state_timestamp')
         self.timestamp = _timestamp(alarm)
+        # When the newest event this alarm was evaluated against was
+        # generated (naive UTC): an older one, delivered again or late, is
+        # not evaluated. Kept in memory only.
+        self.last_event_at: datetime.datetime | None = None
         # Whether it sees the events that name no project; an alarm from
         # an API older than the flag does not.
         self.infrastructure: bool = bool(alarm.get('infrastructure'))
@@ -149,6 +154,8 @@ class AlarmIndex:
                 return
             if old is not None:
                 self._unlink(old)
+                if entry is not None:
+                    entry.last_event_at = old.last_event_at
                 if (entry is not None and not force_state
                         and _newer(old.state_timestamp,
                                    entry.state_timestamp)):
@@ -174,6 +181,11 @@ class AlarmIndex:
         for alarm in alarms:
             fresh.put(alarm)
         with self._lock:
+            # What each alarm has seen of the events stays known.
+            for alarm_id, entry in fresh._by_id.items():
+                old = self._by_id.get(alarm_id)
+                if old is not None:
+                    entry.last_event_at = old.last_event_at
             # A removal that happened while the database was being read
             # still wins over the copy read before it.
             for alarm_id, removed_at in self._removed.items():

@@ -223,6 +223,47 @@ class TestRefusedTransition(fixture.EngineTestCase):
         self.assertNotIn('msg-victim', self.logger.output)
 
 
+class TestRedelivered(fixture.EngineTestCase):
+    """A batch the bus delivers again changes nothing twice."""
+
+    def _event(self, state, second, message_id):
+        event = self.instance_event(state, message_id=message_id)
+        event.generated = event.generated.replace(second=second)
+        return event
+
+    def test_a_batch_delivered_again_adds_no_transition(self):
+        # Its acknowledgement was lost with the broker connection: the
+        # same two events of one alarm come again, after both were stored.
+        alarm = self.create_alarm(ok_actions=['test://ok'])
+        self.engine.load_index()
+        batch = [self._event('error', 1, 'msg-1'),
+                 self._event('active', 2, 'msg-2')]
+        self.assertEqual(2, self.engine.evaluate_batch(batch))
+        self.assertEqual(0, self.engine.evaluate_batch(batch))
+        self.assertEqual(0, self.engine.evaluate_batch(batch[:1]))
+        self.assertEqual(['alarm', 'ok'], [f.current for f in self.fired])
+        self.assertEqual('ok', self.state_of(alarm['alarm_id']))
+        self.assertEqual(2, len(self.state_changes(alarm['alarm_id'])))
+
+    def test_a_newer_event_is_still_evaluated(self):
+        self.create_alarm(ok_actions=['test://ok'])
+        self.engine.load_index()
+        self.engine.evaluate_batch([self._event('error', 1, 'msg-1')])
+        self.engine.evaluate_batch([self._event('active', 2, 'msg-2')])
+        self.engine.evaluate_batch([self._event('error', 2, 'msg-3')])
+        self.assertEqual(['alarm', 'ok', 'alarm'],
+                         [f.current for f in self.fired])
+
+    def test_what_an_alarm_has_seen_survives_a_reload(self):
+        self.create_alarm(ok_actions=['test://ok'])
+        self.engine.load_index()
+        batch = [self._event('error', 1, 'msg-1'),
+                 self._event('active', 2, 'msg-2')]
+        self.engine.evaluate_batch(batch)
+        self.engine.load_index()
+        self.assertEqual(0, self.engine.evaluate_batch(batch))
+
+
 class TestLostRace(fixture.EngineTestCase):
 
     def test_event_is_evaluated_again_against_the_stored_state(self):
