@@ -76,7 +76,11 @@ class SQLiteFaultStoreTest(base.FunctionalTestCase):
             'status': 'open', 'created_at': at(0), 'closed_at': None,
             'affected': [], 'actions': [],
             'checkpoints': fault['checkpoints'],
-            'reports': fault['reports']}
+            'reports': fault['reports'],
+            # Stored without steps or owner: nothing for an inspector to
+            # run or resume.
+            'steps': [], 'done': [], 'owner': None, 'heartbeat_at': None,
+            'handled_at': None, 'resumes': []}
         self.assertEqual(expected, stored)
         self.assertEqual(expected, self.db.get_fault('f-1'))
         self.assertEqual({'compute-0': expected}, self.db.get_open_faults())
