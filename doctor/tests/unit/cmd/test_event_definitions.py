@@ -87,18 +87,20 @@ class TestEventDefinitionsAtStart(base.TestCase):
         self.assertIn(missing, self.stderr.getvalue())
         self.launch.assert_not_called()
 
-    def _launch(self, main):
+    def _launch(self, main, **launched):
         with open(self.definitions, 'w') as f:
             f.write(BROKEN.replace('type: uuid', 'type: text'))
 
         main(['--config-file', self.config_file])
 
         self.launch.assert_called_once_with(doctor_conf.CONF, mock.ANY,
-                                            restart_method='mutate')
+                                            restart_method='mutate',
+                                            **launched)
         self.assertEqual('', self.stderr.getvalue())
 
     def test_evaluator_launches_with_good_definitions(self):
-        self._launch(evaluator_cmd.main)
+        # One process by default ([evaluator] processes).
+        self._launch(evaluator_cmd.main, workers=1)
 
     def test_all_launches_with_good_definitions(self):
         self._launch(all_cmd.main)
