@@ -285,6 +285,10 @@ class Bench:
         self.conf.set_override('state_path', state_path)
         self.conf.set_override('port', 0, group='api')
         self.conf.set_override('resync_interval', 0, group='evaluator')
+        # The webhook receiver listens on loopback, which the webhook
+        # target policy denies by default.
+        self.conf.set_override('allowed_networks', ['127.0.0.1/32'],
+                               group='notifier')
         if backend == 'embedded':
             database = os.path.join(state_path, 'doctor.sqlite')
             if os.path.exists(database):
