@@ -6,8 +6,10 @@ process count, doctor-evaluator runs as ``[evaluator] processes = N``
 (partitioned when N > 1, with Redis for coordination); a backlog of
 BACKLOG notifications, each flipping its instance's alarm (a state change,
 a transaction and a webhook each), is queued while it is stopped, and
-the rate is taken from the first webhook received to the last once it
-starts again. The ratio of each count to one process is printed.
+the webhook rate is taken from the first webhook received to the last once it
+starts again; the rate of state changes stored (from the first to the
+last in the alarm history) is taken too, the evaluators' own whatever
+the webhooks'. The ratio of each count to one process is printed.
 
 Run from the repository root:
 
@@ -26,7 +28,10 @@ import uuid
 
 import alarms
 import backends
+import sqlalchemy as sa
 
+from doctor.db import api as db_api
+from doctor.db.sqlalchemy import models
 from doctor.tests import base as test_base
 from doctor.tests.functional import outage
 
@@ -102,6 +107,27 @@ class Evaluator:
         self.process = None
 
 
+def stored_changes(conf) -> tuple[int, float]:
+    """State changes stored, and the seconds from the first to the last.
+
+    The evaluator's own rate, whatever the webhooks' (the consumer, or
+    the deliveries to one target at a time, may be slower).
+    """
+    change = models.AlarmChange.__table__
+    connection = db_api.get_connection(conf)
+    try:
+        with connection.engine.connect() as db:
+            count, first, last = db.execute(
+                sa.select(sa.func.count(), sa.func.min(change.c.timestamp),
+                          sa.func.max(change.c.timestamp))
+                .where(change.c.type == db_api.CHANGE_STATE)).one()
+    finally:
+        connection.engine.dispose()
+    if not count or first is None:
+        return 0, 0.0
+    return count, (last - first).total_seconds()
+
+
 def run(args, processes: int, receiver: alarms.Receiver,
         workdir: str) -> dict:
     backends.reset_postgresql(PG_DATABASE)
@@ -136,7 +162,11 @@ def run(args, processes: int, receiver: alarms.Receiver,
         evaluator.stop()
     times = sorted(record['received_at'] for record in received)
     seconds = times[-1] - times[0] if len(times) > 1 else 0.0
+    stored, stored_seconds = stored_changes(conf)
     return {'processes': processes, 'events': len(events),
+            'transitions_stored': stored,
+            'stored_per_s': ((stored - 1) / stored_seconds
+                             if stored_seconds else 0.0),
             'webhooks': len(received), 'complete': complete,
             'duplicates': len(received) - len(
                 {(record['alarm']['alarm_id'],
@@ -170,11 +200,16 @@ def main() -> int:
         receiver.stop()
     base = next((r['events_per_s'] for r in results
                  if r['processes'] == 1), None)
-    print('\nprocesses  events/s  ratio to 1 process')
+    stored_base = next((r['stored_per_s'] for r in results
+                        if r['processes'] == 1), None)
+    print('\nprocesses  webhooks/s  ratio  state changes stored/s  ratio')
     for result in results:
         ratio = result['events_per_s'] / base if base else float('nan')
-        print('%9d  %8.0f  %5.2f%s' % (
+        stored_ratio = (result['stored_per_s'] / stored_base
+                        if stored_base else float('nan'))
+        print('%9d  %10.0f  %5.2f  %22.0f  %5.2f%s' % (
             result['processes'], result['events_per_s'], ratio,
+            result['stored_per_s'], stored_ratio,
             '' if result['complete'] else '  (incomplete)'))
     if args.json:
         with open(args.json, 'w') as f:
