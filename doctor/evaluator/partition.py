@@ -60,8 +60,10 @@ PRIORITY = 'info'
 LEADER_TASK = 'intake'
 FORWARD_EVENT_TYPE = 'doctor.evaluator.forward'
 # Ids of notifications this process evaluated, remembered to skip a copy
-# forwarded again (an intake that died between the broker's confirmation
-# and its acknowledgement forwards its last batch once more).
+# that comes again: redelivered because its acknowledgement was lost with
+# the connection (the driver's own memory of them holds 16), or forwarded
+# again by an intake that died between the broker's confirmation and its
+# acknowledgement.
 _RECENT_IDS = 20000
 # Tries of a forward before the intake requeues its batch.
 _FORWARD_RETRY = 2
@@ -239,6 +241,42 @@ class RecentIds:
                 self._ids.popitem(last=False)
 
 
+def evaluate_in_order(engine: evaluator_mod.NotificationEvaluator,
+                      recent: RecentIds, notifications: Iterable[dict]):
+    """Evaluate raw notifications in order; the listener's result.
+
+    HANDLED once what each of them causes is stored, REQUEUE if the
+    evaluator stopped first. A notification whose id ``recent`` holds was
+    evaluated already (a copy redelivered because its acknowledgement was
+    lost with the connection, or forwarded again by an intake) and is
+    skipped: evaluated again after later events of its resource, it would
+    replay their transitions.
+    """
+    tickets: list[tuple[str | None, evaluator_mod.Ticket]] = []
+    for item in notifications:
+        metadata = item.get('metadata')
+        message_id = (metadata.get('message_id')
+                      if isinstance(metadata, dict) else None)
+        if message_id is not None and message_id in recent:
+            LOG.debug('Skipping notification %s: evaluated already',
+                      message_id)
+            continue
+        tickets.append((message_id, engine.submit(
+            item.get('ctxt'), item.get('publisher_id'),
+            item.get('event_type'), item.get('payload'), metadata)))
+    done = []
+    requeue = False
+    for message_id, ticket in tickets:
+        if ticket.wait() is evaluator_mod.Outcome.REQUEUE:
+            requeue = True
+        elif message_id is not None:
+            done.append(message_id)
+    recent.add(done)
+    if requeue:
+        return messaging.NotificationResult.REQUEUE
+    return messaging.NotificationResult.HANDLED
+
+
 class PartitionEndpoint:
     """A partition owner's endpoint: evaluates forwarded notifications.
 
@@ -253,39 +291,18 @@ class PartitionEndpoint:
         self._recent = recent
 
     def info(self, messages: list[dict]):
-        tickets: list[tuple[str | None, evaluator_mod.Ticket]] = []
+        notifications: list[dict] = []
         for message in messages:
             payload = message.get('payload')
-            notifications = (payload.get('notifications')
-                             if isinstance(payload, dict) else None)
-            if not isinstance(notifications, list):
+            forwarded = (payload.get('notifications')
+                         if isinstance(payload, dict) else None)
+            if not isinstance(forwarded, list):
                 LOG.warning('Dropping a malformed forward %s',
                             message.get('metadata'))
                 continue
-            for item in notifications:
-                if not isinstance(item, dict):
-                    continue
-                metadata = item.get('metadata')
-                message_id = (metadata.get('message_id')
-                              if isinstance(metadata, dict) else None)
-                if message_id is not None and message_id in self._recent:
-                    LOG.debug('Skipping notification %s: evaluated '
-                              'already', message_id)
-                    continue
-                tickets.append((message_id, self._engine.submit(
-                    item.get('ctxt'), item.get('publisher_id'),
-                    item.get('event_type'), item.get('payload'), metadata)))
-        done = []
-        requeue = False
-        for message_id, ticket in tickets:
-            if ticket.wait() is evaluator_mod.Outcome.REQUEUE:
-                requeue = True
-            elif message_id is not None:
-                done.append(message_id)
-        self._recent.add(done)
-        if requeue:
-            return messaging.NotificationResult.REQUEUE
-        return messaging.NotificationResult.HANDLED
+            notifications.extend(item for item in forwarded
+                                 if isinstance(item, dict))
+        return evaluate_in_order(self._engine, self._recent, notifications)
 
 
 class Server(typing.Protocol):

@@ -35,7 +35,9 @@ class NotificationEndpoint:
     is stored: the listener's thread waits for it. A batch the evaluator
     could not finish before stopping goes back to the bus, for this replica
     after a restart or for another one; what of it was already stored
-    changes nothing when evaluated again.
+    changes nothing when evaluated again. A batch that comes again because
+    its acknowledgement was lost with the connection skips what this
+    process evaluated of it already.
 
     Batches are handled one at a time, so the events of one resource are
     queued in the order the bus delivered them. The listener groups a
@@ -43,20 +45,17 @@ class NotificationEndpoint:
     priorities within one batch are evaluated priority by priority.
     """
 
-    def __init__(self, engine: evaluator_mod.NotificationEvaluator) -> None:
+    def __init__(self, engine: evaluator_mod.NotificationEvaluator,
+                 recent: partition_mod.RecentIds | None = None) -> None:
         self._engine = engine
+        self._recent = recent if recent is not None else (
+            partition_mod.RecentIds())
 
     def _handle(self, messages):
-        tickets = [self._engine.submit(message['ctxt'],
-                                       message['publisher_id'],
-                                       message['event_type'],
-                                       message['payload'],
-                                       message['metadata'])
-                   for message in messages]
-        outcomes = [ticket.wait() for ticket in tickets]
-        if evaluator_mod.Outcome.REQUEUE in outcomes:
-            return messaging.NotificationResult.REQUEUE
-        return messaging.NotificationResult.HANDLED
+        # A notification evaluated already (its acknowledgement lost with
+        # the connection) is skipped: see partition.evaluate_in_order.
+        return partition_mod.evaluate_in_order(self._engine, self._recent,
+                                               messages)
 
     audit = critical = debug = error = info = sample = warn = _handle
 

@@ -11,6 +11,7 @@ import testtools
 
 from doctor.evaluator import evaluator
 from doctor.evaluator import partition
+from doctor.evaluator import service
 from doctor.tests.unit.evaluator import fixture
 from doctor.tests.unit.evaluator import samples
 
@@ -187,6 +188,19 @@ class TestPartitionEndpoint(fixture.EngineTestCase):
         self.assertEqual(HANDLED, self.endpoint.info([self.forward(*flips)]))
         self.assertEqual(3, len(self.state_changes(alarm['alarm_id'])))
         self.assertEqual('alarm', self.state_of(alarm['alarm_id']))
+
+    def test_pool_batch_redelivered_after_a_lost_ack_replays_nothing(self):
+        # The one-process evaluator's endpoint on the pool queue: a batch
+        # whose acknowledgement was lost with the connection comes again.
+        alarm = self.create_alarm()
+        self.engine.load_index()
+        endpoint = service.NotificationEndpoint(self.engine)
+        flips = [nova_update(samples.INSTANCE_ID, state, 'm%d' % number)
+                 for number, state in enumerate(['error', 'active'])]
+        self.assertEqual(HANDLED, endpoint.info(flips))
+        self.assertEqual(HANDLED, endpoint.info(flips))
+        self.assertEqual(2, len(self.state_changes(alarm['alarm_id'])))
+        self.assertEqual('ok', self.state_of(alarm['alarm_id']))
 
     def test_requeued_when_the_evaluator_stops_first(self):
         engine = mock.create_autospec(evaluator.NotificationEvaluator,
