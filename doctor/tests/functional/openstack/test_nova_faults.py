@@ -37,6 +37,7 @@ HANDLED_WITHIN = 120.0
 SERVERS = 20
 BOOTING = 4
 TEST_TIMEOUT = 240
+SNAPSHOT_WITHIN = 120.0
 # A timeout that Nova meets when it is not sent more than it serves, and
 # misses for calls queued behind others.
 CALL_TIMEOUT = 2.0
@@ -124,7 +125,11 @@ class NovaFaultTest(os_base.DatasourceTestCase):
     def inspector(self) -> inspector_mod.Inspector:
         """An inspector acting through Nova, its cache from a snapshot."""
         snapshot, _ = self.snapshots()
-        snapshot()
+        # A busy Keystone may time out a snapshot: take another.
+        self.wait_for(
+            lambda: (snapshot() is not None
+                     and self.entity('host:' + self.nova.hosts[0])),
+            timeout=SNAPSHOT_WITHIN, message='a snapshot of Nova stored')
         controllers = inspector_mod.load_controllers(self.conf)
         for controller in controllers:
             controller.start()
