@@ -9,14 +9,14 @@ without, it sends the identity headers that doctor-api believes under
 heartbeat status in doctor's database (``[database] connection``).
 """
 
-from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+
+from doctor.conf import api_client
 
 GROUP = cfg.OptGroup('compute_agent',
                      title='doctor-compute-agent: the host end of the HA '
                            'guest channels')
 
-HTTP_TIMEOUT = 10
 
 opts = [
     cfg.StrOpt('channel_dir', default='/var/lib/doctor/guest-channels',
@@ -59,25 +59,9 @@ opts = [
 ]
 
 
-def _session_opts() -> list[cfg.Opt]:
-    session_opts = ks_loading.get_session_conf_options()
-    for opt in session_opts:
-        if opt.dest == 'timeout':
-            opt.default = HTTP_TIMEOUT
-    return session_opts
-
-
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    # A group of its own per ConfigOpts, as for [monitor]: keystoneauth
-    # registers the auth plugin's options on the group it loads from.
-    group = cfg.OptGroup(GROUP.name, title=GROUP.title, help=GROUP.help)
-    conf.register_group(group)
-    conf.register_opts(opts, group=group)
-    conf.register_opts(_session_opts(), group=group)
-    ks_loading.register_auth_conf_options(conf, group.name)
+    api_client.register_opts(conf, GROUP, opts)
 
 
 def list_opts():
-    return [(GROUP, opts + _session_opts()
-             + ks_loading.get_auth_common_conf_options()
-             + ks_loading.get_auth_plugin_conf_options('password'))]
+    return api_client.list_opts(GROUP, opts)

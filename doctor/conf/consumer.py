@@ -7,13 +7,13 @@ sends the identity headers that doctor-api believes under ``[api]
 auth_strategy = noauth``.
 """
 
-from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+
+from doctor.conf import api_client
 
 GROUP = cfg.OptGroup('consumer', title='Sample consumer options')
 
 # Seconds a report to the API may take when [consumer] timeout is unset.
-HTTP_TIMEOUT = 10
 
 opts = [
     cfg.HostAddressOpt('host', default='127.0.0.1',
@@ -31,25 +31,9 @@ opts = [
 ]
 
 
-def _session_opts() -> list[cfg.Opt]:
-    session_opts = ks_loading.get_session_conf_options()
-    for opt in session_opts:
-        if opt.dest == 'timeout':
-            opt.default = HTTP_TIMEOUT
-    return session_opts
-
-
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    # A group of its own for each ConfigOpts: keystoneauth registers the
-    # auth plugin's options on the group when it loads the plugin.
-    group = cfg.OptGroup(GROUP.name, title=GROUP.title, help=GROUP.help)
-    conf.register_group(group)
-    conf.register_opts(opts, group=group)
-    conf.register_opts(_session_opts(), group=group)
-    ks_loading.register_auth_conf_options(conf, group.name)
+    api_client.register_opts(conf, GROUP, opts)
 
 
 def list_opts():
-    return [(GROUP, opts + _session_opts()
-             + ks_loading.get_auth_common_conf_options()
-             + ks_loading.get_auth_plugin_conf_options('password'))]
+    return api_client.list_opts(GROUP, opts)

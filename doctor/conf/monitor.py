@@ -7,8 +7,9 @@ before it posts; without, it sends the identity headers that doctor-api
 believes under ``[api] auth_strategy = noauth``.
 """
 
-from keystoneauth1 import loading as ks_loading
 from oslo_config import cfg
+
+from doctor.conf import api_client
 
 GROUP = cfg.OptGroup('monitor', title='doctor-monitor: the sample host '
                                       'monitor')
@@ -16,7 +17,6 @@ GROUP = cfg.OptGroup('monitor', title='doctor-monitor: the sample host '
 # Seconds a POST to the API may take when [monitor] timeout is not set:
 # keystoneauth's own default waits for ever, which would hold every event
 # queued behind one that an API never answers.
-HTTP_TIMEOUT = 10
 
 opts = [
     cfg.ListOpt('hosts', default=[],
@@ -49,27 +49,9 @@ opts = [
 ]
 
 
-def _session_opts() -> list[cfg.Opt]:
-    """keystoneauth's session options, with a finite HTTP timeout."""
-    session_opts = ks_loading.get_session_conf_options()
-    for opt in session_opts:
-        if opt.dest == 'timeout':
-            opt.default = HTTP_TIMEOUT
-    return session_opts
-
-
 def register_opts(conf: cfg.ConfigOpts) -> None:
-    # A group of its own for each ConfigOpts: keystoneauth registers the
-    # auth plugin's options on the group when it loads the plugin, and a
-    # group shared between ConfigOpts would carry them to all.
-    group = cfg.OptGroup(GROUP.name, title=GROUP.title, help=GROUP.help)
-    conf.register_group(group)
-    conf.register_opts(opts, group=group)
-    conf.register_opts(_session_opts(), group=group)
-    ks_loading.register_auth_conf_options(conf, group.name)
+    api_client.register_opts(conf, GROUP, opts)
 
 
 def list_opts():
-    return [(GROUP, opts + _session_opts()
-             + ks_loading.get_auth_common_conf_options()
-             + ks_loading.get_auth_plugin_conf_options('password'))]
+    return api_client.list_opts(GROUP, opts)
