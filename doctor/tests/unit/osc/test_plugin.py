@@ -18,6 +18,8 @@ COMMANDS = {
     'doctor_host_show', 'doctor_host_set', 'doctor_port_show',
     'doctor_port_set', 'doctor_event_create', 'doctor_entity_list',
     'doctor_entity_show', 'doctor_fault_list', 'doctor_fault_show',
+    'doctor_fault_timeline', 'doctor_heartbeat_list',
+    'doctor_heartbeat_show',
 }
 
 
