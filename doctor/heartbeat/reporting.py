@@ -18,8 +18,6 @@ import threading
 import time
 import typing
 
-from keystoneauth1 import exceptions as ks_exceptions
-from keystoneauth1 import loading as ks_loading
 from keystoneauth1 import session as ks_session
 from oslo_log import log
 from oslo_utils import uuidutils
@@ -53,20 +51,6 @@ def instance_event(instance_id: str, down: bool, reason: str, host: str,
             'type': EVENT_TYPE, 'details': details}
 
 
-def make_session(conf) -> ks_session.Session:
-    """A keep-alive HTTP session, authenticated if ``auth_type`` is set.
-
-    :raises ConfigInvalid: if the authentication options are incomplete.
-    """
-    try:
-        auth = ks_loading.load_auth_from_conf_options(conf, GROUP)
-        return ks_loading.load_session_from_conf_options(conf, GROUP,
-                                                         auth=auth)
-    except ks_exceptions.ClientException as e:
-        raise exception.ConfigInvalid(
-            reason='[%s] authentication: %s' % (GROUP, e)) from e
-
-
 class FaultPoster(monitor_events.EventPoster):
     """Posts instance faults to ``[compute_agent] api_url``.
 
@@ -81,7 +65,8 @@ class FaultPoster(monitor_events.EventPoster):
 
     def start(self) -> None:
         if self._session is None:
-            self._session = make_session(self.conf)
+            self._session = monitor_events.make_session(self.conf,
+                                                        GROUP)
         if self._session.auth is None:
             self._headers = monitor_events.noauth_headers(
                 self.conf.compute_agent.name)

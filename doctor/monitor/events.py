@@ -70,18 +70,19 @@ def host_event(hostname: str, status: str, monitor: str,
     }
 
 
-def make_session(conf) -> ks_session.Session:
-    """A keep-alive HTTP session, authenticated if ``auth_type`` is set.
+def make_session(conf, group: str = GROUP) -> ks_session.Session:
+    """A keep-alive HTTP session to doctor's API, from ``[group]``'s
+    options: authenticated if its ``auth_type`` is set.
 
     :raises ConfigInvalid: if the authentication options are incomplete.
     """
     try:
-        auth = ks_loading.load_auth_from_conf_options(conf, GROUP)
-        return ks_loading.load_session_from_conf_options(conf, GROUP,
+        auth = ks_loading.load_auth_from_conf_options(conf, group)
+        return ks_loading.load_session_from_conf_options(conf, group,
                                                          auth=auth)
     except ks_exceptions.ClientException as e:
         raise exception.ConfigInvalid(
-            reason='[%s] authentication: %s' % (GROUP, e)) from e
+            reason='[%s] authentication: %s' % (group, e)) from e
 
 
 def noauth_headers(monitor: str) -> dict[str, str]:

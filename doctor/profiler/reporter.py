@@ -7,11 +7,9 @@ The sample consumer uses it; a VNF manager can do the same in a few lines
 
 import typing
 
-from keystoneauth1 import exceptions as ks_exceptions
-from keystoneauth1 import loading as ks_loading
 from oslo_log import log
 
-from doctor.common import exception
+from doctor.monitor import events as monitor_events
 from doctor.profiler import checkpoints
 from doctor.profiler import recorder as recorder_mod
 
@@ -63,14 +61,8 @@ def consumer_recorder(conf, api_url: typing.Callable[[], str] | None = None
     """
     if not conf.consumer.report_checkpoints:
         return None
-    try:
-        auth = ks_loading.load_auth_from_conf_options(conf, GROUP)
-        session = ks_loading.load_session_from_conf_options(conf, GROUP,
-                                                            auth=auth)
-    except ks_exceptions.ClientException as e:
-        raise exception.ConfigInvalid(
-            reason='[%s] authentication: %s' % (GROUP, e)) from e
-    headers = {} if auth is not None else dict(NOAUTH_HEADERS)
+    session = monitor_events.make_session(conf, GROUP)
+    headers = {} if session.auth is not None else dict(NOAUTH_HEADERS)
     return recorder_mod.Recorder(
         http_writer(session, api_url or conf.consumer.api_url, headers),
         capacity=conf.profiler.buffer_size,
