@@ -66,4 +66,5 @@ def consumer_recorder(conf, api_url: typing.Callable[[], str] | None = None
     return recorder_mod.Recorder(
         http_writer(session, api_url or conf.consumer.api_url, headers),
         capacity=conf.profiler.buffer_size,
-        interval=conf.profiler.flush_interval)
+        interval=conf.profiler.flush_interval,
+        max_delay=conf.profiler.flush_max_delay)
