@@ -154,10 +154,29 @@ class DatabaseSource(Source):
             marker = page[-1]['id']
 
 
+def _message_lines(lines: Iterable[str]) -> Iterable[str]:
+    """``lines``, each record of a JSON log (oslo.log's JSONFormatter:
+    one object a line, the message in ``message``) replaced by the lines
+    of its message.
+    """
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith('{') and '"message"' in stripped:
+            try:
+                record = json.loads(stripped)
+            except ValueError:
+                record = None
+            if isinstance(record, dict) and isinstance(
+                    record.get('message'), str):
+                yield from record['message'].splitlines()
+                continue
+        yield line
+
+
 def parse_lines(lines: Iterable[str]) -> list[dict]:
     """The checkpoints logged in ``lines``; other lines are skipped."""
     found = []
-    for line in lines:
+    for line in _message_lines(lines):
         start = line.find(checkpoints.LOG_MARKER + ' {')
         if start < 0:
             continue

@@ -1,11 +1,18 @@
 """Reading checkpoints back from the services' log lines."""
 
+import io
+import logging
 import os
 
 import fixtures
+from oslo_config import cfg
+from oslo_config import fixture as config_fixture
+from oslo_log import formatters
+from oslo_log import log as oslo_log
 import testtools
 
 from doctor.profiler import checkpoints
+from doctor.profiler import recorder as recorder_mod
 from doctor.profiler import report
 from doctor.profiler import sources
 from doctor.profiler import timeline
@@ -65,3 +72,46 @@ class TestLogSource(testtools.TestCase):
         self.assertEqual([], sources.parse_lines([
             'doctor-checkpoint', 'doctor-checkpoint {"name": "hostdown"}',
             'doctor-checkpoint []', 'nothing']))
+
+
+class TestLoggedByTheRecorder(testtools.TestCase):
+    """What a recorder logs, through oslo.log's own formatters, reads back.
+    """
+
+    def logged(self, formatter: logging.Formatter) -> list[str]:
+        # Kept from the test run's output.
+        self.useFixture(fixtures.FakeLogger(name='doctor.profiler.recorder'))
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(formatter)
+        logger = logging.getLogger('doctor.profiler.recorder')
+        logger.addHandler(handler)
+        self.addCleanup(logger.removeHandler, handler)
+        self.addCleanup(logger.setLevel, logger.level)
+        logger.setLevel(logging.INFO)
+        recorder = recorder_mod.Recorder(lambda batch: None, interval=3600)
+        recorder._start = lambda: None
+        for number in range(3):
+            recorder.record('f-1', 'fired_alarm', 'evaluator',
+                            'a-%d' % number)
+        recorder.flush()
+        return stream.getvalue().splitlines()
+
+    def assert_read_back(self, lines: list[str]) -> None:
+        self.assertEqual(['a-0', 'a-1', 'a-2'],
+                         [entry['alarm_id'] for entry
+                          in sources.parse_lines(lines)])
+
+    def test_plain_text(self):
+        conf = self.useFixture(config_fixture.Config(cfg.ConfigOpts())).conf
+        oslo_log.register_options(conf)
+        lines = self.logged(formatters.ContextFormatter(config=conf))
+
+        self.assertEqual(3, len(lines))
+        self.assert_read_back(lines)
+
+    def test_json(self):
+        lines = self.logged(formatters.JSONFormatter())
+
+        self.assertEqual(1, len(lines))
+        self.assert_read_back(lines)
