@@ -80,6 +80,7 @@ from doctor.inspector import cache as cache_mod
 from doctor.inspector import service as inspector_service
 from doctor.notifier import service as notifier_service
 from doctor.profiler import checkpoints as profiler_points
+from doctor.profiler import recorder as profiler_recorder
 from doctor.profiler import report as profiler_report
 from doctor.profiler import timeline as profiler_timeline
 from doctor.synchronizer import service as synchronizer_service
@@ -403,7 +404,16 @@ def _services_main(kinds: tuple[str, ...], overrides, log_file: str,
         answers.put(('error', traceback.format_exc()))
         return
     answers.put(('ready', info))
-    control.get()
+    while True:
+        command = control.get()
+        if command == 'stop':
+            break
+        if command == 'recorder_cpu':
+            answers.put(('recorder_cpu', profiler_recorder.cpu_s()))
+            continue
+        # ('record', on): [profiler] record changed, as a reload would.
+        conf.set_override('record', command[1], group='profiler')
+        answers.put(('record', command[1]))
     group.stop()
     rpc.cleanup()
     answers.put(('stopped', None))
@@ -454,6 +464,23 @@ class ServicesProcess:
                                % ('+'.join(self.kinds), info))
         return info
 
+    def set_record(self, on: bool) -> None:
+        """Turn the services' ``[profiler] record`` on or off."""
+        self._control.put(('record', on))
+        kind, value = self._answer(30)
+        if kind != 'record' or value != on:
+            raise RuntimeError('%s answered %s to a change of [profiler] '
+                               'record' % ('+'.join(self.kinds), kind))
+
+    def recorder_cpu_s(self) -> float:
+        """CPU seconds the profiler's recorders have spent writing."""
+        self._control.put('recorder_cpu')
+        kind, value = self._answer(30)
+        if kind != 'recorder_cpu':
+            raise RuntimeError('%s answered %s to recorder_cpu'
+                               % ('+'.join(self.kinds), kind))
+        return value
+
     def stop(self) -> None:
         if self._process.is_alive():
             self._control.put('stop')
@@ -472,11 +499,16 @@ class ServicesProcess:
 class ChainBench:
     """One backend's faults, from the monitor's POST to the last alarm."""
 
-    def __init__(self, args, backend: str, record: bool = True) -> None:
+    def __init__(self, args, backend: str,
+                 record: bool | str = True) -> None:
         self.args = args
         self.backend = backend
-        # Whether the evaluator records its profiler checkpoints.
-        self.record = record
+        # Whether the evaluator records its profiler checkpoints: True,
+        # False, or 'both': faults with and without, in the order on,
+        # off, off, on, ... so that a drift of the machine weighs on both
+        # alike.
+        self.record_mode = record
+        self.record = record is not False
         self.state_path = os.path.join(args.workdir, 'inspector-bench',
                                        backend)
         self.layout = 'one' if backend == 'embedded' else args.rabbit_layout
@@ -505,13 +537,23 @@ class ChainBench:
             processes = self.processes = self.start(overrides)
             self.fault(self.fleet.warmup, warmup=True)
             self.results['counts'] = []
+            off: list[dict] = []
             for count in self.args.instances:
-                faults = [self.fault(host)
-                          for host in self.fleet.by_count[count]]
+                faults = []
+                for position, host in enumerate(self.fleet.by_count[count]):
+                    if self.record_mode == 'both':
+                        self.set_record(position % 4 in (0, 3))
+                    faults.append(self.fault(host))
+                if self.record_mode == 'both':
+                    off.append(summarise(count, [
+                        fault for fault in faults if not fault['record']]))
+                    faults = [fault for fault in faults if fault['record']]
                 summary = summarise(count, faults)
                 self.results['counts'].append(summary)
                 print(report_count(self.backend, summary), flush=True)
             self.results['delivery'] = self.tally()
+            if self.record_mode == 'both':
+                self.results['record_off_counts'] = off
         finally:
             stoppers = [threading.Thread(target=process.stop)
                         for process in processes]
@@ -585,6 +627,12 @@ class ChainBench:
         self.api = 'http://127.0.0.1:%d/v1' % port
         return processes
 
+    def set_record(self, on: bool) -> None:
+        if on != self.record:
+            for process in self.processes:
+                process.set_record(on)
+            self.record = on
+
     def _note(self, record: dict) -> str:
         alarm_id = record['alarm'].get('alarm_id')
         self.received[alarm_id] += 1
@@ -602,6 +650,7 @@ class ChainBench:
                              'monitor': 'doctor-bench',
                              'monitor_event_id': 'bench-%s' % host}}
         cpu = self.cpu_s()
+        recorder_cpu = self.recorder_cpu_s()
         fault_id = self.report(event)
         answered = time.time()
         arrivals: dict[str, float] = {}
@@ -618,9 +667,16 @@ class ChainBench:
                 if (body.get('fault_id') != fault_id
                         or body.get('current') != 'alarm'):
                     mismatched += 1
-        fault = self.fault_record(fault_id, len(expected))
-        cpu = self.cpu_s() - cpu
+        # The services' CPU is read once they are quiet, before the bench
+        # asks for the fault record: the same window whether or not they
+        # record checkpoints, and the bench's own polling left out of it.
+        # The settle time is longer than [profiler] flush_interval, so a
+        # recorder's write is inside the window; a record not yet complete
+        # when read says it was not.
         time.sleep(self.args.settle + 0.0005 * len(members))
+        cpu = self.cpu_s() - cpu
+        recorder_cpu = self.recorder_cpu_s() - recorder_cpu
+        fault, polls = self.fault_record(fault_id, len(expected))
         if warmup:
             return {}
         checkpoints = {
@@ -648,6 +704,9 @@ class ChainBench:
             'host': host, 'instances': len(members), 'fault_id': fault_id,
             'post_ms': (answered - sent) * 1e3,
             'services_cpu_ms': cpu * 1e3,
+            'record': self.record,
+            'recorder_cpu_ms': recorder_cpu * 1e3,
+            'record_late': self.record and polls > 1,
             'alarms': len(arrivals), 'expected': len(expected),
             'mismatched': mismatched,
             'first_alarm_ms': ((min(arrivals.values()) - sent) * 1e3
@@ -667,6 +726,10 @@ class ChainBench:
         """CPU seconds the services' processes have used so far."""
         return sum(process.cpu_s() for process in self.processes)
 
+    def recorder_cpu_s(self) -> float:
+        """CPU seconds their profiler recorders have spent writing."""
+        return sum(process.recorder_cpu_s() for process in self.processes)
+
     def report(self, event: dict) -> str:
         """Post ``event`` as a monitor does; the id of its fault."""
         response = self.session.post(self.api + '/events', json=[event],
@@ -681,11 +744,14 @@ class ChainBench:
                      timeout: float = 30) -> dict:
         """The fault as ``GET /v1/faults/{id}`` shows it, once complete:
         the inspector's checkpoints 0 to 5 and, when the evaluator records
-        them, a fired alarm (8) of each of ``alarms``.
+        them, a fired alarm (8) of each of ``alarms``; and how many times
+        it was asked for.
         """
         deadline = time.monotonic() + timeout
         fault: dict = {}
+        polls = 0
         while time.monotonic() < deadline:
+            polls += 1
             response = self.session.get(self.api + '/faults/' + fault_id,
                                         headers=ADMIN, timeout=30)
             if response.status_code == 200:
@@ -698,7 +764,7 @@ class ChainBench:
                         not self.record or fired >= alarms):
                     break
             time.sleep(0.01)
-        return fault
+        return fault, polls
 
     def tally(self) -> dict:
         """Whether every alarm of a failed host came once, and no other."""
@@ -757,6 +823,12 @@ def summarise(count: int, faults: list[dict]) -> dict:
         'post_ms': stats([fault['post_ms'] for fault in faults]),
         'services_cpu_ms': stats([fault['services_cpu_ms']
                                   for fault in faults]),
+        'recorder_cpu_ms': stats([fault.get('recorder_cpu_ms', 0.0)
+                                  for fault in faults]),
+        # Faults whose checkpoints were not all stored when the services'
+        # CPU was read: their recording cost is partly outside the window.
+        'records_late': sum(1 for fault in faults
+                            if fault.get('record_late')),
         'checkpoints_ms': checkpoints,
         'lookup_ms': stats(lookups),
         'profiler_segments_ms': segments,
@@ -881,21 +953,36 @@ def recording_overhead(on: dict, off: dict) -> list[dict]:
             'on_p99': with_['last_alarm_ms']['p99'],
             'off_p99': without['last_alarm_ms']['p99'],
             'on_cpu_p50': with_['services_cpu_ms']['p50'],
-            'off_cpu_p50': without['services_cpu_ms']['p50']})
+            'off_cpu_p50': without['services_cpu_ms']['p50'],
+            # The CPU is read in 10 ms ticks: the mean says more.
+            'on_cpu_mean': with_['services_cpu_ms']['mean'],
+            'off_cpu_mean': without['services_cpu_ms']['mean'],
+            'recorder_cpu_mean': with_['recorder_cpu_ms']['mean'],
+            'faults': [with_['faults'], without['faults']],
+            'records_late': with_.get('records_late', 0)})
     return rows
 
 
 def report_overhead(backend: str, rows: list[dict]) -> str:
     lines = ['', '== what recording costs, %s: fault -> last alarm and the '
              'services\' CPU, [profiler] record on / off ==' % backend,
-             '%9s %17s %17s %17s' % ('instances', 'p50 ms on/off',
-                                     'p99 ms on/off', 'CPU ms on/off')]
+             '%9s %13s %17s %17s %21s %13s' % (
+                 'instances', 'faults on/off', 'p50 ms on/off',
+                 'p99 ms on/off', 'CPU ms mean on/off', 'recorder ms')]
     for row in rows:
-        lines.append('%9d %17s %17s %17s' % (
-            row['instances'],
+        lines.append('%9d %13s %17s %17s %21s %13s' % (
+            row['instances'], '%d/%d' % tuple(row['faults']),
             '%s/%s' % (_ms(row['on_p50']), _ms(row['off_p50'])),
             '%s/%s' % (_ms(row['on_p99']), _ms(row['off_p99'])),
-            '%s/%s' % (_ms(row['on_cpu_p50']), _ms(row['off_cpu_p50']))))
+            '%s/%s' % (_ms(row['on_cpu_mean']),
+                       _ms(row['off_cpu_mean'])),
+            _ms(row['recorder_cpu_mean'])))
+    lines.append('recorder ms: CPU the recorders\' writes and log lines '
+                 'took per fault (mean), inside the services\' CPU')
+    late = sum(row.get('records_late', 0) for row in rows)
+    if late:
+        lines.append('%d faults\' checkpoints were not all stored when the '
+                     'CPU was read: raise --settle' % late)
     return '\n'.join(lines)
 
 
@@ -1062,8 +1149,9 @@ def main() -> int:
     parser.add_argument('--profiler-record', choices=['on', 'off', 'both'],
                         default='on',
                         help='whether the evaluator records its profiler '
-                             'checkpoints; both: run the chain with and '
-                             'without, and compare (chain phase)')
+                             'checkpoints; both: alternate faults with and '
+                             'without (on, off, off, on, ...) in one run, '
+                             'and compare (chain phase)')
     parser.add_argument('--json', help='also write the figures here')
     args = parser.parse_args()
     if min(args.repeat, args.repeat_large, args.lookups,
@@ -1086,16 +1174,20 @@ def main() -> int:
         output['chain'] = {}
         chosen = (['embedded', 'rabbit'] if args.backend == 'all'
                   else [args.backend])
-        records = {'on': [True], 'off': [False],
-                   'both': [True, False]}[args.profiler_record]
+        record = {'on': True, 'off': False,
+                  'both': 'both'}[args.profiler_record]
         for backend in chosen:
-            for record in records:
-                result = ChainBench(args, backend, record).run()
-                key = backend if record or len(records) == 1 \
-                    else backend + '-record-off'
-                output['chain'][key] = result
+            result = ChainBench(args, backend, record).run()
+            output['chain'][backend] = result
+            if record != 'both':
                 print(report_chain(result), flush=True)
-            if len(records) == 2:
+            else:
+                result['profiler_record'] = True
+                without = dict(result, profiler_record=False,
+                               counts=result.pop('record_off_counts'))
+                output['chain'][backend + '-record-off'] = without
+                print(report_chain(result), flush=True)
+                print(report_chain(without), flush=True)
                 output.setdefault('profiler_overhead', {})[backend] = (
                     recording_overhead(output['chain'][backend],
                                        output['chain'][backend
