@@ -25,6 +25,12 @@ opts = [
                     'bounded further by [nova] and [neutron] '
                     'max_concurrent_calls; a host forced down does not '
                     'use this pool and waits for none of it.'),
+    cfg.IntOpt('action_batch_size', default=500, min=1,
+               help='Most instances (or ports) of one fault handed to a '
+                    'controller in one call, for a controller that takes '
+                    'them in batches (the local controller stores a '
+                    'batch in one transaction). A controller without '
+                    'batches gets one call per item on the pool.'),
     cfg.IntOpt('action_retries', default=3, min=0,
                help='Times a controller call that failed for a transient '
                     'reason (the service unreachable, a 5xx, a timeout) '

@@ -70,6 +70,15 @@ CONTROLLER = 'controller'
 # Threads forcing hosts down (or up): one per host failing at once.
 HOST_WORKERS = 4
 
+# Seconds the instances' calls wait for the fault's early notifications
+# to be sent at most (a bus that does not answer must not hold them).
+ANNOUNCEMENTS_WAIT = 5.0
+
+
+def _chunks(items: list, size: int) -> list[list]:
+    return [items[start:start + size]
+            for start in range(0, len(items), size)]
+
 
 def now_iso() -> str:
     """The wall-clock time, UTC, as ISO 8601 with microseconds."""
@@ -230,6 +239,8 @@ class _FaultRun:
                 self._instances_done = max(self._instances_done or 0.0,
                                            ended)
         self.done = threading.Event()
+        # Set once the early notifications have all been tried.
+        self.announcements_sent = threading.Event()
 
     def add_pending(self, count: int) -> None:
         with self._lock:
@@ -339,6 +350,7 @@ class Inspector:
             max_workers=2, thread_name_prefix='doctor-announce')
         self._runs: dict[str, _FaultRun] = {}
         self._runs_lock = threading.Lock()
+        self._batch_size = conf.inspector.action_batch_size
 
     def stop(self) -> None:
         """Finish the actions under way, record them, then stop."""
@@ -527,15 +539,21 @@ class Inspector:
     # acting
 
     def _act(self, name: str, target: str, controller: base.Controller,
-             call: Callable[[], None]) -> _Outcome:
-        """Run one controller call, retrying transient failures."""
+             call: Callable[[], None], tried: int = 0) -> _Outcome:
+        """Run one controller call, retrying transient failures.
+
+        :param tried: attempts already made (by a batch) that failed for
+            a transient reason: the next waits its backoff first.
+        """
         retries = self.conf.inspector.action_retries
         interval = self.conf.inspector.action_retry_interval
         started_wall = time.time()
         started = time.monotonic()
-        attempts = 0
+        attempts = tried
         error = None
         while True:
+            if attempts:
+                time.sleep(interval * 2 ** (attempts - 1))
             attempts += 1
             try:
                 call()
@@ -549,13 +567,24 @@ class Inspector:
                 LOG.warning('%(name)s of %(target)s failed (%(error)s); '
                             'trying again', {'name': name, 'target': target,
                                              'error': error})
-                time.sleep(interval * 2 ** (attempts - 1))
             except Exception as e:
-                error = str(e) or type(e).__name__
+                error = self._final_error(name, target, e)
                 ok = False
-                if not isinstance(e, exception.DoctorException):
-                    LOG.exception('%s of %s failed', name, target)
                 break
+        return self._outcome(name, target, controller, ok, attempts, error,
+                             started_wall, started)
+
+    @staticmethod
+    def _final_error(name: str, target: str, error: Exception) -> str:
+        if not isinstance(error, exception.DoctorException):
+            LOG.error('%s of %s failed', name, target,
+                      exc_info=(type(error), error, error.__traceback__))
+        return str(error) or type(error).__name__
+
+    @staticmethod
+    def _outcome(name: str, target: str, controller: base.Controller,
+                 ok: bool, attempts: int, error: str | None,
+                 started_wall: float, started: float) -> _Outcome:
         ended = time.time()
         record: dict[str, typing.Any] = {
             'name': name, 'target': target, 'controller': controller.name,
@@ -570,6 +599,55 @@ class Inspector:
                       {'name': name, 'target': target, 'attempts': attempts,
                        'error': error})
         return _Outcome(record, ended, ok)
+
+    def _act_batch(self, name: str, kind: str, items: list[typing.Any],
+                   controller: base.Controller,
+                   call: Callable[[list[typing.Any]],
+                                  list[BaseException | None]],
+                   one: Callable[[typing.Any], Callable[[], None]],
+                   then: Callable[[typing.Any, _Outcome], None]) -> None:
+        """Run one batch call for ``items``; ``then`` each item's outcome.
+
+        An item whose call failed for a transient reason is tried again
+        on its own (``one`` gives its call) on a worker of the pool, with
+        the backoff of its next attempt; the others stand as they ended.
+        """
+        started_wall = time.time()
+        started = time.monotonic()
+        try:
+            results = call(items)
+            if len(results) != len(items):
+                raise exception.DoctorException(
+                    '%s answered %d results for %d items'
+                    % (controller.name, len(results), len(items)))
+        except Exception as e:
+            # The whole batch failed: each item as if it had failed alone.
+            results = [e] * len(items)
+        for item, result in zip(items, results):
+            target = '%s:%s' % (kind, item.id)
+            if isinstance(result, base.TransientError) and \
+                    self.conf.inspector.action_retries > 0:
+                LOG.warning('%(name)s of %(target)s failed (%(error)s); '
+                            'trying again', {'name': name, 'target': target,
+                                             'error': result})
+                self._pool.submit(self._retry_one, name, target, item,
+                                  controller, one(item), then)
+                continue
+            if result is None:
+                outcome = self._outcome(name, target, controller, True, 1,
+                                        None, started_wall, started)
+            else:
+                error = (str(result) or type(result).__name__
+                         if isinstance(result, base.TransientError)
+                         else self._final_error(name, target, result))
+                outcome = self._outcome(name, target, controller, False, 1,
+                                        error, started_wall, started)
+            then(item, outcome)
+
+    def _retry_one(self, name: str, target: str, item: typing.Any,
+                   controller: base.Controller, call: Callable[[], None],
+                   then: Callable[[typing.Any, _Outcome], None]) -> None:
+        then(item, self._act(name, target, controller, call, tried=1))
 
     def _running(self, fault_id: str) -> bool:
         with self._runs_lock:
@@ -619,13 +697,32 @@ class Inspector:
 
         released = threading.Lock()
 
-        def set_instances() -> None:
-            if not released.acquire(blocking=False):
-                return  # by another host step of the fault already
+        def release() -> None:
+            # The early notifications of the whole fault leave before
+            # any instance's call.
+            if announcements and not run.announcements_sent.wait(
+                    ANNOUNCEMENTS_WAIT):
+                LOG.warning('The notifications of fault %s are not all '
+                            'sent after %.0f s; setting its instances all '
+                            'the same', fault_id, ANNOUNCEMENTS_WAIT)
+            if base.takes_batches(instance_controller, base.INSTANCE):
+                for chunk in _chunks(instances, self._batch_size):
+                    self._pool.submit(self._instances_task, run, context,
+                                      instance_controller, chunk, state,
+                                      controller_announces)
+                return
             for instance in instances:
                 self._pool.submit(self._instance_task, run, context,
                                   instance_controller, instance, state,
                                   controller_announces)
+
+        def set_instances() -> None:
+            if not released.acquire(blocking=False):
+                return  # by another host step of the fault already
+            if announcements:
+                self._pool.submit(release)
+            else:
+                release()
 
         if hosts:
             # The host first: the instances go to the pool once its call
@@ -635,11 +732,18 @@ class Inspector:
                                    host_target, set_instances)
         else:
             set_instances()
-        for step in actions:
-            if step['kind'] == base.PORT:
+        ports = [progress.entity(step) for step in actions
+                 if step['kind'] == base.PORT]
+        port_controller = self.router[base.PORT] if ports else None
+        if port_controller is not None and base.takes_batches(
+                port_controller, base.PORT):
+            for chunk in _chunks(ports, self._batch_size):
+                self._pool.submit(self._ports_task, run, context,
+                                  port_controller, chunk)
+        else:
+            for port in ports:
                 self._pool.submit(self._port_task, run, context,
-                                  self.router[base.PORT],
-                                  progress.entity(step))
+                                  port_controller, port)
         return run
 
     def _host_task(self, run: _FaultRun, context: base.ActionContext,
@@ -724,6 +828,7 @@ class Inspector:
                     self.recorder.step_done(run.fault_id, step['key'])
             run.announced(time.time())
         finally:
+            run.announcements_sent.set()
             run.finished(None, None)
 
     def _instance_task(self, run: _FaultRun, context: base.ActionContext,
@@ -737,11 +842,42 @@ class Inspector:
             run.announced(outcome.ended, by_controller=True)
         run.finished(outcome, base.INSTANCE)
 
+    def _instances_task(self, run: _FaultRun, context: base.ActionContext,
+                        controller: base.Controller,
+                        instances: list[base.Instance], state: str,
+                        controller_announces: bool) -> None:
+        def then(instance: base.Instance, outcome: _Outcome) -> None:
+            if outcome.ok and controller_announces:
+                run.announced(outcome.ended, by_controller=True)
+            run.finished(outcome, base.INSTANCE)
+
+        self._act_batch(
+            'set_instance_state', base.INSTANCE, instances, controller,
+            lambda items: controller.set_instance_states(context, items,
+                                                         state),
+            lambda instance: lambda: controller.set_instance_state(
+                context, instance, state),
+            then)
+
     def _port_task(self, run: _FaultRun, context: base.ActionContext,
                    controller: base.Controller, port: base.Port) -> None:
         outcome = self._act(
             'set_port_dp_down', 'port:%s' % port.id, controller,
             lambda: controller.set_port_dp_down(context, port, True))
+        self._port_done(run, port, outcome)
+
+    def _ports_task(self, run: _FaultRun, context: base.ActionContext,
+                    controller: base.Controller,
+                    ports: list[base.Port]) -> None:
+        self._act_batch(
+            'set_port_dp_down', base.PORT, ports, controller,
+            lambda items: controller.set_ports_dp_down(context, items, True),
+            lambda port: lambda: controller.set_port_dp_down(
+                context, port, True),
+            lambda port, outcome: self._port_done(run, port, outcome))
+
+    def _port_done(self, run: _FaultRun, port: base.Port,
+                   outcome: _Outcome) -> None:
         if outcome.ok and port.data_plane_status != base.DP_DOWN:
             self._announce(lambda: self.announcer.port_dp_update(
                 port, base.DP_DOWN, run.fault_id))

@@ -8,12 +8,19 @@ plugins in order of preference and each action goes to the first that
 handles its kind.
 
 Calls come from the inspector's bounded pool of workers, many at once: a
-controller must be safe to call from several threads. A call returns when
-the action is done (or, for a controller that writes in batches, when it
-is accepted and cannot be lost to a single failure). It raises
+controller must be safe to call from several threads. The instances and
+the ports of one fault come together, in one call of
+:meth:`Controller.set_instance_states` and one of
+:meth:`Controller.set_ports_dp_down`, when the plugin overrides them (it
+stores them in one transaction, say); a plugin that does not has one call
+per item, each on a worker of the pool (:func:`takes_batches`). A call
+returns when the action is done (or, for a controller that writes in
+batches, when it is accepted and cannot be lost to a single failure),
+a batch call when each of its items is. It raises
 :class:`TransientError` for a failure worth retrying (the service
 unreachable, a 5xx, a timeout), which the inspector retries with a
-backoff, and any other exception for a failure that is final.
+backoff (the item of a batch alone), and any other exception for a
+failure that is final.
 
 The inspector itself emits ``doctor.host.down``/``doctor.host.up`` and
 ``port.data_plane_status.update`` when a value toggles, and, with
@@ -23,6 +30,8 @@ stands for would emit of its own accord.
 """
 
 import abc
+from collections.abc import Callable
+from collections.abc import Sequence
 import dataclasses
 import typing
 
@@ -140,3 +149,53 @@ class Controller(metaclass=abc.ABCMeta):
                          down: bool) -> None:
         """Set the port's data-plane status DOWN (``down``) or ACTIVE."""
         raise NotImplementedError
+
+    # Batches: the items of one fault in one call.
+
+    def set_instance_states(self, context: ActionContext,
+                            instances: Sequence[Instance],
+                            state: str) -> list[BaseException | None]:
+        """Set each of ``instances`` to ``state``.
+
+        Returns one result per instance, in their order: None when it is
+        done, or the exception its own :meth:`set_instance_state` call
+        would have raised (a :class:`TransientError` is retried by the
+        inspector, for that instance alone). A failure of the whole batch
+        may be raised instead: it stands for every instance's.
+
+        This default makes one call per instance, in turn; the inspector
+        calls it only for a plugin that overrides it.
+        """
+        return _each(instances, lambda instance: self.set_instance_state(
+            context, instance, state))
+
+    def set_ports_dp_down(self, context: ActionContext,
+                          ports: Sequence[Port],
+                          down: bool) -> list[BaseException | None]:
+        """Set the data-plane status of each of ``ports``, as
+        :meth:`set_instance_states` sets instances.
+        """
+        return _each(ports, lambda port: self.set_port_dp_down(
+            context, port, down))
+
+
+def _each(items: Sequence[typing.Any],
+          call: Callable[[typing.Any], None]) -> list[BaseException | None]:
+    results: list[BaseException | None] = []
+    for item in items:
+        try:
+            call(item)
+        except Exception as e:
+            results.append(e)
+        else:
+            results.append(None)
+    return results
+
+
+def takes_batches(controller: Controller, kind: str) -> bool:
+    """Whether ``controller`` takes the items of ``kind`` (INSTANCE or
+    PORT) of a fault in one call: its plugin overrides the batch method.
+    """
+    name = {INSTANCE: 'set_instance_states',
+            PORT: 'set_ports_dp_down'}[kind]
+    return getattr(type(controller), name) is not getattr(Controller, name)

@@ -166,16 +166,25 @@ class GroupWriter:
 
     def write(self, request: _Request) -> _Request:
         """Queue ``request``; return it once stored, or raise its error."""
+        [error] = self.write_many([request])
+        if error is not None:
+            raise error
+        return request
+
+    def write_many(self, requests: list[_Request]
+                   ) -> list[BaseException | None]:
+        """Queue ``requests`` together; once each is stored or failed,
+        return their errors (None for those stored), in order.
+        """
         with self._ready:
             if not self._running:
                 raise base.TransientError('the local controller is not '
                                           'running')
-            self._queue.append(request)
+            self._queue.extend(requests)
             self._ready.notify()
-        request.done.wait()
-        if request.error is not None:
-            raise request.error
-        return request
+        for request in requests:
+            request.done.wait()
+        return [request.error for request in requests]
 
     # the writer thread
 
@@ -389,10 +398,17 @@ class LocalController(base.Controller):
             self.connection.close()
             self.connection = None
 
-    def _write(self, request: _Request) -> _Request:
+    def _write_many(self, requests: list[_Request]
+                    ) -> list[BaseException | None]:
         if self.writer is None:
             raise base.TransientError('the local controller is not running')
-        return self.writer.write(request)
+        return self.writer.write_many(requests)
+
+    @staticmethod
+    def _one(results: list[BaseException | None]) -> None:
+        [error] = results
+        if error is not None:
+            raise error
 
     def set_host_down(self, context: base.ActionContext, host: base.Host,
                       down: bool) -> None:
@@ -400,44 +416,70 @@ class LocalController(base.Controller):
             entity.state = 'down' if down else 'up'
             entity.attributes['forced_down'] = down
 
-        self._write(_Request(
+        self._one(self._write_many([_Request(
             entity_mod.make_key(entity_mod.HOST, host.name), change,
-            lambda: exception.HostNotFound(host=host.name)))
+            lambda: exception.HostNotFound(host=host.name))]))
 
     def set_instance_state(self, context: base.ActionContext,
                            instance: base.Instance, state: str) -> None:
+        self._one(self.set_instance_states(context, [instance], state))
+
+    def set_instance_states(self, context: base.ActionContext,
+                            instances: typing.Sequence[base.Instance],
+                            state: str) -> list[BaseException | None]:
+        """Store every instance's state in the writer's transactions, then
+        emit each one's notification (unless the inspector has).
+        """
         if state not in ('error', 'stopped'):
             raise exception.InvalidField(
                 field='state', reason='an instance can be set to error or '
                                       'stopped, not %r' % state)
-        key = entity_mod.make_key(entity_mod.INSTANCE, instance.id)
 
         def change(entity: entity_mod.Entity) -> None:
             entity.state = state
 
-        request = self._write(_Request(
-            key, change, lambda: exception.EntityNotFound(key=key)))
+        def request(instance: base.Instance) -> _Request:
+            key = entity_mod.make_key(entity_mod.INSTANCE, instance.id)
+            return _Request(key, change,
+                            lambda: exception.EntityNotFound(key=key))
+
+        requests = [request(instance) for instance in instances]
+        results = self._write_many(requests)
         if context.announced:
-            return
-        assert request.before is not None and self._announcer is not None
-        try:
-            self._announcer.instance_update(
-                _instance(request.before, instance), state,
-                context.fault_id)
-        except Exception as e:
-            # The state is stored; trying again stores nothing more and
-            # emits the notification again.
-            raise base.TransientError(
-                'instance %s is %s, but its compute.instance.update could '
-                'not be emitted: %s' % (instance.id, state, e))
+            return results
+        assert self._announcer is not None
+        for position, (instance, stored) in enumerate(
+                zip(instances, requests)):
+            if results[position] is not None:
+                continue
+            assert stored.before is not None
+            try:
+                self._announcer.instance_update(
+                    _instance(stored.before, instance), state,
+                    context.fault_id)
+            except Exception as e:
+                # The state is stored; trying again stores nothing more
+                # and emits the notification again.
+                results[position] = base.TransientError(
+                    'instance %s is %s, but its compute.instance.update '
+                    'could not be emitted: %s' % (instance.id, state, e))
+        return results
 
     def set_port_dp_down(self, context: base.ActionContext, port: base.Port,
                          down: bool) -> None:
+        self._one(self.set_ports_dp_down(context, [port], down))
+
+    def set_ports_dp_down(self, context: base.ActionContext,
+                          ports: typing.Sequence[base.Port],
+                          down: bool) -> list[BaseException | None]:
         status = base.DP_DOWN if down else base.DP_ACTIVE
 
         def change(entity: entity_mod.Entity) -> None:
             entity.attributes['data_plane_status'] = status
 
-        self._write(_Request(
-            entity_mod.make_key(entity_mod.PORT, port.id), change,
-            lambda: exception.PortNotFound(port_id=port.id)))
+        def request(port: base.Port) -> _Request:
+            return _Request(
+                entity_mod.make_key(entity_mod.PORT, port.id), change,
+                lambda: exception.PortNotFound(port_id=port.id))
+
+        return self._write_many([request(port) for port in ports])

@@ -76,3 +76,44 @@ class RecordingAnnouncer:
     def host_state(self, host, down, fault_id=None):
         with self._lock:
             self.sent.append(('host', host, down, fault_id))
+
+
+class BatchingController(RecordingController):
+    """Takes a fault's instances and ports in one call.
+
+    ``batches`` keeps each batch call's targets; ``batch_fail`` scripts a
+    failure of a whole batch call by kind (``instance``, ``port``: raised
+    once, then forgotten). The items
+    of a batch follow ``fail``, ``transient`` and ``delay`` as their own
+    calls do, each its own result.
+    """
+
+    def __init__(self, conf=None, name: str = 'batching') -> None:
+        super().__init__(conf, name)
+        self.batches: list[list[str]] = []
+        self.batch_fail: dict[str, Exception] = {}
+
+    def _batch(self, targets: list[str], *record) -> list:
+        with self._lock:
+            self.batches.append(list(targets))
+            failure = self.batch_fail.pop(targets[0].partition(':')[0],
+                                          None)
+        if failure is not None:
+            raise failure
+        results = []
+        for target in targets:
+            try:
+                self._call(target, *record)
+            except Exception as e:
+                results.append(e)
+            else:
+                results.append(None)
+        return results
+
+    def set_instance_states(self, context, instances, state):
+        return self._batch(['instance:' + instance.id
+                            for instance in instances], state, context)
+
+    def set_ports_dp_down(self, context, ports, down):
+        return self._batch(['port:' + port.id for port in ports], down,
+                           context)

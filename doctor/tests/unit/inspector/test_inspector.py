@@ -2,6 +2,7 @@
 
 import threading
 import time
+from unittest import mock
 
 from doctor.common import context as doctor_context
 from doctor.common import exception
@@ -310,6 +311,172 @@ class TestHostFirst(InspectorTestCase):
         self.assertLess(
             len([target for target in self.controller.at_host_start['c0']
                  if target.startswith('instance:x')]), 20)
+
+
+class TestBatches(InspectorTestCase):
+    """A controller that takes a fault's instances and ports together."""
+
+    def setUp(self):
+        super().setUp()
+        for n in range(5):
+            self.cache.apply([test_cache.instance('b%d' % n, 'c0')])
+        self.controller = fakes.BatchingController()
+
+    def actions(self, fault_id: str) -> dict[str, tuple]:
+        return {action['target']: (action['result'], action['attempts'],
+                                   action.get('error'))
+                for action in self.db.get_fault(fault_id)['actions']}
+
+    def test_one_call_for_the_instances_one_for_the_ports(self):
+        inspector = self.make()
+
+        [fault_id] = self.report(inspector, event('c0'))
+
+        self.assertEqual(
+            [['instance:b0', 'instance:b1', 'instance:b2', 'instance:b3',
+              'instance:b4', 'instance:i1', 'instance:i2'], ['port:p1']],
+            sorted(sorted(batch) for batch in self.controller.batches))
+        actions = self.actions(fault_id)
+        self.assertEqual(9, len(actions))
+        self.assertEqual({('ok', 1, None)}, set(actions.values()))
+        self.assertEqual('batching',
+                         self.db.get_fault(fault_id)['actions'][0]
+                         ['controller'])
+
+    def test_a_batch_that_partly_fails(self):
+        # b1 fails for good; b2 fails once for a transient reason and is
+        # tried again alone; the others stand as the batch left them.
+        self.controller.fail['instance:b1'] = exception.EntityNotFound(
+            key='instance:b1')
+        self.controller.transient['instance:b2'] = 1
+        inspector = self.make()
+
+        [fault_id] = self.report(inspector, event('c0'))
+
+        actions = self.actions(fault_id)
+        self.assertEqual('failed', actions['instance:b1'][0])
+        self.assertEqual(1, actions['instance:b1'][1])
+        self.assertIn('instance:b1', actions['instance:b1'][2])
+        self.assertEqual(('ok', 2, None), actions['instance:b2'])
+        for other in ('b0', 'b3', 'b4', 'i1', 'i2'):
+            self.assertEqual(('ok', 1, None), actions['instance:' + other])
+        # b2's second try was a call of its own, after the batch.
+        self.assertEqual(['instance:b2', 'instance:b2'],
+                         [target for target in self.controller.targets()
+                          if target == 'instance:b2'])
+        self.assertEqual(2, len(self.controller.batches))
+
+    def test_an_item_tried_again_waits_its_backoff(self):
+        self.controller.transient['instance:b2'] = 2
+        inspector = self.make()
+        sleeps = []
+        with mock.patch.object(inspector_mod.time, 'sleep', autospec=True,
+                               side_effect=sleeps.append):
+            [fault_id] = self.report(inspector, event('c0'))
+
+        self.assertEqual(('ok', 3, None), self.actions(fault_id)[
+            'instance:b2'])
+        # action_retry_interval 0.01: the batch was its first attempt.
+        self.assertEqual([0.01, 0.02], sleeps)
+
+    def test_a_transient_failure_given_up_after_the_retries(self):
+        self.config.config(action_retries=1, group='inspector')
+        self.controller.transient['instance:b2'] = 5
+        inspector = self.make()
+
+        [fault_id] = self.report(inspector, event('c0'))
+
+        result, attempts, error = self.actions(fault_id)['instance:b2']
+        self.assertEqual(('failed', 2), (result, attempts))
+        self.assertIn('busy', error)
+
+    def test_no_retries_a_transient_failure_fails_at_once(self):
+        self.config.config(action_retries=0, group='inspector')
+        self.controller.transient['instance:b2'] = 1
+        inspector = self.make()
+
+        [fault_id] = self.report(inspector, event('c0'))
+
+        result, attempts, error = self.actions(fault_id)['instance:b2']
+        self.assertEqual(('failed', 1), (result, attempts))
+        self.assertIn('busy', error)
+        self.assertEqual(1, self.controller.targets().count('instance:b2'))
+
+    def test_a_whole_batch_that_fails_fails_each_item(self):
+        self.controller.batch_fail['instance'] = RuntimeError(
+            'controller broken')
+        inspector = self.make()
+
+        [fault_id] = self.report(inspector, event('c0'))
+
+        actions = self.actions(fault_id)
+        instances = {target: value for target, value in actions.items()
+                     if target.startswith('instance:')}
+        self.assertEqual(7, len(instances))
+        for result, attempts, error in instances.values():
+            self.assertEqual(('failed', 1, 'controller broken'),
+                             (result, attempts, error))
+        self.assertEqual(('ok', 1, None), actions['port:p1'])
+
+    def test_a_whole_batch_failing_for_a_transient_reason_is_retried(self):
+        self.controller.batch_fail['instance'] = (
+            controller_base.TransientError('busy'))
+        inspector = self.make()
+
+        [fault_id] = self.report(inspector, event('c0'))
+
+        actions = self.actions(fault_id)
+        self.assertEqual(('ok', 2, None), actions['instance:b0'])
+        self.assertEqual(9, len(actions))
+
+    def test_batches_of_the_configured_size(self):
+        self.config.config(action_batch_size=3, group='inspector')
+        inspector = self.make()
+
+        self.report(inspector, event('c0'))
+
+        self.assertEqual(
+            [1, 1, 3, 3],
+            sorted(len(batch) for batch in self.controller.batches))
+
+
+class AnnouncementOrder(fakes.RecordingController):
+    """Keeps, for each instance call, what had been announced by then."""
+
+    def __init__(self, announcer) -> None:
+        super().__init__()
+        self.announcer = announcer
+        self.seen: list[int] = []
+
+    def set_instance_state(self, context, instance, state):
+        with self.announcer._lock:
+            self.seen.append(sum(1 for sent in self.announcer.sent
+                                 if sent[0] == 'instance'))
+        super().set_instance_state(context, instance, state)
+
+
+class SlowAnnouncer(fakes.RecordingAnnouncer):
+
+    def instance_update(self, instance, state, fault_id=None):
+        time.sleep(0.01)
+        super().instance_update(instance, state, fault_id)
+
+
+class TestAnnouncementsFirst(InspectorTestCase):
+    """The early notifications of a fault leave before any instance's
+    call (Nova's calls come one per server).
+    """
+
+    def test_every_notification_before_the_first_instance_call(self):
+        for n in range(10):
+            self.cache.apply([test_cache.instance('a%d' % n, 'c0')])
+        self.announcer = SlowAnnouncer()
+        self.controller = AnnouncementOrder(self.announcer)
+        inspector = self.make()
+
+        self.report(inspector, event('c0'))
+
+        self.assertEqual([12] * 12, self.controller.seen)
 
 
 class TestHostUpAndPorts(InspectorTestCase):

@@ -336,8 +336,8 @@ class TestPorts(LocalTestCase):
                           self.port('p9'), True)
 
 
-class TestGroupCommit(LocalTestCase):
-    """Concurrent calls, written together by the controller's writer."""
+class ManyInstancesTestCase(LocalTestCase):
+    """Forty more instances; the store's reads and writes watched."""
 
     def setUp(self):
         super().setUp()
@@ -354,6 +354,14 @@ class TestGroupCommit(LocalTestCase):
             side_effect=connection.apply_entity_changes).start()
         self.addCleanup(mock.patch.stopall)
         self.errors: dict[str, BaseException] = {}
+
+    def batches(self) -> list[list[str]]:
+        return [[record['key'] for record in call.args[0]]
+                for call in self.writes.call_args_list]
+
+
+class TestGroupCommit(ManyInstancesTestCase):
+    """Concurrent calls, written together by the controller's writer."""
 
     def call_at_once(self, instance_ids: list[str],
                      context: controller_base.ActionContext | None = None
@@ -396,10 +404,6 @@ class TestGroupCommit(LocalTestCase):
         gate.set()
         for thread in threads:
             thread.join(WAIT)
-
-    def batches(self) -> list[list[str]]:
-        return [[record['key'] for record in call.args[0]]
-                for call in self.writes.call_args_list]
 
     def test_concurrent_calls_are_stored_in_one_transaction(self):
         instance_ids = ['v%02d' % number for number in range(40)]
@@ -465,6 +469,101 @@ class TestGroupCommit(LocalTestCase):
         self.assertEqual(3, self.reads.call_count)
         self.assertEqual(['instance:v00', 'instance:v05'],
                          sorted(c['key'] for c in self.wait_followed(2)))
+
+
+class TestBatches(ManyInstancesTestCase):
+    """A fault's instances and ports in one call of the controller."""
+
+    def test_a_fault_s_instances_are_stored_in_one_transaction(self):
+        instance_ids = ['v%02d' % number for number in range(40)]
+
+        results = self.controller.set_instance_states(
+            self.context, [self.instance(i) for i in instance_ids], 'error')
+
+        self.assertEqual([None] * 40, results)
+        self.assertEqual([sorted('instance:' + i for i in instance_ids)],
+                         [sorted(batch) for batch in self.batches()])
+        self.assertEqual(1, self.reads.call_count)
+        # Nova's notification per instance, as before.
+        heard = self.listener.wait(40)
+        self.assertEqual(
+            sorted(instance_ids),
+            sorted(payload['instance_id'] for _c, _p, event_type, payload
+                   in heard if event_type == 'compute.instance.update'))
+
+    def test_a_batch_that_partly_fails_keeps_the_rest(self):
+        write = self.writes.side_effect
+
+        def refuse_v01(changes):
+            if any(change['key'] == 'instance:v01' for change in changes):
+                raise db_exc.DBDataError(ValueError('value too long'))
+            return write(changes)
+
+        self.writes.side_effect = refuse_v01
+
+        results = self.controller.set_instance_states(
+            self.context,
+            [self.instance(i) for i in ('v00', 'v01', 'gone', 'v03')],
+            'error')
+
+        self.assertEqual([None, None], [results[0], results[3]])
+        self.assertIn('entity store refused the change of instance:v01',
+                      str(results[1]))
+        self.assertIsInstance(results[2], exception.EntityNotFound)
+        states = {entity['id']: entity['state'] for entity in
+                  self.db.get_entities(entity_type='instance')}
+        self.assertEqual(('error', 'active', 'error'),
+                         (states['v00'], states['v01'], states['v03']))
+        # Only the stored ones are announced.
+        self.assertEqual(
+            ['v00', 'v03'],
+            sorted(payload['instance_id'] for _c, _p, _t, payload
+                   in self.listener.wait(2)))
+
+    def test_a_failed_notification_is_transient_for_its_instance(self):
+        announcer = self.controller._announcer
+        real = announcer.instance_update
+
+        def fail_v01(instance, state, fault_id):
+            if instance.id == 'v01':
+                raise RuntimeError('bus gone')
+            return real(instance, state, fault_id)
+
+        with mock.patch.object(announcer, 'instance_update',
+                               autospec=True, side_effect=fail_v01):
+            results = self.controller.set_instance_states(
+                self.context, [self.instance('v00'), self.instance('v01')],
+                'error')
+
+        self.assertIsNone(results[0])
+        self.assertIsInstance(results[1], controller_base.TransientError)
+        self.assertEqual('error', self.stored('instance:v01')['state'])
+
+    def test_announced_by_the_inspector_already(self):
+        context = controller_base.ActionContext(fault_id=FAULT,
+                                                announced=True)
+
+        results = self.controller.set_instance_states(
+            context, [self.instance('v00'), self.instance('v01')], 'error')
+
+        self.assertEqual([None, None], results)
+        self.assertEqual('error', self.stored('instance:v01')['state'])
+        self.assertEqual([], self.listener.heard)
+
+    def test_ports_in_one_call(self):
+        results = self.controller.set_ports_dp_down(
+            self.context, [self.port('p1'), self.port('p9')], True)
+
+        self.assertIsNone(results[0])
+        self.assertIsInstance(results[1], exception.PortNotFound)
+        self.assertEqual(
+            'DOWN', self.stored('port:p1')['attributes']['data_plane_status'])
+
+    def test_it_takes_batches(self):
+        self.assertTrue(controller_base.takes_batches(
+            self.controller, controller_base.INSTANCE))
+        self.assertTrue(controller_base.takes_batches(
+            self.controller, controller_base.PORT))
 
 
 class TestStoreFailures(LocalTestCase):
