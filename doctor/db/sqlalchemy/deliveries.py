@@ -91,35 +91,48 @@ def claim_due(connection: sa.Connection, stale_before: datetime.datetime,
 
 def claim_fresh(connection: sa.Connection, delivery_ids: Iterable[str],
                 now: datetime.datetime) -> list[str]:
-    """Claim fresh deliveries that head their chain; park the others."""
+    """Claim fresh deliveries that head their chain; park the others.
+
+    A few statements for the lot where the database returns what an
+    UPDATE changed (PostgreSQL, SQLite); one compare-and-set a delivery
+    where it does not (MySQL, MariaDB).
+    """
     ids = list(dict.fromkeys(delivery_ids))
+    fresh = sa.and_(_delivery.c.claimed_at == _delivery.c.created_at,
+                    _delivery.c.next_attempt_at.is_(None))
     claimed = []
     for chunk in _chunks(ids):
         rows = connection.execute(
-            sa.select(_delivery.c.delivery_id, _delivery.c.created_at,
-                      _has_older().label('behind'))
-            .where(_delivery.c.delivery_id.in_(chunk),
-                   _delivery.c.claimed_at == _delivery.c.created_at,
-                   _delivery.c.next_attempt_at.is_(None))).all()
-        by_id = {row.delivery_id: row for row in rows}
-        for delivery_id in chunk:
-            row = by_id.get(delivery_id)
-            if row is None:
-                continue
-            fresh = sa.and_(_delivery.c.delivery_id == delivery_id,
-                            _delivery.c.claimed_at == row.created_at,
-                            _delivery.c.next_attempt_at.is_(None))
-            if row.behind:
-                # Due at once, but delivered only once the older ones of
-                # its chain are gone.
-                connection.execute(_delivery.update().where(fresh)
-                                   .values(claimed_at=now,
-                                           next_attempt_at=now))
-                continue
-            result = connection.execute(
-                _delivery.update().where(fresh).values(claimed_at=now))
-            if result.rowcount == 1:
-                claimed.append(delivery_id)
+            sa.select(_delivery.c.delivery_id, _has_older().label('behind'))
+            .where(_delivery.c.delivery_id.in_(chunk), fresh)).all()
+        behind = {row.delivery_id for row in rows if row.behind}
+        heads = {row.delivery_id for row in rows if not row.behind}
+        if behind:
+            # Due at once, but delivered only once the older ones of
+            # their chain are gone.
+            connection.execute(
+                _delivery.update()
+                .where(_delivery.c.delivery_id.in_(sorted(behind)), fresh)
+                .values(claimed_at=now, next_attempt_at=now))
+        if not heads:
+            continue
+        if connection.dialect.update_returning:
+            won = {row.delivery_id for row in connection.execute(
+                _delivery.update()
+                .where(_delivery.c.delivery_id.in_(sorted(heads)), fresh)
+                .values(claimed_at=now)
+                .returning(_delivery.c.delivery_id))}
+        else:
+            won = set()
+            for delivery_id in sorted(heads):
+                result = connection.execute(
+                    _delivery.update()
+                    .where(_delivery.c.delivery_id == delivery_id, fresh)
+                    .values(claimed_at=now))
+                if result.rowcount == 1:
+                    won.add(delivery_id)
+        claimed.extend(delivery_id for delivery_id in chunk
+                       if delivery_id in won)
     return claimed
 
 

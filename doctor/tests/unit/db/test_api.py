@@ -4,6 +4,7 @@ import datetime
 import threading
 
 from oslo_serialization import jsonutils
+import sqlalchemy as sa
 
 from doctor.common import exception
 from doctor.db import api as db_api
@@ -559,6 +560,33 @@ class TestDeliveries(base.DBTestCase):
         self.assertEqual([], self.db.claim_deliveries(ids, seconds(2)))
         self.assertEqual({seconds(1)}, {
             d['claimed_at'] for d in factory.stored_deliveries(self.db)})
+
+    def test_claim_handed_over_in_bulk(self):
+        heads = self._store(*[seconds(0)] * 50)
+        # One chain: its older delivery heads it, the newer one is parked.
+        older, newer = self._store(seconds(0), seconds(1),
+                                   action='test://vnfm/alarm')
+        statements = []
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement.split()[0].upper())
+
+        sa.event.listen(self.db.engine, 'before_cursor_execute', count)
+        self.addCleanup(sa.event.remove, self.db.engine,
+                        'before_cursor_execute', count)
+        ids = [d['delivery_id'] for d in heads + [newer, older]]
+
+        claimed = self.db.claim_deliveries(ids, seconds(2))
+
+        self.assertEqual(ids[:50] + [older['delivery_id']], claimed)
+        # One read, one UPDATE for the heads, one for the parked one.
+        self.assertEqual(['SELECT', 'UPDATE', 'UPDATE'],
+                         [s for s in statements if s != 'BEGIN'
+                          and s != 'COMMIT'])
+        parked = {d['delivery_id']: d for d in
+                  factory.stored_deliveries(self.db)}[newer['delivery_id']]
+        self.assertEqual((seconds(2), seconds(2)),
+                         (parked['claimed_at'], parked['next_attempt_at']))
 
     def test_taken_over_is_not_claimed_as_handed_over(self):
         [delivery] = self._store(seconds(0))
