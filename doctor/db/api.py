@@ -132,6 +132,13 @@ class Connection(metaclass=abc.ABCMeta):
         """The stored state of each alarm that still exists, by id."""
 
     @abc.abstractmethod
+    def get_alarm_owners(self, alarm_ids: Iterable[str]
+                         ) -> dict[str, tuple[str | None, str | None]]:
+        """The ``(project_id, user_id)`` of each alarm that still exists,
+        by id.
+        """
+
+    @abc.abstractmethod
     def iter_enabled_alarms(self, alarm_type: str,
                             batch_size: int = 5000) -> Iterable[dict]:
         """Every enabled alarm of ``alarm_type``, read in batches."""

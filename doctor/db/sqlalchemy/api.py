@@ -243,6 +243,19 @@ class Connection(api.Connection):
                 .where(_alarm.c.alarm_id.in_(ids))).all()
         return {alarm_id: state for alarm_id, state in rows}
 
+    def get_alarm_owners(self, alarm_ids):
+        ids = sorted(set(alarm_ids))
+        owners = {}
+        with self._reader() as session:
+            for start in range(0, len(ids), 500):
+                for row in session.execute(
+                        sa.select(_alarm.c.alarm_id, _alarm.c.project_id,
+                                  _alarm.c.user_id)
+                        .where(_alarm.c.alarm_id.in_(
+                            ids[start:start + 500]))):
+                    owners[row.alarm_id] = (row.project_id, row.user_id)
+        return owners
+
     def iter_enabled_alarms(self, alarm_type, batch_size=5000):
         last_id = ''
         while True:

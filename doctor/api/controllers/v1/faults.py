@@ -100,15 +100,18 @@ class FaultController(base.RestController):
         pecan.abort(404)
 
 
-def _checkpoint_target(dbapi: db_api.Connection, alarm_id: str) -> dict:
-    """The policy target of a checkpoint: its alarm's project. An alarm
-    gone since it fired is for administrators only.
+def _checkpoint_targets(dbapi: db_api.Connection, alarm_ids: list[str]
+                        ) -> dict[tuple, list[str]]:
+    """The policy targets of checkpoints, ``(project_id, user_id)`` of
+    their alarms, each with the alarms it is the target of, read in one
+    go. An alarm gone since it fired is for administrators only.
     """
-    try:
-        alarm = dbapi.get_alarm(alarm_id)
-    except exception.AlarmNotFound:
-        return {'project_id': None, 'user_id': None}
-    return {'project_id': alarm['project_id'], 'user_id': alarm['user_id']}
+    owners = dbapi.get_alarm_owners(alarm_ids)
+    targets: dict[tuple, list[str]] = {}
+    for alarm_id in alarm_ids:
+        targets.setdefault(owners.get(alarm_id, (None, None)),
+                           []).append(alarm_id)
+    return targets
 
 
 class CheckpointsController(base.RestController):
@@ -147,13 +150,18 @@ class CheckpointsController(base.RestController):
                 'timestamp': timestamp, 'alarm_id': entry['alarm_id']})
         dbapi = request.dbapi
         dbapi.get_fault(self._id)
-        for alarm_id in sorted({entry['alarm_id'] for entry in entries}):
+        targets = _checkpoint_targets(
+            dbapi, sorted({entry['alarm_id'] for entry in entries}))
+        refused = []
+        for (project_id, user_id), alarm_ids in targets.items():
             try:
                 policy.authorize(fault_policies.ADD_CHECKPOINTS,
-                                 _checkpoint_target(dbapi, alarm_id),
-                                 context)
+                                 {'project_id': project_id,
+                                  'user_id': user_id}, context)
             except exception.PolicyNotAuthorized:
-                raise exception.AlarmNotFound(alarm_id=alarm_id)
+                refused.extend(alarm_ids)
+        if refused:
+            raise exception.AlarmNotFound(alarm_id=min(refused))
         dbapi.add_fault_checkpoints(entries)
         pecan.response.status = http_client.CREATED
         return {'checkpoints': [

@@ -2,6 +2,7 @@
 
 import datetime
 import os
+from unittest import mock
 
 from oslo_policy import opts as policy_opts
 
@@ -96,6 +97,43 @@ class TestRefused(CheckpointsTestCase):
 
         self.assert_error(response, 404, self.alarm_id)
         self.assertEqual({}, self.db.get_fault_checkpoints(['f-0']))
+
+    def test_one_alarm_of_another_project_refuses_the_whole_post(self):
+        other = factory.alarm_values(project_id='other-project',
+                                     user_id='other-user')
+        self.db.create_alarm(other, factory.change_values(
+            other['alarm_id'], on_behalf_of='other-project',
+            project_id='other-project', user_id='other-user'))
+        body = self.body()
+        body['checkpoints'].append(
+            {'name': 'received_alarm', 'timestamp': RECEIVED,
+             'alarm_id': other['alarm_id']})
+
+        self.assert_error(self.post(body), 404, other['alarm_id'])
+        self.assertEqual({}, self.db.get_fault_checkpoints(['f-0']))
+
+    def test_the_alarms_are_read_in_one_go(self):
+        alarm_ids = [self.alarm_id]
+        for _ in range(9):
+            alarm = factory.alarm_values(project_id=base.PROJECT,
+                                         user_id=base.USER)
+            self.db.create_alarm(alarm, factory.change_values(
+                alarm['alarm_id'], on_behalf_of=base.PROJECT,
+                project_id=base.PROJECT, user_id=base.USER))
+            alarm_ids.append(alarm['alarm_id'])
+        body = {'checkpoints': [
+            {'name': 'received_alarm', 'timestamp': RECEIVED,
+             'alarm_id': alarm_id} for alarm_id in alarm_ids]}
+        with mock.patch.object(type(self.db), 'get_alarm_owners',
+                               autospec=True,
+                               side_effect=type(self.db).get_alarm_owners
+                               ) as owners:
+            response = self.post(body)
+
+        self.assertEqual(201, response.status_int, response.text)
+        self.assertEqual(1, owners.call_count)
+        self.assertEqual(10, len(self.db.get_fault_checkpoints(['f-0'])
+                                 ['f-0']))
 
     def test_a_rule_that_denies_everybody_refuses_even_admins(self):
         path = os.path.join(self.state_path, 'policy.yaml')
