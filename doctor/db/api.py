@@ -456,7 +456,6 @@ class Connection(metaclass=abc.ABCMeta):
         ``timestamp`` (ISO 8601 UTC) and ``alarm_id``.
         """
 
-
     # heartbeats of the HA guests
 
     @abc.abstractmethod
@@ -479,7 +478,8 @@ class Connection(metaclass=abc.ABCMeta):
                        host: str | None = None,
                        status: str | None = None) -> list[dict]:
         """The guests' heartbeat records matching every filter, by
-        instance id."""
+        instance id.
+        """
 
     @abc.abstractmethod
     def get_heartbeat(self, instance_id: str) -> dict | None:

@@ -54,7 +54,6 @@ class TestCase(testtools.TestCase):
         self.config.config(transport_url='inproc:/test-%s' % id(self))
         self.addCleanup(rpc.cleanup)
 
-
     def _capture_output(self) -> None:
         """Keep what a test logs and prints with the test.
 

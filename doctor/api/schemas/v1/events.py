@@ -4,9 +4,9 @@ The body is a JSON list of events, each naming a host that went down (or
 came back), ``compute.host.down``, or an instance whose guest stopped
 answering its heartbeats or failed its health check (or recovered),
 ``compute.instance.down``. A monitor may add details of its own beside
-the documented ones: they are kept with the fault's reports. What the schema cannot say
-(that ``time`` is an ISO 8601 time, how many events a request may carry)
-is checked by the controller.
+the documented ones: they are kept with the fault's reports. What the
+schema cannot say (that ``time`` is an ISO 8601 time, how many events a
+request may carry) is checked by the controller.
 """
 
 from typing import Any

@@ -134,18 +134,18 @@ class TestRecorder(testtools.TestCase):
                                          interval=0.1, max_delay=1.0)
         recorder._start = lambda: None
         self.assertEqual(0.0, recorder.due_in(0.0))
-        with mock.patch.object(recorder_mod.time, 'monotonic',
+        with mock.patch.object(recorder_mod.time, 'monotonic', autospec=True,
                                return_value=100.0):
             recorder.record('f-1', 'fired_alarm', 'evaluator')
         # Due an interval after the last one...
         self.assertAlmostEqual(0.1, recorder.due_in(100.0))
         self.assertAlmostEqual(0.05, recorder.due_in(100.05))
         # ... the last one: another one moves it...
-        with mock.patch.object(recorder_mod.time, 'monotonic',
+        with mock.patch.object(recorder_mod.time, 'monotonic', autospec=True,
                                return_value=100.5):
             recorder.record('f-1', 'fired_alarm', 'evaluator')
         self.assertAlmostEqual(0.1, recorder.due_in(100.5))
-        with mock.patch.object(recorder_mod.time, 'monotonic',
+        with mock.patch.object(recorder_mod.time, 'monotonic', autospec=True,
                                return_value=100.95):
             recorder.record('f-1', 'fired_alarm', 'evaluator')
         # ... but the first never waits longer than the longest delay.
