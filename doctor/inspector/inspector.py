@@ -630,8 +630,13 @@ class Inspector:
                 LOG.warning('%(name)s of %(target)s failed (%(error)s); '
                             'trying again', {'name': name, 'target': target,
                                              'error': result})
-                self._pool.submit(self._retry_one, name, target, item,
-                                  controller, one(item), then)
+                try:
+                    self._pool.submit(self._retry_one, name, target, item,
+                                      controller, one(item), then)
+                except RuntimeError:
+                    # The pool is shutting down: tried here, in turn.
+                    self._retry_one(name, target, item, controller,
+                                    one(item), then)
                 continue
             if result is None:
                 outcome = self._outcome(name, target, controller, True, 1,

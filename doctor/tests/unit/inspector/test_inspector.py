@@ -379,6 +379,25 @@ class TestBatches(InspectorTestCase):
         # action_retry_interval 0.01: the batch was its first attempt.
         self.assertEqual([0.01, 0.02], sleeps)
 
+    def test_an_item_is_tried_again_even_while_the_pool_stops(self):
+        inspector = self.make()
+        inspector._pool.shutdown(wait=True)
+        self.controller.transient['instance:b2'] = 1
+        instance = controller_base.Instance(id='b2', host='c0')
+        ended = []
+
+        inspector._act_batch(
+            'set_instance_state', controller_base.INSTANCE, [instance],
+            self.controller,
+            lambda items: self.controller.set_instance_states(
+                None, items, 'error'),
+            lambda item: lambda: self.controller.set_instance_state(
+                None, item, 'error'),
+            lambda item, outcome: ended.append(outcome.record))
+
+        self.assertEqual([('ok', 2)], [(record['result'], record['attempts'])
+                                       for record in ended])
+
     def test_a_transient_failure_given_up_after_the_retries(self):
         self.config.config(action_retries=1, group='inspector')
         self.controller.transient['instance:b2'] = 5
