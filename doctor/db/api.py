@@ -184,6 +184,13 @@ class Connection(metaclass=abc.ABCMeta):
         transaction. ``expected_state == new_state`` records a repeated
         firing without a state change. Of two evaluators racing on the same
         transition, exactly one gets True.
+
+        A delivery stored behind an older one of its alarm to the same
+        action (still owed) is stored waiting: its dict in
+        ``deliveries`` gets ``next_attempt_at`` (its creation time), and
+        it goes once the older ones are gone. The others are stored in
+        flight, claimed at their creation by the caller, who delivers
+        them.
         """
 
     @abc.abstractmethod

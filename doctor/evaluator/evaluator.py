@@ -117,11 +117,19 @@ class NotificationEvaluator:
                  transformer: transformer_mod.Transformer,
                  fire: Callable[[firing_obj.AlarmFiring], object],
                  announcer: announcer_mod.Announcer | None = None,
-                 has_peers: Callable[[], bool] | None = None) -> None:
+                 has_peers: Callable[[], bool] | None = None,
+                 fire_stored: Callable[[firing_obj.AlarmFiring,
+                                        list[dict]], object] | None = None
+                 ) -> None:
         """Evaluate against ``index``, storing through ``connection``.
 
         :param fire: hands a stored firing to delivery (inline deliverer or
             the notifier RPC API); what it returns is ignored.
+        :param fire_stored: instead of ``fire``, hands a stored firing with
+            its deliveries as stored (in flight since their creation, or
+            waiting behind an older one: see
+            :meth:`doctor.db.api.Connection.transition_state`), to a
+            deliverer in this process that needs no claim of its own.
         :param announcer: told of each transition this evaluator stored,
             to notify the world and the other evaluators.
         :param has_peers: whether other evaluator replicas run now; while
@@ -134,6 +142,7 @@ class NotificationEvaluator:
         self.index = index
         self._transformer = transformer
         self._fire = fire
+        self._fire_stored = fire_stored
         self._announcer = announcer or announcer_mod.Announcer()
         # One queue of (event, ticket) per worker; None tells the worker
         # to stop.
@@ -588,7 +597,11 @@ class NotificationEvaluator:
                 alarm.state_timestamp = transition.timestamp
             if transition.deliveries:
                 try:
-                    self._fire(move.firing)
+                    if self._fire_stored is not None:
+                        self._fire_stored(move.firing,
+                                          transition.deliveries)
+                    else:
+                        self._fire(move.firing)
                     profiler_recorder.of(self.conf, self._db).fired(
                         move.firing)
                 except Exception:

@@ -146,9 +146,11 @@ class EvaluatorService(service.Service):
         transformer = _load_transformer(conf)
         index = index_mod.AlarmIndex(
             conf.evaluator.allow_alarms_without_resource)
+        fire_stored = None
         if conf.evaluator.inline_notifier:
             self.deliverer = deliverer_mod.Deliverer(conf, connection)
             fire = self.deliverer.deliver
+            fire_stored = self.deliverer.deliver_stored
         else:
             notifier_api = notifier_rpcapi.NotifierAPI(conf)
             admin = doctor_context.get_admin_context()
@@ -169,7 +171,8 @@ class EvaluatorService(service.Service):
         self.engine = evaluator_mod.NotificationEvaluator(
             conf, connection, index, transformer, fire, announcer,
             has_peers=(None if membership is None
-                       else lambda: membership.members > 1))
+                       else lambda: membership.members > 1),
+            fire_stored=fire_stored)
         self.engine.start()
         count = self.engine.load_index()
         LOG.info('Alarm index loaded: %d notification alarms', count)

@@ -158,6 +158,34 @@ class Deliverer:
             self._wakeup.set()
         return [future for _id, _action, future in items]
 
+    def deliver_stored(self, firing: firing_obj.AlarmFiring,
+                       stored: list[dict]) -> list[futures.Future]:
+        """Deliver a firing this process has just stored.
+
+        ``stored`` are its delivery rows as the transaction wrote them:
+        each in flight since its creation, which stands for this
+        deliverer's claim (a scan takes it only once that claim is stale,
+        as it would after a claim made now), or waiting behind an older
+        delivery of its chain (``next_attempt_at`` set), left to a scan
+        once the older ones are gone. Returns a future per delivery, as
+        :meth:`deliver` does.
+        """
+        body = firing.webhook_body()
+        request_id = firing.request_id or 'req-' + str(uuid.uuid4())
+        results = []
+        for row in stored:
+            future: futures.Future = futures.Future()
+            results.append(future)
+            if row.get('next_attempt_at') is not None:
+                with self._lock:
+                    self._parked[firing.alarm_id, row['action']] += 1
+                future.set_result(None)
+                continue
+            self._start(_Job(row['delivery_id'], row['action'], firing,
+                             body, request_id, row['claimed_at'],
+                             row['created_at'], 0, False, future))
+        return results
+
     def deliver_handed_over(self, firing: firing_obj.AlarmFiring
                             ) -> list[futures.Future]:
         """Deliver a firing an evaluator handed over the bus.

@@ -87,8 +87,40 @@ def store_one(connection: sa.Connection,
     if transition.change is not None:
         connection.execute(_INSERT_CHANGE, transition.change)
     if transition.deliveries:
+        _park_behind(connection, [transition])
         connection.execute(_INSERT_DELIVERY, transition.deliveries)
     return True
+
+
+def _park_behind(connection: sa.Connection,
+                 transitions: list[db_api.StateTransition]) -> None:
+    """Store waiting the deliveries behind an older one of their chain.
+
+    A chain is an alarm's deliveries to one action; any delivery of it
+    already stored is older than these, and so are those of an earlier
+    transition of the list. A parked delivery's dict gets
+    ``next_attempt_at``: it is due once the older ones are gone, as a
+    scan finds it (see :mod:`.deliveries`).
+    """
+    alarm_ids = sorted({transition.alarm_id for transition in transitions
+                        if transition.deliveries})
+    owed: set[tuple[str, str]] = set()
+    for start in range(0, len(alarm_ids), _CHUNK):
+        owed.update((row.alarm_id, row.action) for row in connection.execute(
+            sa.select(_delivery.c.alarm_id, _delivery.c.action).distinct()
+            .where(_delivery.c.alarm_id.in_(
+                alarm_ids[start:start + _CHUNK]))))
+    for transition in transitions:
+        chains = []
+        for delivery in transition.deliveries:
+            chain = (delivery['alarm_id'], delivery['action'])
+            if chain in owed:
+                delivery['next_attempt_at'] = delivery['created_at']
+            else:
+                # One shape for every row of the insert.
+                delivery.setdefault('next_attempt_at', None)
+            chains.append(chain)
+        owed.update(chains)
 
 
 def _update_one(connection: sa.Connection,
@@ -140,14 +172,17 @@ def store_many(connection: sa.Connection,
                     won[number] = transitions[number].alarm_id in winners
     changes = []
     deliveries = []
+    winners = []
     for transition, ok in zip(transitions, won):
         if ok:
+            winners.append(transition)
             if transition.change is not None:
                 changes.append(transition.change)
             deliveries.extend(transition.deliveries)
     if changes:
         connection.execute(_INSERT_CHANGE, changes)
     if deliveries:
+        _park_behind(connection, winners)
         connection.execute(_INSERT_DELIVERY, deliveries)
     return won
 

@@ -561,6 +561,30 @@ class TestDeliveries(base.DBTestCase):
         self.assertEqual({seconds(1)}, {
             d['claimed_at'] for d in factory.stored_deliveries(self.db)})
 
+    def test_stored_behind_an_older_one_of_its_chain(self):
+        self._store(seconds(0), action='test://a')
+        first = [factory.delivery_values(self.alarm_id, action=action,
+                                         claimed_at=seconds(1))
+                 for action in ('test://a', 'test://b')]
+        second = [factory.delivery_values(self.alarm_id, action='test://b',
+                                          claimed_at=seconds(2))]
+
+        won = self.db.transition_states([
+            db_api.StateTransition(self.alarm_id, 'ok', 'alarm', 'r',
+                                   seconds(1), None, first),
+            db_api.StateTransition(self.alarm_id, 'alarm', 'ok', 'r',
+                                   seconds(2), None, second)])
+
+        self.assertEqual([True, True], won)
+        # a: behind the one owed already; b: the first of its chain, then
+        # the second transition's behind it.
+        self.assertEqual([seconds(1), None, seconds(2)],
+                         [d['next_attempt_at'] for d in first + second])
+        stored = {d['delivery_id']: d['next_attempt_at']
+                  for d in factory.stored_deliveries(self.db)}
+        self.assertEqual([seconds(1), None, seconds(2)],
+                         [stored[d['delivery_id']] for d in first + second])
+
     def test_claim_handed_over_in_bulk(self):
         heads = self._store(*[seconds(0)] * 50)
         # One chain: its older delivery heads it, the newer one is parked.

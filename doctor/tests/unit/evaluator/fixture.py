@@ -36,7 +36,8 @@ class EngineTestCase(base.DBTestCase):
         self.fired = []
         self.engine = self.make_engine()
 
-    def make_engine(self, fire=None, publish_states=None, has_peers=None):
+    def make_engine(self, fire=None, publish_states=None, has_peers=None,
+                    fire_stored=None):
         """An engine with its own index over the test's database.
 
         Its announcer emits through the ``test`` notification driver once
@@ -48,7 +49,7 @@ class EngineTestCase(base.DBTestCase):
             index.AlarmIndex(conf.evaluator.allow_alarms_without_resource),
             self.transformer, fire or self.fired.append,
             announcer.Announcer(self.notifier, publish_states),
-            has_peers=has_peers)
+            has_peers=has_peers, fire_stored=fire_stored)
         self.addCleanup(engine.stop)
         return engine
 

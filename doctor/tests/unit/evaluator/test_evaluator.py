@@ -57,6 +57,25 @@ class TestEvaluate(fixture.EngineTestCase):
         # The body crosses the wire as JSON.
         self.assertEqual(body, jsonutils.loads(jsonutils.dumps(body)))
 
+    def test_a_deliverer_in_this_process_gets_the_stored_rows(self):
+        stored = []
+        engine = self.make_engine(
+            fire_stored=lambda firing, rows: stored.append((firing, rows)))
+        engine.load_index()
+
+        self.assertEqual(1, engine.evaluate(self.instance_event('error')))
+
+        self.assertEqual([], self.fired)
+        [(firing, rows)] = stored
+        self.assertEqual(firing.deliveries,
+                         {row['delivery_id']: row['action'] for row in rows})
+        in_db = {row['delivery_id']: row
+                 for row in factory.stored_deliveries(self.db)}
+        for row in rows:
+            self.assertEqual(in_db[row['delivery_id']]['claimed_at'],
+                             row['claimed_at'])
+            self.assertIsNone(row['next_attempt_at'])
+
     def test_fault_id_reaches_the_body(self):
         self.engine.evaluate(self.instance_event(
             'error', ctxt={'doctor_fault_id': samples.FAULT_ID,

@@ -3,6 +3,7 @@
 import datetime
 import threading
 import uuid
+from unittest import mock
 
 import fixtures
 from oslo_serialization import jsonutils
@@ -399,6 +400,71 @@ class TestHandedOver(DelivererTestCase):
         self.assertEqual(0, self.deliverer.redeliver_stale())
         self.deliverer.stop()
         self.assertEqual(1, len(self.delivered()))
+
+
+class TestStored(DelivererTestCase):
+    """Firings the evaluator of this process has just stored."""
+
+    def store(self, *actions, fail_on=None):
+        """Store a firing as the evaluator does; its rows as stored."""
+        firing = firing_obj.AlarmFiring(
+            alarm_id=self.alarm_id, alarm_name='InstanceStatusAlarm',
+            severity='critical', previous='ok', current='alarm',
+            reason='Event hits the query.', reason_data={},
+            deliveries={str(uuid.uuid4()): action for action in actions},
+            request_id='req-1', fault_id='f-1')
+        at = timeutils.utcnow()
+        rows = [{'delivery_id': delivery_id, 'alarm_id': self.alarm_id,
+                 'action': action, 'firing': firing.to_record(),
+                 'created_at': at, 'claimed_at': at}
+                for delivery_id, action in firing.deliveries.items()]
+        [won] = self.db.transition_states([db_api.StateTransition(
+            self.alarm_id, 'ok', 'ok', 'fired', at, None, rows)])
+        self.assertTrue(won)
+        return firing, rows
+
+    def test_delivered_without_a_claim_of_its_own(self):
+        firing, rows = self.store('test://a', 'test://b')
+        with mock.patch.object(self.db, 'claim_deliveries',
+                               autospec=True) as claim:
+            results = [future.result(WAIT) for future in
+                       self.deliverer.deliver_stored(firing, rows)]
+        self.deliverer.flush()
+
+        self.assertEqual([True, True], results)
+        claim.assert_not_called()
+        self.assertEqual(['test://a', 'test://b'],
+                         sorted(url for url, _b, _r in self.delivered()))
+        self.assertEqual([], factory.stored_deliveries(self.db))
+
+    def test_one_behind_an_older_waits_for_it_then_goes(self):
+        # The older one fails and waits for its next attempt: the newer
+        # one of the same chain is stored waiting behind it.
+        self.config.config(retry_horizon=3600, group='notifier')
+        older, older_rows = self.store('fail://vnfm/alarm')
+        self.assertEqual([False], [
+            future.result(WAIT) for future in
+            self.deliverer.deliver_stored(older, older_rows)])
+        self.deliverer.flush()
+        newer, newer_rows = self.store('fail://vnfm/alarm')
+        self.assertEqual(newer_rows[0]['created_at'],
+                         newer_rows[0]['next_attempt_at'])
+
+        self.assertEqual([None], [
+            future.result(WAIT) for future in
+            self.deliverer.deliver_stored(newer, newer_rows)])
+
+        stored = {d['delivery_id']: d
+                  for d in factory.stored_deliveries(self.db)}
+        self.assertEqual(newer_rows[0]['created_at'],
+                         stored[newer_rows[0]['delivery_id']]
+                         ['next_attempt_at'])
+        # A scan now takes the older one only: the head of the chain.
+        self.assertEqual(
+            [older_rows[0]['delivery_id']],
+            [d['delivery_id'] for d in self.db.claim_stale_deliveries(
+                timeutils.utcnow(),
+                timeutils.utcnow() + datetime.timedelta(hours=2))])
 
 
 class TestStop(DelivererTestCase):
