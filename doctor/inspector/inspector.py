@@ -30,7 +30,6 @@ yet done run again, and each of them is idempotent.
 
 from collections.abc import Callable
 from concurrent import futures
-import dataclasses
 import datetime
 import threading
 import time
@@ -42,6 +41,7 @@ from oslo_utils import uuidutils
 
 from doctor.common import exception
 from doctor.common import plugins
+from doctor.inspector import actions
 from doctor.inspector import cache as cache_mod
 from doctor.inspector import instance_faults
 from doctor.inspector import notifications
@@ -85,9 +85,7 @@ def now_iso() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
-def _iso(wall: float) -> str:
-    return datetime.datetime.fromtimestamp(
-        wall, datetime.timezone.utc).isoformat()
+_iso = actions.iso_time
 
 
 def _ended(record: dict) -> float | None:
@@ -201,15 +199,6 @@ def _validate_event(event: typing.Any, index: int) -> tuple[str, bool]:
     return host, status == 'down'
 
 
-@dataclasses.dataclass(slots=True)
-class _Outcome:
-    """How one action ended."""
-
-    record: dict
-    ended: float  # wall clock
-    ok: bool
-
-
 class _FaultRun:
     """The actions of one fault, and what is recorded when they end."""
 
@@ -246,7 +235,8 @@ class _FaultRun:
         with self._lock:
             self._pending += count
 
-    def finished(self, outcome: _Outcome | None, kind: str | None) -> None:
+    def finished(self, outcome: actions.Outcome | None,
+                 kind: str | None) -> None:
         """One step ended (an action, or the early announcements).
         """
         if outcome is not None:
@@ -340,6 +330,7 @@ class Inspector:
         self._pool = futures.ThreadPoolExecutor(
             max_workers=conf.inspector.action_workers,
             thread_name_prefix='doctor-action')
+        self.actions = actions.Actions(conf, self._pool)
         # Hosts forced down (or up) apart from the pool, so that they are
         # never queued behind other faults' actions.
         self._hosts = futures.ThreadPoolExecutor(
@@ -524,9 +515,10 @@ class Inspector:
         action_context = base.ActionContext(fault_id=closed['id'])
 
         def recover() -> None:
-            outcome = self._act('unset_host_down', 'host:%s' % host,
-                                controller, lambda: controller.set_host_down(
-                                    action_context, target, False))
+            outcome = self.actions.act(
+                'unset_host_down', 'host:%s' % host, controller,
+                lambda: controller.set_host_down(action_context, target,
+                                                 False))
             if outcome.ok:
                 self.announcer.host_state(host, False, closed['id'])
             else:
@@ -537,122 +529,6 @@ class Inspector:
         return closed['id']
 
     # acting
-
-    def _act(self, name: str, target: str, controller: base.Controller,
-             call: Callable[[], None], tried: int = 0) -> _Outcome:
-        """Run one controller call, retrying transient failures.
-
-        :param tried: attempts already made (by a batch) that failed for
-            a transient reason: the next waits its backoff first.
-        """
-        retries = self.conf.inspector.action_retries
-        interval = self.conf.inspector.action_retry_interval
-        started_wall = time.time()
-        started = time.monotonic()
-        attempts = tried
-        error = None
-        while True:
-            if attempts:
-                time.sleep(interval * 2 ** (attempts - 1))
-            attempts += 1
-            try:
-                call()
-                ok = True
-                break
-            except base.TransientError as e:
-                error = str(e) or type(e).__name__
-                if attempts > retries:
-                    ok = False
-                    break
-                LOG.warning('%(name)s of %(target)s failed (%(error)s); '
-                            'trying again', {'name': name, 'target': target,
-                                             'error': error})
-            except Exception as e:
-                error = self._final_error(name, target, e)
-                ok = False
-                break
-        return self._outcome(name, target, controller, ok, attempts, error,
-                             started_wall, started)
-
-    @staticmethod
-    def _final_error(name: str, target: str, error: Exception) -> str:
-        if not isinstance(error, exception.DoctorException):
-            LOG.error('%s of %s failed', name, target,
-                      exc_info=(type(error), error, error.__traceback__))
-        return str(error) or type(error).__name__
-
-    @staticmethod
-    def _outcome(name: str, target: str, controller: base.Controller,
-                 ok: bool, attempts: int, error: str | None,
-                 started_wall: float, started: float) -> _Outcome:
-        ended = time.time()
-        record: dict[str, typing.Any] = {
-            'name': name, 'target': target, 'controller': controller.name,
-            'result': 'ok' if ok else 'failed',
-            'duration_ms': round((time.monotonic() - started) * 1000.0, 3),
-            'attempts': attempts, 'started_at': _iso(started_wall),
-        }
-        if not ok:
-            record['error'] = error
-            LOG.error('%(name)s of %(target)s failed after %(attempts)d '
-                      'attempt(s): %(error)s',
-                      {'name': name, 'target': target, 'attempts': attempts,
-                       'error': error})
-        return _Outcome(record, ended, ok)
-
-    def _act_batch(self, name: str, kind: str, items: list[typing.Any],
-                   controller: base.Controller,
-                   call: Callable[[list[typing.Any]],
-                                  list[BaseException | None]],
-                   one: Callable[[typing.Any], Callable[[], None]],
-                   then: Callable[[typing.Any, _Outcome], None]) -> None:
-        """Run one batch call for ``items``; ``then`` each item's outcome.
-
-        An item whose call failed for a transient reason is tried again
-        on its own (``one`` gives its call) on a worker of the pool, with
-        the backoff of its next attempt; the others stand as they ended.
-        """
-        started_wall = time.time()
-        started = time.monotonic()
-        try:
-            results = call(items)
-            if len(results) != len(items):
-                raise exception.DoctorException(
-                    '%s answered %d results for %d items'
-                    % (controller.name, len(results), len(items)))
-        except Exception as e:
-            # The whole batch failed: each item as if it had failed alone.
-            results = [e] * len(items)
-        for item, result in zip(items, results):
-            target = '%s:%s' % (kind, item.id)
-            if isinstance(result, base.TransientError) and \
-                    self.conf.inspector.action_retries > 0:
-                LOG.warning('%(name)s of %(target)s failed (%(error)s); '
-                            'trying again', {'name': name, 'target': target,
-                                             'error': result})
-                try:
-                    self._pool.submit(self._retry_one, name, target, item,
-                                      controller, one(item), then)
-                except RuntimeError:
-                    # The pool is shutting down: tried here, in turn.
-                    self._retry_one(name, target, item, controller,
-                                    one(item), then)
-                continue
-            if result is None:
-                outcome = self._outcome(name, target, controller, True, 1,
-                                        None, started_wall, started)
-            else:
-                error = (str(result) or type(result).__name__
-                         if isinstance(result, base.TransientError)
-                         else self._final_error(name, target, result))
-                outcome = self._outcome(name, target, controller, False, 1,
-                                        error, started_wall, started)
-            then(item, outcome)
-
-    def _retry_one(self, name: str, target: str, item: typing.Any,
-                   controller: base.Controller, call: Callable[[], None],
-                   then: Callable[[typing.Any, _Outcome], None]) -> None:
-        then(item, self._act(name, target, controller, call, tried=1))
 
     def _running(self, fault_id: str) -> bool:
         with self._runs_lock:
@@ -755,7 +631,7 @@ class Inspector:
                    target: base.Host, then: Callable[[], None]) -> None:
         controller = self.router[base.HOST]
         try:
-            outcome = self._act(
+            outcome = self.actions.act(
                 'set_host_down', 'host:%s' % target.name, controller,
                 lambda: controller.set_host_down(context, target, True))
         finally:
@@ -840,7 +716,7 @@ class Inspector:
                        controller: base.Controller,
                        instance: base.Instance, state: str,
                        controller_announces: bool) -> None:
-        outcome = self._act(
+        outcome = self.actions.act(
             'set_instance_state', 'instance:%s' % instance.id, controller,
             lambda: controller.set_instance_state(context, instance, state))
         if outcome.ok and controller_announces:
@@ -851,12 +727,12 @@ class Inspector:
                         controller: base.Controller,
                         instances: list[base.Instance], state: str,
                         controller_announces: bool) -> None:
-        def then(instance: base.Instance, outcome: _Outcome) -> None:
+        def then(instance: base.Instance, outcome: actions.Outcome) -> None:
             if outcome.ok and controller_announces:
                 run.announced(outcome.ended, by_controller=True)
             run.finished(outcome, base.INSTANCE)
 
-        self._act_batch(
+        self.actions.batch(
             'set_instance_state', base.INSTANCE, instances, controller,
             lambda items: controller.set_instance_states(context, items,
                                                          state),
@@ -866,7 +742,7 @@ class Inspector:
 
     def _port_task(self, run: _FaultRun, context: base.ActionContext,
                    controller: base.Controller, port: base.Port) -> None:
-        outcome = self._act(
+        outcome = self.actions.act(
             'set_port_dp_down', 'port:%s' % port.id, controller,
             lambda: controller.set_port_dp_down(context, port, True))
         self._port_done(run, port, outcome)
@@ -874,7 +750,7 @@ class Inspector:
     def _ports_task(self, run: _FaultRun, context: base.ActionContext,
                     controller: base.Controller,
                     ports: list[base.Port]) -> None:
-        self._act_batch(
+        self.actions.batch(
             'set_port_dp_down', base.PORT, ports, controller,
             lambda items: controller.set_ports_dp_down(context, items, True),
             lambda port: lambda: controller.set_port_dp_down(
@@ -882,7 +758,7 @@ class Inspector:
             lambda port, outcome: self._port_done(run, port, outcome))
 
     def _port_done(self, run: _FaultRun, port: base.Port,
-                   outcome: _Outcome) -> None:
+                   outcome: actions.Outcome) -> None:
         if outcome.ok and port.data_plane_status != base.DP_DOWN:
             self._announce(lambda: self.announcer.port_dp_update(
                 port, base.DP_DOWN, run.fault_id))
@@ -899,7 +775,7 @@ class Inspector:
         action_context = base.ActionContext(
             request_id=getattr(context, 'request_id', None))
         status = base.DP_DOWN if down else base.DP_ACTIVE
-        outcome = self._act(
+        outcome = self.actions.act(
             'set_port_dp_down' if down else 'unset_port_dp_down',
             'port:%s' % port_id, controller,
             lambda: controller.set_port_dp_down(action_context, port, down))

@@ -6,6 +6,7 @@ from unittest import mock
 
 from doctor.common import context as doctor_context
 from doctor.common import exception
+from doctor.inspector import actions as actions_mod
 from doctor.inspector import cache as cache_mod
 from doctor.inspector import inspector as inspector_mod
 from doctor.inspector.controllers import base as controller_base
@@ -370,7 +371,7 @@ class TestBatches(InspectorTestCase):
         self.controller.transient['instance:b2'] = 2
         inspector = self.make()
         sleeps = []
-        with mock.patch.object(inspector_mod.time, 'sleep', autospec=True,
+        with mock.patch.object(actions_mod.time, 'sleep', autospec=True,
                                side_effect=sleeps.append):
             [fault_id] = self.report(inspector, event('c0'))
 
@@ -386,7 +387,7 @@ class TestBatches(InspectorTestCase):
         instance = controller_base.Instance(id='b2', host='c0')
         ended = []
 
-        inspector._act_batch(
+        inspector.actions.batch(
             'set_instance_state', controller_base.INSTANCE, [instance],
             self.controller,
             lambda items: self.controller.set_instance_states(
