@@ -198,19 +198,6 @@ class Recorder:
         self.flush()
 
 
-class _Off(Recorder):
-    """The recorder of a service whose ``[profiler] record`` is off."""
-
-    def __init__(self) -> None:
-        super().__init__(lambda batch: None)
-
-    def record(self, fault_id, name, component, alarm_id=None,
-               timestamp=None) -> None:
-        pass
-
-
-OFF: Recorder = _Off()
-
 _recorders: 'weakref.WeakKeyDictionary[typing.Any, Recorder]' = (
     weakref.WeakKeyDictionary())
 _recorders_lock = threading.Lock()

@@ -105,11 +105,10 @@ def _park_behind(connection: sa.Connection,
     alarm_ids = sorted({transition.alarm_id for transition in transitions
                         if transition.deliveries})
     owed: set[tuple[str, str]] = set()
-    for start in range(0, len(alarm_ids), _CHUNK):
+    for chunk in _chunks(alarm_ids):
         owed.update((row.alarm_id, row.action) for row in connection.execute(
             sa.select(_delivery.c.alarm_id, _delivery.c.action).distinct()
-            .where(_delivery.c.alarm_id.in_(
-                alarm_ids[start:start + _CHUNK]))))
+            .where(_delivery.c.alarm_id.in_(chunk))))
     for transition in transitions:
         chains = []
         for delivery in transition.deliveries:

@@ -359,6 +359,18 @@ class ManyInstancesTestCase(LocalTestCase):
         return [[record['key'] for record in call.args[0]]
                 for call in self.writes.call_args_list]
 
+    def refuse(self, key: str) -> None:
+        """Make the store refuse every write holding a change of ``key``.
+        """
+        write = self.writes.side_effect
+
+        def refusing(changes):
+            if any(change['key'] == key for change in changes):
+                raise db_exc.DBDataError(ValueError('value too long'))
+            return write(changes)
+
+        self.writes.side_effect = refusing
+
 
 class TestGroupCommit(ManyInstancesTestCase):
     """Concurrent calls, written together by the controller's writer."""
@@ -426,14 +438,7 @@ class TestGroupCommit(ManyInstancesTestCase):
         self.assertEqual(40, len(self.wait_followed(40)))
 
     def test_one_bad_change_fails_alone(self):
-        write = self.writes.side_effect
-
-        def refuse_v01(changes):
-            if any(change['key'] == 'instance:v01' for change in changes):
-                raise db_exc.DBDataError(ValueError('value too long'))
-            return write(changes)
-
-        self.writes.side_effect = refuse_v01
+        self.refuse('instance:v01')
 
         self.call_at_once(['v00', 'v01', 'v02', 'v03'])
 
@@ -492,14 +497,7 @@ class TestBatches(ManyInstancesTestCase):
                    in heard if event_type == 'compute.instance.update'))
 
     def test_a_batch_that_partly_fails_keeps_the_rest(self):
-        write = self.writes.side_effect
-
-        def refuse_v01(changes):
-            if any(change['key'] == 'instance:v01' for change in changes):
-                raise db_exc.DBDataError(ValueError('value too long'))
-            return write(changes)
-
-        self.writes.side_effect = refuse_v01
+        self.refuse('instance:v01')
 
         results = self.controller.set_instance_states(
             self.context,
