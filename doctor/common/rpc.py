@@ -8,6 +8,7 @@ monkey patched the process, which doctor never does (naming it explicitly
 is deprecated).
 """
 
+from collections.abc import Callable
 import importlib
 import threading
 
@@ -18,6 +19,7 @@ from oslo_messaging import opts as messaging_opts
 from oslo_messaging.rpc import dispatcher
 
 from doctor.common import context as doctor_context
+from doctor.common import listener as listener_mod
 from doctor.objects import base as objects_base
 
 LOG = log.getLogger(__name__)
@@ -212,6 +214,25 @@ def get_batch_notification_listener(
         get_notification_transport(conf), targets, endpoints,
         pool=pool, allow_requeue=allow_requeue, batch_size=batch_size,
         batch_timeout=batch_timeout)
+
+
+def get_pipelined_notification_listener(
+        conf: cfg.ConfigOpts, targets: list[messaging.Target],
+        submit: Callable[[list[dict]], listener_mod.Waiter],
+        pool: str | None = None, batch_size: int = 1,
+        batch_timeout: float | None = None,
+        priorities: list[str] | None = None
+) -> listener_mod.PipelinedBatchListener:
+    """A batch listener that takes the next batch while one is handled.
+
+    See :class:`doctor.common.listener.PipelinedBatchListener`: ``submit``
+    gets each batch in bus order and returns what to wait on before the
+    batch is acknowledged.
+    """
+    return listener_mod.PipelinedBatchListener(
+        get_notification_transport(conf), targets, submit, pool=pool,
+        batch_size=batch_size, batch_timeout=batch_timeout,
+        priorities=priorities)
 
 
 def get_notification_listener(conf: cfg.ConfigOpts,

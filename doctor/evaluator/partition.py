@@ -18,9 +18,9 @@ hops instead:
   and take over when the leader's lock expires.
 * the **partition consumers**: each partition queue is consumed by one
   process at a time, its owner on a hash ring of the group's members
-  (tooz's), one batch at a time, each batch acknowledged once what it
-  causes is stored, as the one-process evaluator does with the pool
-  queue. When the members change, the partitions that move are stopped by
+  (tooz's), the batches submitted in the order they came, each
+  acknowledged once what it causes is stored, as the one-process
+  evaluator does with the pool queue. When the members change, the partitions that move are stopped by
   their old owner (its batch in flight finished and acknowledged) and
   started by the new one after a hand-over delay of two heartbeats.
 
@@ -220,61 +220,111 @@ class IntakeEndpoint:
 
 
 class RecentIds:
-    """The ids of the last notifications evaluated by this process."""
+    """The ids of the notifications this process evaluates or evaluated.
+
+    A notification is *in flight* from its submission until its ticket is
+    done, then *recent* (the last ``size`` of them) if it was evaluated.
+    """
 
     def __init__(self, size: int = _RECENT_IDS) -> None:
         self._size = size
         self._ids: collections.OrderedDict[str, None] = (
             collections.OrderedDict())
+        self._flying: dict[str, evaluator_mod.Ticket] = {}
         self._lock = threading.Lock()
 
     def __contains__(self, message_id: object) -> bool:
         with self._lock:
             return message_id in self._ids
 
-    def add(self, message_ids: Iterable[str]) -> None:
+    def take(self, message_id: str,
+             submit: Callable[[], evaluator_mod.Ticket]
+             ) -> evaluator_mod.Ticket | None:
+        """The ticket to wait on for ``message_id``; None: evaluated already.
+
+        A copy of a notification in flight (redelivered while the first
+        one is still evaluated) shares the first one's ticket, so that it
+        is acknowledged, or sent back, with it. Otherwise ``submit()``
+        queues the notification, and its ticket is in flight.
+        """
         with self._lock:
-            for message_id in message_ids:
-                self._ids[message_id] = None
-                self._ids.move_to_end(message_id)
+            if message_id in self._ids:
+                return None
+            ticket = self._flying.get(message_id)
+            if ticket is None:
+                ticket = self._flying[message_id] = submit()
+            return ticket
+
+    def settle(self, message_id: str, ticket: evaluator_mod.Ticket,
+               outcome: evaluator_mod.Outcome | None) -> None:
+        """``ticket`` of ``message_id`` is done with ``outcome``."""
+        with self._lock:
+            if self._flying.get(message_id) is ticket:
+                del self._flying[message_id]
+            if outcome is evaluator_mod.Outcome.REQUEUE:
+                return
+            self._ids[message_id] = None
+            self._ids.move_to_end(message_id)
             while len(self._ids) > self._size:
                 self._ids.popitem(last=False)
 
+    def add(self, message_ids: Iterable[str]) -> None:
+        """Remember ``message_ids`` as evaluated."""
+        for message_id in message_ids:
+            self.settle(message_id, None, evaluator_mod.Outcome.DONE)
 
-def evaluate_in_order(engine: evaluator_mod.NotificationEvaluator,
-                      recent: RecentIds, notifications: Iterable[dict]):
-    """Evaluate raw notifications in order; the listener's result.
 
-    HANDLED once what each of them causes is stored, REQUEUE if the
-    evaluator stopped first. A notification whose id ``recent`` holds was
-    evaluated already (a copy redelivered because its acknowledgement was
-    lost with the connection, or forwarded again by an intake) and is
-    skipped: evaluated again after later events of its resource, it would
-    replay their transitions.
+def submit_in_order(engine: evaluator_mod.NotificationEvaluator,
+                    recent: RecentIds, notifications: Iterable[dict]
+                    ) -> Callable[[], messaging.NotificationResult]:
+    """Queue raw notifications for evaluation, in order; returns the waiter.
+
+    The waiter returns HANDLED once what each of them causes is stored,
+    REQUEUE if the evaluator stopped first. A notification whose id
+    ``recent`` holds was evaluated already (a copy redelivered because its
+    acknowledgement was lost with the connection, or forwarded again by an
+    intake) and is skipped: evaluated again after later events of its
+    resource, it would replay their transitions. A copy of one still in
+    flight waits for it instead.
     """
     tickets: list[tuple[str | None, evaluator_mod.Ticket]] = []
     for item in notifications:
         metadata = item.get('metadata')
         message_id = (metadata.get('message_id')
                       if isinstance(metadata, dict) else None)
-        if message_id is not None and message_id in recent:
+
+        def submit(item=item, metadata=metadata):
+            return engine.submit(
+                item.get('ctxt'), item.get('publisher_id'),
+                item.get('event_type'), item.get('payload'), metadata)
+        if message_id is None:
+            tickets.append((None, submit()))
+            continue
+        ticket = recent.take(message_id, submit)
+        if ticket is None:
             LOG.debug('Skipping notification %s: evaluated already',
                       message_id)
             continue
-        tickets.append((message_id, engine.submit(
-            item.get('ctxt'), item.get('publisher_id'),
-            item.get('event_type'), item.get('payload'), metadata)))
-    done = []
-    requeue = False
-    for message_id, ticket in tickets:
-        if ticket.wait() is evaluator_mod.Outcome.REQUEUE:
-            requeue = True
-        elif message_id is not None:
-            done.append(message_id)
-    recent.add(done)
-    if requeue:
-        return messaging.NotificationResult.REQUEUE
-    return messaging.NotificationResult.HANDLED
+        tickets.append((message_id, ticket))
+
+    def wait() -> messaging.NotificationResult:
+        requeue = False
+        for message_id, ticket in tickets:
+            outcome = ticket.wait()
+            if message_id is not None:
+                recent.settle(message_id, ticket, outcome)
+            if outcome is evaluator_mod.Outcome.REQUEUE:
+                requeue = True
+        if requeue:
+            return messaging.NotificationResult.REQUEUE
+        return messaging.NotificationResult.HANDLED
+    return wait
+
+
+def evaluate_in_order(engine: evaluator_mod.NotificationEvaluator,
+                      recent: RecentIds, notifications: Iterable[dict]):
+    """:func:`submit_in_order`, waited for: the listener's result."""
+    return submit_in_order(engine, recent, notifications)()
 
 
 class PartitionEndpoint:
@@ -290,7 +340,9 @@ class PartitionEndpoint:
         self._engine = engine
         self._recent = recent
 
-    def info(self, messages: list[dict]):
+    def submit(self, messages: list[dict]
+               ) -> Callable[[], messaging.NotificationResult]:
+        """Queue the forwarded notifications; see :func:`submit_in_order`."""
         notifications: list[dict] = []
         for message in messages:
             payload = message.get('payload')
@@ -302,7 +354,10 @@ class PartitionEndpoint:
                 continue
             notifications.extend(item for item in forwarded
                                  if isinstance(item, dict))
-        return evaluate_in_order(self._engine, self._recent, notifications)
+        return submit_in_order(self._engine, self._recent, notifications)
+
+    def info(self, messages: list[dict]):
+        return self.submit(messages)()
 
 
 class Server(typing.Protocol):

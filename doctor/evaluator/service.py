@@ -10,6 +10,7 @@ from oslo_service import service
 from doctor.common import context as doctor_context
 from doctor.common import coordination
 from doctor.common import exception
+from doctor.common import listener as listener_mod
 from doctor.common import periodic
 from doctor.common import rpc
 from doctor.conf import evaluator as evaluator_conf
@@ -39,10 +40,10 @@ class NotificationEndpoint:
     its acknowledgement was lost with the connection skips what this
     process evaluated of it already.
 
-    Batches are handled one at a time, so the events of one resource are
-    queued in the order the bus delivered them. The listener groups a
-    batch by priority first: events of one resource sent at different
-    priorities within one batch are evaluated priority by priority.
+    Batches are submitted one after the other by the listener's polling
+    thread, so the events of one resource are queued in the order the bus
+    delivered them, and the next batch is taken while the previous one is
+    stored (:class:`doctor.common.listener.PipelinedBatchListener`).
     """
 
     def __init__(self, engine: evaluator_mod.NotificationEvaluator,
@@ -51,13 +52,14 @@ class NotificationEndpoint:
         self._recent = recent if recent is not None else (
             partition_mod.RecentIds())
 
-    def _handle(self, messages):
-        # A notification evaluated already (its acknowledgement lost with
-        # the connection) is skipped: see partition.evaluate_in_order.
-        return partition_mod.evaluate_in_order(self._engine, self._recent,
-                                               messages)
+    def submit(self, messages: list[dict]):
+        """Queue a batch; returns what to wait on before acknowledging it.
 
-    audit = critical = debug = error = info = sample = warn = _handle
+        A notification evaluated already (its acknowledgement lost with
+        the connection) is skipped: see partition.submit_in_order.
+        """
+        return partition_mod.submit_in_order(self._engine, self._recent,
+                                             messages)
 
 
 def notification_exchanges(conf) -> list[str]:
@@ -185,10 +187,9 @@ class EvaluatorService(service.Service):
         if evaluator_conf.is_partitioned(conf):
             self._start_partitioned(transformer)
         else:
-            listener = self._pool_listener(NotificationEndpoint(self.engine))
-            # One batch at a time, in the order the bus delivers them: see
-            # NotificationEndpoint.
-            listener.start(override_pool_size=1)
+            listener = self._pipelined_listener(
+                NotificationEndpoint(self.engine).submit)
+            listener.start()
             self._servers.append(listener)
         LOG.info('Listening for notifications on %s of %s (pool %s%s)',
                  ', '.join(sorted(conf.evaluator.notification_topics)),
@@ -210,14 +211,27 @@ class EvaluatorService(service.Service):
     def _pool_listener(self, endpoint) -> messaging.MessageHandlingServer:
         """A batch listener on the notification pool queue."""
         conf = self.conf
-        targets = [messaging.Target(topic=topic, exchange=exchange)
-                   for topic in conf.evaluator.notification_topics
-                   for exchange in notification_exchanges(conf)]
         return rpc.get_batch_notification_listener(
-            conf, targets, [endpoint],
+            conf, self._pool_targets(), [endpoint],
             pool=conf.evaluator.notification_pool, allow_requeue=True,
             batch_size=conf.evaluator.notification_batch_size,
             batch_timeout=conf.evaluator.notification_batch_timeout)
+
+    def _pipelined_listener(self, submit
+                            ) -> listener_mod.PipelinedBatchListener:
+        """The pool queue's listener, batches submitted in bus order."""
+        conf = self.conf
+        return rpc.get_pipelined_notification_listener(
+            conf, self._pool_targets(), submit,
+            pool=conf.evaluator.notification_pool,
+            batch_size=conf.evaluator.notification_batch_size,
+            batch_timeout=conf.evaluator.notification_batch_timeout)
+
+    def _pool_targets(self) -> list[messaging.Target]:
+        conf = self.conf
+        return [messaging.Target(topic=topic, exchange=exchange)
+                for topic in conf.evaluator.notification_topics
+                for exchange in notification_exchanges(conf)]
 
     def _start_partitioned(self, transformer) -> None:
         """Run the intake when leading, and this process's partitions.
@@ -239,12 +253,13 @@ class EvaluatorService(service.Service):
             self.engine, partition_mod.RecentIds())
 
         def listen_partition(number: int):
-            return rpc.get_batch_notification_listener(
+            return rpc.get_pipelined_notification_listener(
                 conf, [messaging.Target(
                     topic=partition_mod.partition_topic(number))],
-                [consumer], allow_requeue=True,
+                consumer.submit,
                 batch_size=conf.evaluator.notification_batch_size,
-                batch_timeout=conf.evaluator.notification_batch_timeout)
+                batch_timeout=conf.evaluator.notification_batch_timeout,
+                priorities=[partition_mod.PRIORITY])
 
         self._leadership = coordination.leadership(conf, 'doctor-evaluator')
         self._leadership.start()

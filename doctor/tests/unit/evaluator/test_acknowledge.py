@@ -6,6 +6,7 @@ refuses costs only itself; a lost compare-and-set is evaluated again.
 """
 
 import threading
+from unittest import mock
 
 import fixtures
 import oslo_messaging as messaging
@@ -323,13 +324,49 @@ class TestNotificationEndpoint(fixture.EngineTestCase):
         endpoint = service.NotificationEndpoint(
             FakeEngine([evaluator.Outcome.DONE] * 2))
         self.assertEqual(messaging.NotificationResult.HANDLED,
-                         endpoint.info([message(), message()]))
+                         endpoint.submit([message(message_id='m1'),
+                                          message(message_id='m2')])())
 
     def test_one_unfinished_at_stop_requeues_the_batch(self):
         endpoint = service.NotificationEndpoint(
             FakeEngine([evaluator.Outcome.DONE, evaluator.Outcome.REQUEUE]))
         self.assertEqual(messaging.NotificationResult.REQUEUE,
-                         endpoint.error([message(), message()]))
+                         endpoint.submit([message(message_id='m1'),
+                                          message(message_id='m2')])())
+
+    def test_a_copy_of_one_in_flight_shares_its_outcome(self):
+        # The next batch is taken while one is stored: a copy redelivered
+        # meanwhile (its acknowledgement lost with the connection) must
+        # not be evaluated a second time, nor acknowledged before the
+        # first is stored.
+        engine = FakeEngine([])
+        first = evaluator.Ticket()
+        engine.submit = mock.Mock(return_value=first)
+        endpoint = service.NotificationEndpoint(engine)
+        wait_first = endpoint.submit([message(message_id='m1')])
+        wait_copy = endpoint.submit([message(message_id='m1')])
+        self.assertEqual(1, engine.submit.call_count)
+        results = []
+        waiting = threading.Thread(
+            target=lambda: results.append(wait_copy()))
+        waiting.start()
+        waiting.join(0.05)
+        self.assertEqual([], results)
+        first.finish(evaluator.Outcome.REQUEUE)
+        waiting.join()
+        self.assertEqual([messaging.NotificationResult.REQUEUE] * 2,
+                         [wait_first()] + results)
+        # Sent back, it is evaluated when it comes again.
+        second = evaluator.Ticket()
+        second.finish(evaluator.Outcome.DONE)
+        engine.submit.return_value = second
+        self.assertEqual(messaging.NotificationResult.HANDLED,
+                         endpoint.submit([message(message_id='m1')])())
+        self.assertEqual(2, engine.submit.call_count)
+        # Evaluated, a later copy is skipped.
+        self.assertEqual(messaging.NotificationResult.HANDLED,
+                         endpoint.submit([message(message_id='m1')])())
+        self.assertEqual(2, engine.submit.call_count)
 
     def test_the_endpoint_waits_for_the_worker_in_order(self):
         self.create_alarm(ok_actions=['test://ok'])
@@ -337,12 +374,12 @@ class TestNotificationEndpoint(fixture.EngineTestCase):
         self.engine.start()
         endpoint = service.NotificationEndpoint(self.engine)
         states = ['error', 'active'] * 10 + ['error']
-        result = endpoint.info([
+        result = endpoint.submit([
             message(payload=samples.nova_legacy_update(state=state),
                     message_id='msg-%d' % n)
-            for n, state in enumerate(states)])
+            for n, state in enumerate(states)])()
         self.assertEqual(messaging.NotificationResult.HANDLED, result)
-        # Stored before the endpoint returned, that is before the ack, and
-        # in the order of the batch.
+        # Stored before the wait returned, that is before the ack, and in
+        # the order of the batch.
         self.assertEqual(['alarm', 'ok'] * 10 + ['alarm'],
                          [f.current for f in self.fired])

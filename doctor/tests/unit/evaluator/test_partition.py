@@ -197,8 +197,8 @@ class TestPartitionEndpoint(fixture.EngineTestCase):
         endpoint = service.NotificationEndpoint(self.engine)
         flips = [nova_update(samples.INSTANCE_ID, state, 'm%d' % number)
                  for number, state in enumerate(['error', 'active'])]
-        self.assertEqual(HANDLED, endpoint.info(flips))
-        self.assertEqual(HANDLED, endpoint.info(flips))
+        self.assertEqual(HANDLED, endpoint.submit(flips)())
+        self.assertEqual(HANDLED, endpoint.submit(flips)())
         self.assertEqual(2, len(self.state_changes(alarm['alarm_id'])))
         self.assertEqual('ok', self.state_of(alarm['alarm_id']))
 
