@@ -119,10 +119,15 @@ class PipelinedBatchListener:
         kept = []
         for message in incoming:
             body = message.message
+            if not isinstance(body, dict):
+                LOG.warning('Dropping a notification that is not an '
+                            'object: %.200r', body)
+                self._settle([message], messaging.NotificationResult.HANDLED)
+                continue
             priority = str(body.get('priority', '')).lower()
             if priority not in self._priorities:
                 LOG.warning('Dropping a notification of unknown priority '
-                            '%r', body.get('priority'))
+                            '%.100r', body.get('priority'))
                 self._settle([message], messaging.NotificationResult.HANDLED)
                 continue
             kept.append(message)

@@ -20,9 +20,10 @@ hops instead:
   process at a time, its owner on a hash ring of the group's members
   (tooz's), the batches submitted in the order they came, each
   acknowledged once what it causes is stored, as the one-process
-  evaluator does with the pool queue. When the members change, the partitions that move are stopped by
-  their old owner (its batch in flight finished and acknowledged) and
-  started by the new one after a hand-over delay of two heartbeats.
+  evaluator does with the pool queue. When the members change, the
+  partitions that move are stopped by their old owner (its batches in
+  flight finished and acknowledged) and started by the new one after a
+  hand-over delay of two heartbeats.
 
 The resource's events thus stay in one queue and one consumer from the
 pool to the database. What is not guaranteed, and the admin guide says:
@@ -292,6 +293,10 @@ def submit_in_order(engine: evaluator_mod.NotificationEvaluator,
         metadata = item.get('metadata')
         message_id = (metadata.get('message_id')
                       if isinstance(metadata, dict) else None)
+        if not isinstance(message_id, str):
+            # Not an id oslo.messaging gives: nothing to recognise a copy
+            # by.
+            message_id = None
 
         def submit(item=item, metadata=metadata):
             return engine.submit(

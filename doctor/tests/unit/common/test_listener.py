@@ -188,6 +188,16 @@ class TestPipelinedBatchListener(base.TestCase):
         self.driver.take([Incoming(3, priority='LOUD')])
         self.assertEqual(1, len(self.batches))
 
+    def test_a_body_that_is_no_object_is_acknowledged_unseen(self):
+        self.start()
+        odd, known = Incoming(1), Incoming(2)
+        odd.message = ['not', 'an', 'object']
+        self.driver.take([odd, known])
+        self.assertEqual('ack', odd.settled.get(timeout=10))
+        [batch] = self.batches
+        self.assertEqual([{'n': 2}], [n['payload']
+                                      for n in batch.notifications])
+
     def test_at_most_depth_batches_wait(self):
         self.start(depth=2)
         self.driver.take([Incoming(1)])

@@ -334,6 +334,15 @@ class TestNotificationEndpoint(fixture.EngineTestCase):
                          endpoint.submit([message(message_id='m1'),
                                           message(message_id='m2')])())
 
+    def test_an_id_that_is_no_string_is_evaluated_each_time(self):
+        engine = FakeEngine([evaluator.Outcome.DONE] * 2)
+        endpoint = service.NotificationEndpoint(engine)
+        for _ in range(2):
+            self.assertEqual(
+                messaging.NotificationResult.HANDLED,
+                endpoint.submit([message(message_id=['not', 'hashable'])])())
+        self.assertEqual([], engine.outcomes)
+
     def test_a_copy_of_one_in_flight_shares_its_outcome(self):
         # The next batch is taken while one is stored: a copy redelivered
         # meanwhile (its acknowledgement lost with the connection) must
