@@ -350,6 +350,7 @@ class Inspector:
         # the pool when it ends.
         self._hosts.shutdown(wait=True)
         self._pool.shutdown(wait=True)
+        self.announcer.close()
         self.recorder.stop()
 
     def forget(self, fault_id: str) -> None:
@@ -701,12 +702,18 @@ class Inspector:
 
     def _announce_instances(self, run: _FaultRun, steps: list[dict],
                             state: str) -> None:
+        def emit(instance: base.Instance) -> Callable[[], None]:
+            return lambda: self.announcer.instance_update(
+                instance, state, run.fault_id)
         try:
-            for step in steps:
-                instance = progress.entity(step)
-                if self._announce(lambda: self.announcer.instance_update(
-                        instance, state, run.fault_id)):
+            errors = self.announcer.emit_all(
+                [emit(progress.entity(step)) for step in steps])
+            for step, error in zip(steps, errors):
+                if error is None:
                     self.recorder.step_done(run.fault_id, step['key'])
+                else:
+                    LOG.error('A notification could not be emitted',
+                              exc_info=error)
             run.announced(time.time())
         finally:
             run.announcements_sent.set()

@@ -394,6 +394,9 @@ class LocalController(base.Controller):
         if self.writer is not None:
             self.writer.stop()
             self.writer = None
+        if self._announcer is not None:
+            self._announcer.close()
+            self._announcer = None
         if self.connection is not None:
             self.connection.close()
             self.connection = None
@@ -447,22 +450,26 @@ class LocalController(base.Controller):
         results = self._write_many(requests)
         if context.announced:
             return results
-        assert self._announcer is not None
-        for position, (instance, stored) in enumerate(
-                zip(instances, requests)):
-            if results[position] is not None:
-                continue
-            assert stored.before is not None
-            try:
-                self._announcer.instance_update(
-                    _instance(stored.before, instance), state,
-                    context.fault_id)
-            except Exception as e:
+        announcer = self._announcer
+        assert announcer is not None
+        stored = [(position, instance, request.before)
+                  for position, (instance, request) in enumerate(
+                      zip(instances, requests))
+                  if results[position] is None]
+
+        def emit(instance: base.Instance, before: dict | None):
+            assert before is not None
+            return lambda: announcer.instance_update(
+                _instance(before, instance), state, context.fault_id)
+        errors = announcer.emit_all([emit(instance, before)
+                                     for _p, instance, before in stored])
+        for (position, instance, _b), error in zip(stored, errors):
+            if error is not None:
                 # The state is stored; trying again stores nothing more
                 # and emits the notification again.
                 results[position] = base.TransientError(
                     'instance %s is %s, but its compute.instance.update '
-                    'could not be emitted: %s' % (instance.id, state, e))
+                    'could not be emitted: %s' % (instance.id, state, error))
         return results
 
     def set_port_dp_down(self, context: base.ActionContext, port: base.Port,

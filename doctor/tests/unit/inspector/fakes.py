@@ -4,6 +4,7 @@ import threading
 import time
 
 from doctor.inspector.controllers import base
+from doctor.inspector import notifications
 
 
 class RecordingController(base.Controller):
@@ -58,12 +59,15 @@ class RecordingController(base.Controller):
             return [call[0] for call in self.calls]
 
 
-class RecordingAnnouncer:
-    """Keeps what the inspector would have emitted, in order."""
+class RecordingAnnouncer(notifications.Announcer):
+    """Keeps what the inspector would have emitted, in order.
+
+    Batches are sent as the real announcer sends them (``emit_all``).
+    """
 
     def __init__(self) -> None:
+        super().__init__(conf=None)
         self.sent: list[tuple] = []
-        self._lock = threading.Lock()
 
     def instance_update(self, instance, state, fault_id=None):
         with self._lock:
