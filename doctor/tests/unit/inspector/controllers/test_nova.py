@@ -572,16 +572,24 @@ class TestNoRetryStorm(NovaTestCase):
 
     def setUp(self):
         super().setUp()
-        self.config.config(timeout=0.2, group='nova')
+        # Long enough for a loaded machine to answer the calls that are
+        # not meant to time out; the slow ones wait for the test's word.
+        self.config.config(timeout=1.0, group='nova')
         self.controller = self.load()
         self.answered = threading.Event()
+        self.release = threading.Event()
+        self.addCleanup(self.release.set)
+
+    def late(self) -> None:
+        """Answer only once the client has given up and the test says so."""
+        self.release.wait(30)
 
     def slow_then_done(self, call):
         # Nova carries the reset out, but answers after the timeout.
         self.api.routes[self.SERVER_PATH] = (200, {'server': {
             'id': SERVER, 'OS-EXT-STS:vm_state': 'error',
             'OS-EXT-STS:task_state': None}})
-        time.sleep(0.5)
+        self.late()
         self.answered.set()
         return 202, None
 
@@ -598,11 +606,12 @@ class TestNoRetryStorm(NovaTestCase):
         self.assertEqual(
             [('POST', ACTION), ('GET', self.SERVER_PATH)],
             [(method, path) for method, path, _ in self.requests()])
+        self.release.set()
         self.answered.wait(10)
 
     def test_a_reset_that_timed_out_is_sent_again_when_not_done(self):
         def slow(call):
-            time.sleep(0.5)
+            self.late()
             return 202, None
 
         self.api.routes[ACTION] = slow
@@ -629,7 +638,7 @@ class TestNoRetryStorm(NovaTestCase):
         def slow(call):
             self.api.routes[SERVICES] = (200, {'services': [dict(
                 service('compute-0', SERVICE_0), forced_down=True)]})
-            time.sleep(0.5)
+            self.late()
             self.answered.set()
             return 200, {}
 
@@ -643,4 +652,5 @@ class TestNoRetryStorm(NovaTestCase):
         self.assertEqual(
             [('PUT', SERVICES + '/' + SERVICE_0), ('GET', SERVICES)],
             [(method, path) for method, path, _ in self.requests()])
+        self.release.set()
         self.answered.wait(10)
