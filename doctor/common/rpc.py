@@ -135,6 +135,14 @@ def _get_transport(conf: cfg.ConfigOpts, kind: str) -> messaging.Transport:
         return transport
 
 
+def is_in_process(conf: cfg.ConfigOpts) -> bool:
+    """Whether notifications go over the in-process bus."""
+    urls = (conf.oslo_messaging_notifications.transport_url,
+            conf.transport_url)
+    url = next((url for url in urls if url), '')
+    return url.startswith(EMBEDDED_TRANSPORT_URL)
+
+
 def get_rpc_transport(conf: cfg.ConfigOpts) -> messaging.Transport:
     """The process-wide RPC transport for ``conf``."""
     return _get_transport(conf, 'rpc')

@@ -94,10 +94,7 @@ def _check_processes(conf) -> None:
                    'backend_url: the processes elect their intake and '
                    'share the partitions through it'
                    % conf.evaluator.processes)
-    urls = (conf.oslo_messaging_notifications.transport_url,
-            conf.transport_url)
-    url = next((url for url in urls if url), '')
-    if url.startswith(rpc.EMBEDDED_TRANSPORT_URL):
+    if rpc.is_in_process(conf):
         raise exception.ConfigInvalid(
             reason='[evaluator] processes = %d needs a message broker '
                    '(transport_url): the in-process bus does not reach '

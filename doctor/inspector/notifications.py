@@ -32,7 +32,9 @@ HOST_DOWN = 'doctor.host.down'
 HOST_UP = 'doctor.host.up'
 
 #: Notifications of one batch sent at once: on RabbitMQ each waits for the
-#: broker's confirmation, a round trip the others need not wait behind.
+#: broker's confirmation, a round trip the others need not wait behind. On
+#: the in-process bus there is no round trip to overlap, and threads would
+#: only contend for the interpreter: one after the other there.
 SENDERS = 4
 
 
@@ -44,16 +46,18 @@ class Announcer:
         self._conf = conf
         self._senders: futures.ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._concurrent = conf is None or not rpc.is_in_process(conf)
 
     def emit_all(self, emits: list[Callable[[], None]]
                  ) -> list[Exception | None]:
         """Call each of ``emits`` (notifications of different resources).
 
-        They are sent concurrently, on up to :data:`SENDERS` threads, and
-        all are done when this returns. Returns, in their order, what
-        each raised or None.
+        They are sent concurrently, on up to :data:`SENDERS` threads
+        (one after the other on the in-process bus), and all are done
+        when this returns. Returns, in their order, what each raised or
+        None.
         """
-        if len(emits) < 2:
+        if len(emits) < 2 or not self._concurrent:
             return [_error_of(emit) for emit in emits]
         with self._lock:
             if self._senders is None:

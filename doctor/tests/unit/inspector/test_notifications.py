@@ -10,6 +10,8 @@ class TestEmitAll(base.TestCase):
 
     def setUp(self):
         super().setUp()
+        # A broker's URL: nothing is sent through it here.
+        self.config.config(transport_url='rabbit://doctor@broker.invalid/')
         self.announcer = notifications.Announcer(self.conf)
         self.addCleanup(self.announcer.close)
 
@@ -42,3 +44,12 @@ class TestEmitAll(base.TestCase):
         self.announcer.close()
         self.announcer.emit_all([lambda: sent.append(2)] * 2)
         self.assertEqual([1, 1, 2, 2], sent)
+
+    def test_one_after_the_other_in_the_callers_thread_in_process(self):
+        self.config.config(transport_url='inproc:/')
+        announcer = notifications.Announcer(self.conf)
+        threads = []
+        errors = announcer.emit_all(
+            [lambda: threads.append(threading.current_thread())] * 3)
+        self.assertEqual([None] * 3, errors)
+        self.assertEqual([threading.current_thread()] * 3, threads)
