@@ -253,8 +253,11 @@ class DemoService(service.Service):
                          body['previous'], body['current'],
                          body.get('fault_id'),
                          (record['received_at'] - failed_at) * 1000))
-        if not self._wait(lambda: len(self._fault(fault_id)['checkpoints'])
-                          >= 6):
+        # Each service records its checkpoints once it pauses: wait for
+        # the inspector's last ones and the evaluator's firings, whichever
+        # service writes first.
+        if not self._wait(lambda: _recorded(self._fault(fault_id),
+                                            len(alarm_ids))):
             self._say('demo: the fault record was not completed')
             return False
         fault = self._fault(fault_id)
@@ -291,6 +294,15 @@ class DemoService(service.Service):
 
     def _fault(self, fault_id: str) -> dict:
         return self._get('/v1/faults/%s' % fault_id)['fault']
+
+
+def _recorded(fault: dict, alarms: int) -> bool:
+    """Whether the fault's record holds what the demo shows of it."""
+    names = [checkpoint['name'] for checkpoint in fault['checkpoints']]
+    return (all(name in names for name in (
+        'hostdown', 'raw_failure_received', 'found_affected',
+        'marked_host_down', 'set_vm_error', 'notified_vm_error'))
+        and names.count('fired_alarm') >= alarms)
 
 
 def timeline(checkpoints: list[dict]) -> list[str]:

@@ -60,6 +60,8 @@ class DemoTest(base.FunctionalTestCase):
             self.assertIn('host compute-0 is down; its instances: vnf-a-0 '
                           'error, vnf-a-1 error', said)
             self.assertIn('5 notified_vm_error', said)
+            # The host, its two instances and their two ports.
+            self.assertIn('demo: 5 actions, 0 failed', said)
             self.assertIn('fault closed, host up', said)
             # The alarms of an earlier run are gone: they would fire too.
             self.assertEqual(2, len(self.demo_alarms()))
