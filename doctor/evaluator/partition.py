@@ -269,11 +269,6 @@ class RecentIds:
             while len(self._ids) > self._size:
                 self._ids.popitem(last=False)
 
-    def add(self, message_ids: Iterable[str]) -> None:
-        """Remember ``message_ids`` as evaluated."""
-        for message_id in message_ids:
-            self.settle(message_id, None, evaluator_mod.Outcome.DONE)
-
 
 def submit_in_order(engine: evaluator_mod.NotificationEvaluator,
                     recent: RecentIds, notifications: Iterable[dict]
@@ -326,18 +321,13 @@ def submit_in_order(engine: evaluator_mod.NotificationEvaluator,
     return wait
 
 
-def evaluate_in_order(engine: evaluator_mod.NotificationEvaluator,
-                      recent: RecentIds, notifications: Iterable[dict]):
-    """:func:`submit_in_order`, waited for: the listener's result."""
-    return submit_in_order(engine, recent, notifications)()
-
-
 class PartitionEndpoint:
     """A partition owner's endpoint: evaluates forwarded notifications.
 
-    Only ``info``: the intake forwards at that priority alone, so a
-    partition has one queue. A batch is acknowledged once what each of
-    its notifications causes is stored, as on the pool queue.
+    Its listener listens at ``info`` (:data:`PRIORITY`) alone: the intake
+    forwards at that priority, so a partition has one queue. A batch is
+    acknowledged once what each of its notifications causes is stored, as
+    on the pool queue.
     """
 
     def __init__(self, engine: evaluator_mod.NotificationEvaluator,
@@ -360,9 +350,6 @@ class PartitionEndpoint:
             notifications.extend(item for item in forwarded
                                  if isinstance(item, dict))
         return submit_in_order(self._engine, self._recent, notifications)
-
-    def info(self, messages: list[dict]):
-        return self.submit(messages)()
 
 
 class Server(typing.Protocol):

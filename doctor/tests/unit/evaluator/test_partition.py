@@ -176,7 +176,8 @@ class TestPartitionEndpoint(fixture.EngineTestCase):
         flips = [nova_update(samples.INSTANCE_ID, state, 'm%d' % number)
                  for number, state in enumerate(['error', 'active',
                                                  'error'])]
-        self.assertEqual(HANDLED, self.endpoint.info([self.forward(*flips)]))
+        self.assertEqual(HANDLED,
+                         self.endpoint.submit([self.forward(*flips)])())
         details = [jsonutils.loads(change['detail'])
                    for change in self.state_changes(alarm['alarm_id'])]
         changes = [(detail['previous'], detail['state'])
@@ -185,7 +186,8 @@ class TestPartitionEndpoint(fixture.EngineTestCase):
                          changes)
         # The same forward again (an intake that died before its ack):
         # nothing moves.
-        self.assertEqual(HANDLED, self.endpoint.info([self.forward(*flips)]))
+        self.assertEqual(HANDLED,
+                         self.endpoint.submit([self.forward(*flips)])())
         self.assertEqual(3, len(self.state_changes(alarm['alarm_id'])))
         self.assertEqual('alarm', self.state_of(alarm['alarm_id']))
 
@@ -210,9 +212,9 @@ class TestPartitionEndpoint(fixture.EngineTestCase):
         engine.submit.side_effect = [evaluator.DONE, stopped]
         recent = partition.RecentIds()
         endpoint = partition.PartitionEndpoint(engine, recent)
-        result = endpoint.info([self.forward(
+        result = endpoint.submit([self.forward(
             nova_update('vm-1', 'error', 'm1'),
-            nova_update('vm-1', 'active', 'm2'))])
+            nova_update('vm-1', 'active', 'm2'))])()
         self.assertEqual(REQUEUE, result)
         # The one stored is skipped when the batch comes again.
         self.assertIn('m1', recent)
