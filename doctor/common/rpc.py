@@ -206,24 +206,6 @@ def get_notifier(conf: cfg.ConfigOpts,
                               serializer=RequestContextSerializer())
 
 
-def get_batch_notification_listener(
-        conf: cfg.ConfigOpts, targets: list[messaging.Target],
-        endpoints: list, pool: str | None = None,
-        allow_requeue: bool = False, batch_size: int = 1,
-        batch_timeout: float | None = None
-) -> messaging.MessageHandlingServer:
-    """A listener handing its endpoints lists of up to ``batch_size``.
-
-    A batch is acknowledged when its endpoint returns; with
-    ``allow_requeue`` an endpoint returning ``REQUEUE`` (or raising) sends
-    the whole batch back to the bus instead.
-    """
-    return messaging.get_batch_notification_listener(
-        get_notification_transport(conf), targets, endpoints,
-        pool=pool, allow_requeue=allow_requeue, batch_size=batch_size,
-        batch_timeout=batch_timeout)
-
-
 def get_pipelined_notification_listener(
         conf: cfg.ConfigOpts, targets: list[messaging.Target],
         submit: Callable[[list[dict]], listener_mod.Waiter],

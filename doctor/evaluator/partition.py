@@ -8,22 +8,29 @@ hops instead:
 
 * the **intake**: one process, the leader of the evaluators' tooz group
   (the holder of its ``intake`` lock), consumes the notification pool
-  queue in order, one batch at a time. It transforms each notification
-  only to learn the resource it is about, and forwards it to the
-  partition queue of that resource (``doctor-evaluator-partition.<n>``,
-  on the control exchange): one message per partition and batch, the
-  notifications in the order they came. The pool batch is acknowledged
-  once the broker has confirmed every forward; a forward that fails sends
-  the batch back to the pool queue instead. The other processes stand by
-  and take over when the leader's lock expires.
+  queue in order. It transforms each notification only to learn the
+  resource it is about, and forwards it to the partition queue of that
+  resource (``doctor-evaluator-partition.<n>``, on the control exchange):
+  one message per partition and batch, the notifications in the order
+  they came. It takes the next pool batch while the forwards of the last
+  are on their way; each partition is a lane, whose part of a batch
+  leaves once the broker has confirmed its part of the batch before. A
+  pool batch is acknowledged once every part of it is confirmed. A
+  forward that fails stops the intake: that batch and every later one go
+  back to the pool queue, and the intake starts again on a new listener
+  (see :class:`IntakeEndpoint`). The other processes stand by and take
+  over when the leader's lock expires.
 * the **partition consumers**: each partition queue is consumed by one
   process at a time, its owner on a hash ring of the group's members
-  (tooz's), the batches submitted in the order they came, each
-  acknowledged once what it causes is stored, as the one-process
-  evaluator does with the pool queue. When the members change, the
-  partitions that move are stopped by their old owner (its batches in
-  flight finished and acknowledged) and started by the new one after a
-  hand-over delay of two heartbeats.
+  (tooz's). A process consumes all the partitions it owns with one
+  listener (one connection, whatever their number), the batches
+  submitted in the order they came, each acknowledged once what it
+  causes is stored, as the one-process evaluator does with the pool
+  queue. When the members change, the partitions that move are stopped
+  by their old owner (its listener stopped, its batches in flight
+  finished and acknowledged, and started again on the partitions it
+  keeps) and started by the new one after a hand-over delay of two
+  heartbeats.
 
 The resource's events thus stay in one queue and one consumer from the
 pool to the database. What is not guaranteed, and the admin guide says:
@@ -49,6 +56,7 @@ import oslo_messaging as messaging
 from oslo_utils import timeutils
 from tooz import hashring
 
+from doctor.common import listener as listener_mod
 from doctor.evaluator import evaluator as evaluator_mod
 from doctor.evaluator import transformer as transformer_mod
 
@@ -142,29 +150,65 @@ class Forwarder:
             target, {}, message, version=2.0, retry=_FORWARD_RETRY)
 
 
+class ForwardNotSent(Exception):
+    """A part of a batch not forwarded: an earlier forward failed."""
+
+
+def _requeue() -> messaging.NotificationResult:
+    return messaging.NotificationResult.REQUEUE
+
+
 class IntakeEndpoint:
     """The leader's endpoint on the pool queue: forwards batches in order.
 
-    A batch is acknowledged (HANDLED) only once every partition it feeds
-    has confirmed its part; if one forward fails the whole batch goes back
-    to the pool queue (REQUEUE), the parts already forwarded included:
-    their copies are skipped by their owner (:class:`RecentIds`).
+    Its listener (:class:`doctor.common.listener.PipelinedBatchListener`)
+    hands it the pool batches in bus order and takes the next while the
+    forwards of the previous are on their way. Each partition is a lane:
+    the part of a batch for a partition is sent only once the part of the
+    previous batch for the same partition is confirmed, so that a
+    partition queue gets its notifications in the pool's order. A batch is
+    acknowledged (HANDLED) only once every partition it feeds has
+    confirmed its part.
+
+    A forward that fails *breaks* the intake: nothing more is sent, the
+    failed batch and every batch taken after it go back to the pool queue
+    (REQUEUE, the parts already forwarded included: their copies are
+    skipped by their owner, :class:`RecentIds`), and ``on_broken`` is
+    called, once, for the intake to be started again on a new listener
+    (:meth:`Partitioning.restart_intake`). Then the broker delivers the
+    batches sent back in their order again, and :meth:`reset` makes the
+    endpoint forward again.
     """
 
     def __init__(self, transformer: transformer_mod.Transformer,
                  forward: Callable[[int, list[dict]], None],
                  partitions: int,
-                 executor: futures.Executor | None = None) -> None:
+                 executor: futures.Executor | None = None,
+                 on_broken: Callable[[], None] | None = None) -> None:
         """Forward through ``forward``, on ``executor``'s threads if given.
 
-        The parts of a batch go to different queues and the batch is
-        acknowledged only once all are confirmed, so they may be sent
-        concurrently: a confirmation costs a round trip to the broker.
+        Without ``executor`` each part is sent in the caller's thread.
         """
         self._transformer = transformer
         self._forward = forward
         self._partitions = partitions
         self._executor = executor
+        self._on_broken = on_broken
+        self._lock = threading.Lock()
+        # The last part submitted to each partition.
+        self._tails: dict[int, futures.Future] = {}
+        self._broken = False
+
+    @property
+    def broken(self) -> bool:
+        """Whether a forward failed since the last :meth:`reset`."""
+        return self._broken
+
+    def reset(self) -> None:
+        """Forward again; call it once every batch taken is settled."""
+        with self._lock:
+            self._tails = {}
+            self._broken = False
 
     def partition(self, message: dict) -> int | None:
         """The partition of a raw notification; None if no alarm may care.
@@ -185,7 +229,10 @@ class IntakeEndpoint:
             return None
         return partition_of(key, self._partitions)
 
-    def _handle(self, messages: list[dict]):
+    def submit(self, messages: list[dict]) -> listener_mod.Waiter:
+        """Queue the forwards of a batch; returns what to wait on."""
+        if self._broken:
+            return _requeue
         bundles: dict[int, list[dict]] = {}
         for message in messages:
             number = self.partition(message)
@@ -197,27 +244,69 @@ class IntakeEndpoint:
                 'event_type': message['event_type'],
                 'payload': message['payload'],
                 'metadata': message['metadata']})
-        try:
-            if self._executor is None or len(bundles) < 2:
-                for number, notifications in bundles.items():
-                    self._forward(number, notifications)
-            else:
-                sent = [self._executor.submit(self._forward, number,
-                                              notifications)
-                        for number, notifications in bundles.items()]
-                # Every part is waited for, so that none is still on its
-                # way when the batch is requeued and sent again.
-                futures.wait(sent)
-                for future in sent:
-                    future.result()
-        except Exception as e:
-            LOG.warning('Cannot forward %d notifications to their '
-                        'partitions (%s); they go back to the pool queue',
-                        len(messages), e)
-            return messaging.NotificationResult.REQUEUE
-        return messaging.NotificationResult.HANDLED
+        parts = [self._send(number, notifications)
+                 for number, notifications in bundles.items()]
 
-    audit = critical = debug = error = info = sample = warn = _handle
+        def wait() -> messaging.NotificationResult:
+            # Every part is waited for, so that none is still on its way
+            # when the batch is requeued and sent again.
+            futures.wait(parts)
+            if any(part.exception() is not None for part in parts):
+                return messaging.NotificationResult.REQUEUE
+            return messaging.NotificationResult.HANDLED
+        return wait
+
+    def _send(self, number: int, notifications: list[dict]
+              ) -> futures.Future:
+        """Send a part once the previous part of its partition is sent."""
+        part: futures.Future = futures.Future()
+        with self._lock:
+            previous = self._tails.get(number)
+            self._tails[number] = part
+
+        def run() -> None:
+            if self._broken:
+                part.set_exception(ForwardNotSent(number))
+                return
+            try:
+                self._forward(number, notifications)
+            except Exception as e:
+                self._break(number, len(notifications), e)
+                part.set_exception(e)
+            else:
+                part.set_result(None)
+
+        def start(_previous: futures.Future | None = None) -> None:
+            if self._executor is None:
+                run()
+                return
+            try:
+                self._executor.submit(run)
+            except RuntimeError as e:
+                # Shut down: the service stops.
+                self._break(number, len(notifications), e)
+                part.set_exception(e)
+
+        if previous is None:
+            start()
+        else:
+            # Called at once if it is done, else by the thread that
+            # finishes it.
+            previous.add_done_callback(start)
+        return part
+
+    def _break(self, number: int, count: int, error: Exception) -> None:
+        with self._lock:
+            first = not self._broken
+            self._broken = True
+        if not first:
+            return
+        LOG.warning('Cannot forward %d notifications to partition %d (%s): '
+                    'their batch and every later one go back to the pool '
+                    'queue, and the intake starts again', count, number,
+                    error)
+        if self._on_broken is not None:
+            self._on_broken()
 
 
 class RecentIds:
@@ -375,7 +464,7 @@ class Partitioning:
 
     def __init__(self, partitions: int, interval: float,
                  listen_pool: Callable[[], Server],
-                 listen_partition: Callable[[int], Server],
+                 listen_partitions: Callable[[frozenset[int]], Server],
                  is_leader: Callable[[], bool],
                  members: Callable[[], frozenset[str] | None],
                  me: str | None,
@@ -383,7 +472,8 @@ class Partitioning:
         """Follow the group's ``members`` every ``interval`` seconds.
 
         :param listen_pool: a new listener for the intake (not started).
-        :param listen_partition: a new listener for one partition.
+        :param listen_partitions: a new listener for some partitions, all
+            on one connection.
         :param is_leader: whether this process leads the intake now.
         :param members: the group's members, None when unknown (then the
             partitions owned stay as they are).
@@ -392,23 +482,29 @@ class Partitioning:
         self.partitions = partitions
         self._interval = interval
         self._listen_pool = listen_pool
-        self._listen_partition = listen_partition
+        self._listen_partitions = listen_partitions
         self._is_leader = is_leader
         self._members = members
         self._me = me
         self._clock = clock
         self._intake: Server | None = None
-        self._consumers: dict[int, Server] = {}
+        # One listener for every partition consumed: one connection and
+        # two threads, whatever their number.
+        self._consumer: Server | None = None
+        self._consuming: frozenset[int] = frozenset()
         # Partitions gained, and from when they may be consumed.
         self._pending: dict[int, float] = {}
         self._stop = threading.Event()
+        # Set to tick before the heartbeat, by stop and restart_intake.
+        self._wake = threading.Event()
+        self._restart = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     @property
     def consuming(self) -> frozenset[int]:
         """The partitions this process consumes now."""
-        return frozenset(self._consumers)
+        return self._consuming
 
     @property
     def leading(self) -> bool:
@@ -422,8 +518,22 @@ class Partitioning:
                                         name='doctor-partitioning')
         self._thread.start()
 
+    def restart_intake(self) -> None:
+        """Start the intake again on a new listener, at once.
+
+        The old one is stopped first and every batch it took settled;
+        once its connection is gone the broker delivers what it did not
+        acknowledge again, in the queue's order.
+        """
+        self._restart.set()
+        self._wake.set()
+
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
                 self.tick()
             except Exception:
@@ -460,6 +570,12 @@ class Partitioning:
                 LOG.warning('Cannot tell who leads the evaluator intake: '
                             '%s', e)
                 leading = False
+            if self._restart.is_set():
+                self._restart.clear()
+                if leading and self._intake is not None:
+                    LOG.warning('Starting the evaluator intake again')
+                    _stop_all([self._intake])
+                    self._intake = None
             if leading and self._intake is None:
                 LOG.info('Leading the evaluator intake: forwarding the '
                          'notification pool to %d partitions',
@@ -472,12 +588,7 @@ class Partitioning:
                 self._intake = None
 
     def _rebalance(self, wanted: set[int], immediate: bool) -> None:
-        lost = [number for number in self._consumers
-                if number not in wanted]
-        if lost:
-            LOG.info('Handing over evaluator partitions %s',
-                     _ranges(lost))
-            _stop_all([self._consumers.pop(number) for number in lost])
+        lost = self._consuming - wanted
         for number in list(self._pending):
             if number not in wanted:
                 del self._pending[number]
@@ -487,30 +598,46 @@ class Partitioning:
         # has stopped.
         delay = 0.0 if immediate else 2 * self._interval
         for number in wanted:
-            if number not in self._consumers:
+            if number not in self._consuming:
                 self._pending.setdefault(number, now + delay)
-        ready = sorted(number for number, at in self._pending.items()
-                       if at <= now)
+        ready = frozenset(number for number, at in self._pending.items()
+                          if at <= now)
+        if not lost and not ready:
+            return
+        # The listener is started again on the partitions kept and those
+        # gained: those lost are handed over once it stopped, their
+        # batches in flight finished and acknowledged.
+        if lost:
+            LOG.info('Handing over evaluator partitions %s',
+                     _ranges(lost))
+        keep = (self._consuming - lost) | ready
+        if self._consumer is not None:
+            _stop_all([self._consumer])
+            self._consumer = None
+            self._consuming = frozenset()
         if ready:
             LOG.info('Consuming evaluator partitions %s', _ranges(ready))
         for number in ready:
             del self._pending[number]
-            consumer = self._listen_partition(number)
+        if keep:
+            consumer = self._listen_partitions(keep)
             consumer.start(override_pool_size=1)
-            self._consumers[number] = consumer
+            self._consumer = consumer
+            self._consuming = keep
 
     def stop(self) -> None:
         """Stop the intake and every consumer; batches in flight finish."""
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
             self._thread = None
         with self._lock:
-            servers = list(self._consumers.values())
-            if self._intake is not None:
-                servers.append(self._intake)
+            servers = [server for server in (self._consumer, self._intake)
+                       if server is not None]
             _stop_all(servers)
-            self._consumers = {}
+            self._consumer = None
+            self._consuming = frozenset()
             self._pending = {}
             self._intake = None
 

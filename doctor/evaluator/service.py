@@ -205,15 +205,6 @@ class EvaluatorService(service.Service):
             # by itself, on its one database thread.
             self.deliverer.scan_soon()
 
-    def _pool_listener(self, endpoint) -> messaging.MessageHandlingServer:
-        """A batch listener on the notification pool queue."""
-        conf = self.conf
-        return rpc.get_batch_notification_listener(
-            conf, self._pool_targets(), [endpoint],
-            pool=conf.evaluator.notification_pool, allow_requeue=True,
-            batch_size=conf.evaluator.notification_batch_size,
-            batch_timeout=conf.evaluator.notification_batch_timeout)
-
     def _pipelined_listener(self, submit
                             ) -> listener_mod.PipelinedBatchListener:
         """The pool queue's listener, batches submitted in bus order."""
@@ -245,18 +236,25 @@ class EvaluatorService(service.Service):
             max_workers=min(partitions, partition_mod.FORWARD_THREADS),
             thread_name_prefix='doctor-forward')
         intake = partition_mod.IntakeEndpoint(
-            transformer, forwarder.forward, partitions, self._forwarding)
+            transformer, forwarder.forward, partitions, self._forwarding,
+            on_broken=self._restart_intake)
         consumer = partition_mod.PartitionEndpoint(
             self.engine, partition_mod.RecentIds())
 
-        def listen_partition(number: int):
+        def listen_partitions(numbers: frozenset[int]):
             return rpc.get_pipelined_notification_listener(
                 conf, [messaging.Target(
-                    topic=partition_mod.partition_topic(number))],
+                    topic=partition_mod.partition_topic(number))
+                    for number in sorted(numbers)],
                 consumer.submit,
                 batch_size=conf.evaluator.notification_batch_size,
                 batch_timeout=conf.evaluator.notification_batch_timeout,
                 priorities=[partition_mod.PRIORITY])
+
+        def listen_intake():
+            # Every batch the last intake took is settled: forward again.
+            intake.reset()
+            return self._pipelined_listener(intake.submit)
 
         self._leadership = coordination.leadership(conf, 'doctor-evaluator')
         self._leadership.start()
@@ -269,12 +267,17 @@ class EvaluatorService(service.Service):
 
         self._partitioning = partition_mod.Partitioning(
             partitions, conf.coordination.heartbeat_interval,
-            lambda: self._pool_listener(intake), listen_partition,
+            listen_intake, listen_partitions,
             lambda: leadership.is_leader(partition_mod.LEADER_TASK),
             members,
             membership.member_id.decode() if membership is not None
             else None)
         self._partitioning.start()
+
+    def _restart_intake(self) -> None:
+        partitioning = self._partitioning
+        if partitioning is not None:
+            partitioning.restart_intake()
 
     def stop(self, graceful: bool = False) -> None:
         self._periodic.stop()

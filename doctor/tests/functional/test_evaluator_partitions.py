@@ -134,6 +134,23 @@ class TestPartitionedEvaluators(test_no_alarm_lost.NoAlarmLostTestCase):
         self.assertEqual(set(range(PARTITIONS)), consumed)
         self.assertEqual(0, found['transitions lost'])
 
+    def test_broker_outage_mid_storm(self):
+        # Every process loses the broker: the intake's forwards fail (it
+        # sends its batches back and starts again on a new connection)
+        # and the partition consumers lose their connection.
+        def fault(publisher):
+            publisher.wait_for_round(test_no_alarm_lost.ROUNDS // 4)
+            self.bus_proxy.cut()
+            time.sleep(test_no_alarm_lost.OUTAGE_SECONDS)
+            self.bus_proxy.restore()
+        self.run_rounds(fault)
+        found = self.assert_nothing_lost(
+            max_duplicates=self.conf.evaluator.notification_batch_size)
+        self.assertEqual(0, found['transitions lost'])
+        self.addDetail('intake restarts', content.text_content(str(sum(
+            e.log().count('Starting the evaluator intake again')
+            for e in self.evaluators))))
+
 
 class TestSeveralNotifierProcesses(test_no_alarm_lost.NoAlarmLostTestCase):
     """doctor-notifier with ``[notifier] processes = 2`` delivers the storm.

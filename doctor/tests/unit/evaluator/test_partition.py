@@ -1,6 +1,7 @@
 """Tests of the partitioned evaluator: assignment, intake, hand-over."""
 
 from concurrent import futures
+import queue
 import threading
 from unittest import mock
 import zlib
@@ -86,7 +87,7 @@ class TestIntake(fixture.EngineTestCase):
                                 'error' if number % 2 else 'active',
                                 'm%d' % number)
                     for number in range(40)]
-        self.assertEqual(HANDLED, self.intake.info(messages))
+        self.assertEqual(HANDLED, self.intake.submit(messages)())
         by_partition = dict(self.forwarded)
         # One message per partition of the batch.
         self.assertEqual(len(by_partition), len(self.forwarded))
@@ -101,12 +102,25 @@ class TestIntake(fixture.EngineTestCase):
     def test_a_failed_forward_requeues_the_batch(self):
         messages = [nova_update('vm-%d' % number, 'error', 'm%d' % number)
                     for number in range(20)]
+        broken = []
+        intake = partition.IntakeEndpoint(
+            self.transformer, self.forward, 8,
+            on_broken=lambda: broken.append(True))
         self.failing = partition.partition_of('vm-0', 8)
-        self.assertEqual(REQUEUE, self.intake.info(messages))
-        # Acknowledged only when every forward returned.
+        self.assertEqual(REQUEUE, intake.submit(messages)())
+        self.assertTrue(intake.broken)
+        self.assertEqual([True], broken)
+        # Broken, it sends nothing more until it starts again: the broker
+        # is to deliver the batch again before any later one.
         self.failing = None
         self.forwarded = []
-        self.assertEqual(HANDLED, self.intake.info(messages))
+        self.assertEqual(REQUEUE, intake.submit(messages)())
+        self.assertEqual([], self.forwarded)
+        self.assertEqual([True], broken)
+        intake.reset()
+        self.assertFalse(intake.broken)
+        # Acknowledged only when every forward returned.
+        self.assertEqual(HANDLED, intake.submit(messages)())
         self.assertEqual(20, sum(len(ids) for _n, ids in self.forwarded))
 
     def test_concurrent_parts_all_confirmed_before_the_ack(self):
@@ -127,7 +141,7 @@ class TestIntake(fixture.EngineTestCase):
                     for number in range(20)]
         results = []
         caller = threading.Thread(
-            target=lambda: results.append(intake.info(messages)))
+            target=lambda: results.append(intake.submit(messages)()))
         caller.start()
         self.assertTrue(held.wait(30))
         # Every other part is confirmed; the batch still waits for one.
@@ -138,17 +152,99 @@ class TestIntake(fixture.EngineTestCase):
         self.assertEqual([HANDLED], results)
         self.assertEqual(20, sum(len(ids) for _n, ids in self.forwarded))
         self.failing = slow
-        self.assertEqual(REQUEUE, intake.info(messages))
+        self.assertEqual(REQUEUE, intake.submit(messages)())
+
+    def gated_intake(self, gated: int):
+        """An intake on 4 threads whose forwards to ``gated`` wait."""
+        executor = futures.ThreadPoolExecutor(max_workers=4)
+        self.addCleanup(executor.shutdown)
+        self.addCleanup(self.release.set)
+        self.broken = []
+
+        def forward(number, notifications):
+            if number == gated:
+                self.held.put(notifications[0]['metadata']['message_id'])
+                self.assertTrue(self.release.wait(30))
+            self.forward(number, notifications)
+        return partition.IntakeEndpoint(
+            self.transformer, forward, 8, executor,
+            on_broken=lambda: self.broken.append(True))
+
+    def two_partitions(self):
+        """Two resources of different partitions: (gated, other)."""
+        first = 'vm-0'
+        gated = partition.partition_of(first, 8)
+        other = next('vm-%d' % n for n in range(1, 50)
+                     if partition.partition_of('vm-%d' % n, 8) != gated)
+        return first, other, gated
+
+    def setup_gate(self):
+        self.held = queue.SimpleQueue()
+        self.release = threading.Event()
+
+    def test_a_partition_gets_the_next_batch_only_after_the_last(self):
+        self.setup_gate()
+        first, other, gated = self.two_partitions()
+        intake = self.gated_intake(gated)
+        wait_1 = intake.submit([nova_update(first, 'error', 'm1')])
+        self.assertEqual('m1', self.held.get(timeout=30))
+        # The next batch is taken while the first is on its way; its part
+        # for another partition goes at once, its part for the same
+        # partition waits for the first's.
+        wait_2 = intake.submit([nova_update(first, 'active', 'm2'),
+                                nova_update(other, 'error', 'm3')])
+        done = threading.Event()
+        threading.Thread(target=lambda: (wait_2(), done.set())).start()
+        self._wait_for(lambda: ['m3'] in [ids for _n, ids
+                                          in self.forwarded])
+        self.assertFalse(done.is_set())
+        self.assertEqual([], [ids for n, ids in self.forwarded
+                              if n == gated])
+        self.release.set()
+        self.assertEqual(HANDLED, wait_1())
+        self.assertEqual(HANDLED, wait_2())
+        self.assertEqual([['m1'], ['m2']], [ids for n, ids in self.forwarded
+                                            if n == gated])
+
+    def _wait_for(self, condition):
+        for _ in range(3000):
+            if condition():
+                return
+            threading.Event().wait(0.01)
+        self.fail('condition never met')
+
+    def test_a_failed_forward_sends_back_every_later_batch(self):
+        self.setup_gate()
+        first, other, gated = self.two_partitions()
+        intake = self.gated_intake(gated)
+        wait_1 = intake.submit([nova_update(first, 'error', 'm1')])
+        self.assertEqual('m1', self.held.get(timeout=30))
+        # Queued behind m1 in its partition: never sent once m1 fails,
+        # although its own forward would succeed.
+        wait_2 = intake.submit([nova_update(first, 'active', 'm2')])
+        self.failing = gated
+        self.release.set()
+        self.assertEqual(REQUEUE, wait_1())
+        self.failing = None
+        self.assertEqual(REQUEUE, wait_2())
+        self.assertTrue(self.held.empty())
+        self.assertEqual([True], self.broken)
+        # Taken after the failure: sent back unsent, whatever partition.
+        self.failing = None
+        wait_3 = intake.submit([nova_update(other, 'error', 'm3')])
+        self.assertEqual(REQUEUE, wait_3())
+        self.assertEqual([], self.forwarded)
+        self.assertEqual([True], self.broken)
 
     def test_what_no_alarm_can_watch_is_not_forwarded(self):
         unknown = dict(nova_update('vm-1', 'error', 'm1'),
                        event_type='image.upload')
-        self.assertEqual(HANDLED, self.intake.info([unknown]))
+        self.assertEqual(HANDLED, self.intake.submit([unknown])())
         self.assertEqual([], self.forwarded)
 
     def test_a_malformed_notification_goes_to_an_evaluator_to_log(self):
         malformed = dict(nova_update('vm-1', 'error', 'm1'), event_type=7)
-        self.assertEqual(HANDLED, self.intake.info([malformed]))
+        self.assertEqual(HANDLED, self.intake.submit([malformed])())
         self.assertEqual([(partition.partition_of('', 8), ['m1'])],
                          self.forwarded)
 
@@ -246,7 +342,7 @@ class TestPartitioning(testtools.TestCase):
         self.now = 100.0
         self.partitioning = partition.Partitioning(
             16, 1.0, lambda: FakeServer('intake', self.log),
-            lambda number: FakeServer(number, self.log),
+            lambda numbers: FakeServer(tuple(sorted(numbers)), self.log),
             lambda: self.leader, lambda: self.members, 'a',
             clock=lambda: self.now)
 
@@ -254,20 +350,23 @@ class TestPartitioning(testtools.TestCase):
         self.members = frozenset(['a'])
         self.partitioning.tick(first=True)
         self.assertEqual(frozenset(range(16)), self.partitioning.consuming)
-        self.assertEqual([('start', number, 1) for number in range(16)],
-                         self.log)
+        # On one listener.
+        self.assertEqual([('start', tuple(range(16)), 1)], self.log)
 
     def test_joining_others_waits_for_them_to_hand_over(self):
         # The others see this process join within a heartbeat, and stop
         # consuming its share within the next.
         self.partitioning.tick(first=True)
         self.assertEqual(frozenset(), self.partitioning.consuming)
-        self.now += 2.0
+        self.now += 1.5
+        self.partitioning.tick()
+        self.assertEqual(frozenset(), self.partitioning.consuming)
+        self.assertEqual([], self.log)
+        self.now += 0.5
         self.partitioning.tick()
         mine = partition.owned(self.members, 'a', 16)
         self.assertEqual(mine, self.partitioning.consuming)
-        self.assertEqual([('start', number, 1) for number in sorted(mine)],
-                         self.log)
+        self.assertEqual([('start', tuple(sorted(mine)), 1)], self.log)
 
     def start(self):
         self.partitioning.tick(first=True)
@@ -283,18 +382,34 @@ class TestPartitioning(testtools.TestCase):
         self.partitioning.tick()
         lost = before - after
         self.assertTrue(lost)
-        # Each lost partition stopped and its batch in flight finished.
-        self.assertEqual({('stop', n) for n in lost} |
-                         {('wait', n) for n in lost}, set(self.log))
+        # The listener stopped, its batches in flight finished, before it
+        # starts again on the partitions kept alone.
+        kept = tuple(sorted(after & before))
+        self.assertEqual([('stop', tuple(sorted(before))),
+                          ('wait', tuple(sorted(before))),
+                          ('start', kept, 1)], self.log)
         self.assertEqual(after & before, self.partitioning.consuming)
         self.members = frozenset(['a', 'b'])
         self.log.clear()
         self.partitioning.tick()
+        # Regained, but the process that took them may still consume them.
         self.assertEqual([], self.log)
         self.now += 2.0
         self.partitioning.tick()
         self.assertEqual(before, self.partitioning.consuming)
-        self.assertEqual({('start', n, 1) for n in lost}, set(self.log))
+        self.assertEqual([('stop', kept), ('wait', kept),
+                          ('start', tuple(sorted(before)), 1)], self.log)
+
+    def test_losing_every_partition_leaves_no_listener(self):
+        self.start()
+        before = tuple(sorted(self.partitioning.consuming))
+        # So many members that this one owns none of the 16.
+        self.members = frozenset(['a'] + ['m%d' % n for n in range(200)])
+        self.assertEqual(set(), partition.owned(self.members, 'a', 16))
+        self.log.clear()
+        self.partitioning.tick()
+        self.assertEqual(frozenset(), self.partitioning.consuming)
+        self.assertEqual([('stop', before), ('wait', before)], self.log)
 
     def test_the_intake_follows_leadership(self):
         self.partitioning.tick(first=True)
@@ -335,3 +450,45 @@ class TestPartitioning(testtools.TestCase):
         self.assertEqual(frozenset(), self.partitioning.consuming)
         self.assertFalse(self.partitioning.leading)
         self.assertIn(('wait', 'intake'), self.log)
+
+    def test_restarting_the_intake_stops_it_before_starting_anew(self):
+        self.leader = True
+        self.start()
+        self.log.clear()
+        self.partitioning.restart_intake()
+        self.partitioning.tick()
+        self.assertEqual([('stop', 'intake'), ('wait', 'intake'),
+                          ('start', 'intake', 1)], self.log)
+        self.assertTrue(self.partitioning.leading)
+        # Once.
+        self.log.clear()
+        self.partitioning.tick()
+        self.assertEqual([], self.log)
+
+    def test_a_restart_asked_when_not_leading_starts_nothing(self):
+        self.start()
+        self.partitioning.restart_intake()
+        self.partitioning.tick()
+        self.assertFalse(self.partitioning.leading)
+        self.leader = True
+        self.log.clear()
+        self.partitioning.tick()
+        self.assertEqual([('start', 'intake', 1)], self.log)
+
+    def test_a_restart_does_not_wait_for_the_heartbeat(self):
+        self.members = frozenset(['a'])
+        self.leader = True
+        partitioning = partition.Partitioning(
+            4, 3600.0, lambda: FakeServer('intake', self.log),
+            lambda numbers: FakeServer(tuple(sorted(numbers)), self.log),
+            lambda: self.leader, lambda: self.members, 'a')
+        partitioning.start()
+        self.addCleanup(partitioning.stop)
+        self.assertEqual(1, self.log.count(('start', 'intake', 1)))
+        partitioning.restart_intake()
+        for _ in range(3000):
+            if self.log.count(('start', 'intake', 1)) == 2:
+                break
+            threading.Event().wait(0.01)
+        self.assertEqual(2, self.log.count(('start', 'intake', 1)))
+        self.assertIn(('stop', 'intake'), self.log)
