@@ -119,6 +119,10 @@ class Connection(api.Connection):
         self._facade = enginefacade.transaction_context()
         options = dict(conf.database.items())
         options['sqlite_fk'] = False
+        # doctor's services run on native threads: the sleep(0) oslo.db
+        # adds at each connection check-in, for eventlet's green threads,
+        # only hands the GIL away on every transaction.
+        options['thread_checkin'] = False
         self._facade.configure(**options)
         self._engine_lock = threading.Lock()
         self._engine_ready = False
