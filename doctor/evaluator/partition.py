@@ -14,7 +14,8 @@ hops instead:
   one message per partition and batch, the notifications in the order
   they came. It takes the next pool batch while the forwards of the last
   are on their way; each partition is a lane, whose part of a batch
-  leaves once the broker has confirmed its part of the batch before. A
+  leaves once the broker has confirmed its part of the batch before
+  (with any other parts waiting by then, as one message). A
   pool batch is acknowledged once every part of it is confirmed. A
   forward that fails stops the intake: that batch and every later one go
   back to the pool queue, and the intake starts again on a new listener
@@ -150,6 +151,17 @@ class Forwarder:
             target, {}, message, version=2.0, retry=_FORWARD_RETRY)
 
 
+class _Lane:
+    """A partition's parts of batches, sent one message at a time."""
+
+    __slots__ = ('waiting', 'busy')
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[futures.Future, list[dict]]] = []
+        # Whether a message of the lane is on its way (or about to be).
+        self.busy = False
+
+
 class ForwardNotSent(Exception):
     """A part of a batch not forwarded: an earlier forward failed."""
 
@@ -166,9 +178,11 @@ class IntakeEndpoint:
     forwards of the previous are on their way. Each partition is a lane:
     the part of a batch for a partition is sent only once the part of the
     previous batch for the same partition is confirmed, so that a
-    partition queue gets its notifications in the pool's order. A batch is
-    acknowledged (HANDLED) only once every partition it feeds has
-    confirmed its part.
+    partition queue gets its notifications in the pool's order. The parts
+    that wait behind a forward leave together, as one message, when it is
+    confirmed: the busier the intake, the fewer and larger its forwards.
+    A batch is acknowledged (HANDLED) only once every partition it feeds
+    has confirmed its part.
 
     A forward that fails *breaks* the intake: nothing more is sent, the
     failed batch and every batch taken after it go back to the pool queue
@@ -195,8 +209,8 @@ class IntakeEndpoint:
         self._executor = executor
         self._on_broken = on_broken
         self._lock = threading.Lock()
-        # The last part submitted to each partition.
-        self._tails: dict[int, futures.Future] = {}
+        # Each partition's parts waiting to be sent.
+        self._lanes: dict[int, _Lane] = {}
         self._broken = False
 
     @property
@@ -207,7 +221,7 @@ class IntakeEndpoint:
     def reset(self) -> None:
         """Forward again; call it once every batch taken is settled."""
         with self._lock:
-            self._tails = {}
+            self._lanes = {}
             self._broken = False
 
     def partition(self, message: dict) -> int | None:
@@ -261,39 +275,56 @@ class IntakeEndpoint:
         """Send a part once the previous part of its partition is sent."""
         part: futures.Future = futures.Future()
         with self._lock:
-            previous = self._tails.get(number)
-            self._tails[number] = part
+            lane = self._lanes.setdefault(number, _Lane())
+            lane.waiting.append((part, notifications))
+            if lane.busy:
+                # Sent with whatever else waits once the lane is free.
+                return part
+            lane.busy = True
+        self._schedule(number, lane)
+        return part
 
-        def run() -> None:
-            if self._broken:
-                part.set_exception(ForwardNotSent(number))
-                return
+    def _schedule(self, number: int, lane: '_Lane') -> None:
+        if self._executor is None:
+            self._drain(number, lane)
+            return
+        try:
+            self._executor.submit(self._drain, number, lane)
+        except RuntimeError as e:
+            # Shut down: the service stops.
+            with self._lock:
+                count = sum(len(items) for _part, items in lane.waiting)
+            self._break(number, count, e)
+            self._drain(number, lane)
+
+    def _drain(self, number: int, lane: '_Lane') -> None:
+        """Send what waits in ``lane`` as one message, then free the lane.
+
+        Once per call: a lane that has more waiting goes to the back of
+        the executor's queue, behind the other partitions' lanes.
+        """
+        with self._lock:
+            parts, lane.waiting = lane.waiting, []
+        notifications = [item for _part, items in parts for item in items]
+        error: Exception | None = None
+        if self._broken:
+            error = ForwardNotSent(number)
+        else:
             try:
                 self._forward(number, notifications)
             except Exception as e:
                 self._break(number, len(notifications), e)
-                part.set_exception(e)
-            else:
+                error = e
+        for part, _items in parts:
+            if error is None:
                 part.set_result(None)
-
-        def start(_previous: futures.Future | None = None) -> None:
-            if self._executor is None:
-                run()
+            else:
+                part.set_exception(error)
+        with self._lock:
+            if not lane.waiting:
+                lane.busy = False
                 return
-            try:
-                self._executor.submit(run)
-            except RuntimeError as e:
-                # Shut down: the service stops.
-                self._break(number, len(notifications), e)
-                part.set_exception(e)
-
-        if previous is None:
-            start()
-        else:
-            # Called at once if it is done, else by the thread that
-            # finishes it.
-            previous.add_done_callback(start)
-        return part
+        self._schedule(number, lane)
 
     def _break(self, number: int, count: int, error: Exception) -> None:
         with self._lock:

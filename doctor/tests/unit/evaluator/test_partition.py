@@ -206,6 +206,21 @@ class TestIntake(fixture.EngineTestCase):
         self.assertEqual([['m1'], ['m2']], [ids for n, ids in self.forwarded
                                             if n == gated])
 
+    def test_parts_waiting_behind_a_forward_leave_together_in_order(self):
+        self.setup_gate()
+        first, _other, gated = self.two_partitions()
+        intake = self.gated_intake(gated)
+        waits = [intake.submit([nova_update(first, 'error', 'm1')])]
+        self.assertEqual('m1', self.held.get(timeout=30))
+        waits += [intake.submit([nova_update(first, state, 'm%d' % n)])
+                  for n, state in ((2, 'active'), (3, 'error'),
+                                   (4, 'active'))]
+        self.release.set()
+        self.assertEqual([HANDLED] * 4, [wait() for wait in waits])
+        # One message for the three batches that waited, in their order.
+        self.assertEqual([['m1'], ['m2', 'm3', 'm4']],
+                         [ids for n, ids in self.forwarded if n == gated])
+
     def _wait_for(self, condition):
         for _ in range(3000):
             if condition():
