@@ -757,12 +757,50 @@ class Inspector:
     def _ports_task(self, run: _FaultRun, context: base.ActionContext,
                     controller: base.Controller,
                     ports: list[base.Port]) -> None:
-        self.actions.batch(
-            'set_port_dp_down', base.PORT, ports, controller,
-            lambda items: controller.set_ports_dp_down(context, items, True),
-            lambda port: lambda: controller.set_port_dp_down(
-                context, port, True),
-            lambda port, outcome: self._port_done(run, port, outcome))
+        # The outcomes of the batch call are gathered and their ports
+        # announced together; a port tried again alone is announced when
+        # its own call ends.
+        gathered: list[tuple[base.Port, actions.Outcome]] = []
+        lock = threading.Lock()
+        gathering = [True]
+
+        def then(port: base.Port, outcome: actions.Outcome) -> None:
+            with lock:
+                if gathering[0]:
+                    gathered.append((port, outcome))
+                    return
+            self._port_done(run, port, outcome)
+        try:
+            self.actions.batch(
+                'set_port_dp_down', base.PORT, ports, controller,
+                lambda items: controller.set_ports_dp_down(context, items,
+                                                           True),
+                lambda port: lambda: controller.set_port_dp_down(
+                    context, port, True),
+                then)
+        finally:
+            with lock:
+                gathering[0] = False
+                done = list(gathered)
+            self._ports_done(run, done)
+
+    def _ports_done(self, run: _FaultRun,
+                    done: list[tuple[base.Port, actions.Outcome]]) -> None:
+        """Announce the ports set down, together, then count them done."""
+        def emit(port: base.Port) -> Callable[[], None]:
+            return lambda: self.announcer.port_dp_update(
+                port, base.DP_DOWN, run.fault_id)
+        try:
+            errors = self.announcer.emit_all(
+                [emit(port) for port, outcome in done
+                 if outcome.ok and port.data_plane_status != base.DP_DOWN])
+            for error in errors:
+                if error is not None:
+                    LOG.error('A notification could not be emitted',
+                              exc_info=error)
+        finally:
+            for _port, outcome in done:
+                run.finished(outcome, base.PORT)
 
     def _port_done(self, run: _FaultRun, port: base.Port,
                    outcome: actions.Outcome) -> None:

@@ -1,5 +1,6 @@
 """Tests of the inspector's fault handling, with a scripted controller."""
 
+import itertools
 import threading
 import time
 from unittest import mock
@@ -343,6 +344,58 @@ class TestBatches(InspectorTestCase):
         self.assertEqual('batching',
                          self.db.get_fault(fault_id)['actions'][0]
                          ['controller'])
+
+    def test_the_ports_of_the_batch_are_announced_together(self):
+        # p2 fails for good, p3 once for a transient reason: announced
+        # alone once its own call succeeds. The others leave together.
+        self.cache.apply([test_cache.port('p%d' % n, 'c0', 'b%d' % n)
+                          for n in range(2, 6)])
+        self.controller.fail['port:p2'] = exception.EntityNotFound(
+            key='port:p2')
+        self.controller.transient['port:p3'] = 1
+        # Which emit_all call sent each port (None: none), whatever
+        # thread each emit runs on.
+        calls = itertools.count()
+        current = threading.local()
+        sent_by: dict[str, int | None] = {}
+        emit_all = self.announcer.emit_all
+        port_dp_update = self.announcer.port_dp_update
+
+        def tagged(emit, call):
+            def run():
+                current.call = call
+                try:
+                    emit()
+                finally:
+                    current.call = None
+            return run
+
+        def recording(emits):
+            call = next(calls)
+            return emit_all([tagged(emit, call) for emit in emits])
+
+        def recording_port(port, status, fault_id=None):
+            sent_by[port.id] = getattr(current, 'call', None)
+            port_dp_update(port, status, fault_id)
+        self.announcer.emit_all = recording
+        self.announcer.port_dp_update = recording_port
+
+        def ports():
+            return list(sent_by)
+        inspector = self.make()
+
+        [fault_id] = self.report(inspector, event('c0'))
+
+        self.assertEqual(['p1', 'p3', 'p4', 'p5'], sorted(ports()))
+        # p1, p4 and p5 were sent by one emit_all; p3 came after, alone.
+        together = sent_by['p1']
+        self.assertIsNotNone(together)
+        self.assertEqual([together] * 3,
+                         [sent_by['p1'], sent_by['p4'], sent_by['p5']])
+        self.assertNotEqual(together, sent_by['p3'])
+        self.assertEqual(('ok', 2, None), self.actions(fault_id)['port:p3'])
+        self.assertEqual('failed', self.actions(fault_id)['port:p2'][0])
+        self.assertTrue(inspector.wait(fault_id, 10))
 
     def test_a_batch_that_partly_fails(self):
         # b1 fails for good; b2 fails once for a transient reason and is
