@@ -221,6 +221,33 @@ class TestIntake(fixture.EngineTestCase):
         self.assertEqual([['m1'], ['m2', 'm3', 'm4']],
                          [ids for n, ids in self.forwarded if n == gated])
 
+    def test_a_busy_lane_lets_the_other_partitions_go_first(self):
+        # One forwarding thread: once m1 is confirmed, its lane has m2
+        # waiting, but the other partition's part, queued meanwhile, goes
+        # before it.
+        self.setup_gate()
+        first, other, gated = self.two_partitions()
+        executor = futures.ThreadPoolExecutor(max_workers=1)
+        self.addCleanup(executor.shutdown)
+        self.addCleanup(self.release.set)
+
+        def forward(number, notifications):
+            ids = [item['metadata']['message_id'] for item in notifications]
+            if ids == ['m1']:
+                self.held.put('m1')
+                self.assertTrue(self.release.wait(30))
+            self.forward(number, notifications)
+        intake = partition.IntakeEndpoint(self.transformer, forward, 8,
+                                          executor)
+        wait_1 = intake.submit([nova_update(first, 'error', 'm1')])
+        self.assertEqual('m1', self.held.get(timeout=30))
+        wait_2 = intake.submit([nova_update(first, 'active', 'm2'),
+                                nova_update(other, 'error', 'm3')])
+        self.release.set()
+        self.assertEqual([HANDLED, HANDLED], [wait_1(), wait_2()])
+        self.assertEqual([['m1'], ['m3'], ['m2']],
+                         [ids for _n, ids in self.forwarded])
+
     def _wait_for(self, condition):
         for _ in range(3000):
             if condition():
