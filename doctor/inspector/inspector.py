@@ -752,7 +752,7 @@ class Inspector:
         outcome = self.actions.act(
             'set_port_dp_down', 'port:%s' % port.id, controller,
             lambda: controller.set_port_dp_down(context, port, True))
-        self._port_done(run, port, outcome)
+        self._ports_done(run, [(port, outcome)])
 
     def _ports_task(self, run: _FaultRun, context: base.ActionContext,
                     controller: base.Controller,
@@ -769,7 +769,7 @@ class Inspector:
                 if gathering[0]:
                     gathered.append((port, outcome))
                     return
-            self._port_done(run, port, outcome)
+            self._ports_done(run, [(port, outcome)])
         try:
             self.actions.batch(
                 'set_port_dp_down', base.PORT, ports, controller,
@@ -801,13 +801,6 @@ class Inspector:
         finally:
             for _port, outcome in done:
                 run.finished(outcome, base.PORT)
-
-    def _port_done(self, run: _FaultRun, port: base.Port,
-                   outcome: actions.Outcome) -> None:
-        if outcome.ok and port.data_plane_status != base.DP_DOWN:
-            self._announce(lambda: self.announcer.port_dp_update(
-                port, base.DP_DOWN, run.fault_id))
-        run.finished(outcome, base.PORT)
 
     # ports through the API
 

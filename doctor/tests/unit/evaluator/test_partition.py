@@ -154,40 +154,38 @@ class TestIntake(fixture.EngineTestCase):
         self.failing = slow
         self.assertEqual(REQUEUE, intake.submit(messages)())
 
-    def gated_intake(self, gated: int):
-        """An intake on 4 threads whose forwards to ``gated`` wait."""
-        executor = futures.ThreadPoolExecutor(max_workers=4)
+    def hold_m1(self, threads: int = 4):
+        """An intake on ``threads`` whose forwards to m1's partition wait.
+
+        m1 is submitted and its forward held until ``self.release`` is
+        set; returns the intake, m1's waiter, m1's resource, a resource
+        of another partition, and m1's partition.
+        """
+        self.held = queue.SimpleQueue()
+        self.release = threading.Event()
+        self.broken = []
+        first = 'vm-0'
+        gated = partition.partition_of(first, 8)
+        other = next('vm-%d' % n for n in range(1, 50)
+                     if partition.partition_of('vm-%d' % n, 8) != gated)
+        executor = futures.ThreadPoolExecutor(max_workers=threads)
         self.addCleanup(executor.shutdown)
         self.addCleanup(self.release.set)
-        self.broken = []
 
         def forward(number, notifications):
             if number == gated:
                 self.held.put(notifications[0]['metadata']['message_id'])
                 self.assertTrue(self.release.wait(30))
             self.forward(number, notifications)
-        return partition.IntakeEndpoint(
+        intake = partition.IntakeEndpoint(
             self.transformer, forward, 8, executor,
             on_broken=lambda: self.broken.append(True))
-
-    def two_partitions(self):
-        """Two resources of different partitions: (gated, other)."""
-        first = 'vm-0'
-        gated = partition.partition_of(first, 8)
-        other = next('vm-%d' % n for n in range(1, 50)
-                     if partition.partition_of('vm-%d' % n, 8) != gated)
-        return first, other, gated
-
-    def setup_gate(self):
-        self.held = queue.SimpleQueue()
-        self.release = threading.Event()
-
-    def test_a_partition_gets_the_next_batch_only_after_the_last(self):
-        self.setup_gate()
-        first, other, gated = self.two_partitions()
-        intake = self.gated_intake(gated)
         wait_1 = intake.submit([nova_update(first, 'error', 'm1')])
         self.assertEqual('m1', self.held.get(timeout=30))
+        return intake, wait_1, first, other, gated
+
+    def test_a_partition_gets_the_next_batch_only_after_the_last(self):
+        intake, wait_1, first, other, gated = self.hold_m1()
         # The next batch is taken while the first is on its way; its part
         # for another partition goes at once, its part for the same
         # partition waits for the first's.
@@ -207,11 +205,8 @@ class TestIntake(fixture.EngineTestCase):
                                             if n == gated])
 
     def test_parts_waiting_behind_a_forward_leave_together_in_order(self):
-        self.setup_gate()
-        first, _other, gated = self.two_partitions()
-        intake = self.gated_intake(gated)
-        waits = [intake.submit([nova_update(first, 'error', 'm1')])]
-        self.assertEqual('m1', self.held.get(timeout=30))
+        intake, wait_1, first, _other, gated = self.hold_m1()
+        waits = [wait_1]
         waits += [intake.submit([nova_update(first, state, 'm%d' % n)])
                   for n, state in ((2, 'active'), (3, 'error'),
                                    (4, 'active'))]
@@ -225,22 +220,7 @@ class TestIntake(fixture.EngineTestCase):
         # One forwarding thread: once m1 is confirmed, its lane has m2
         # waiting, but the other partition's part, queued meanwhile, goes
         # before it.
-        self.setup_gate()
-        first, other, gated = self.two_partitions()
-        executor = futures.ThreadPoolExecutor(max_workers=1)
-        self.addCleanup(executor.shutdown)
-        self.addCleanup(self.release.set)
-
-        def forward(number, notifications):
-            ids = [item['metadata']['message_id'] for item in notifications]
-            if ids == ['m1']:
-                self.held.put('m1')
-                self.assertTrue(self.release.wait(30))
-            self.forward(number, notifications)
-        intake = partition.IntakeEndpoint(self.transformer, forward, 8,
-                                          executor)
-        wait_1 = intake.submit([nova_update(first, 'error', 'm1')])
-        self.assertEqual('m1', self.held.get(timeout=30))
+        intake, wait_1, first, other, _gated = self.hold_m1(threads=1)
         wait_2 = intake.submit([nova_update(first, 'active', 'm2'),
                                 nova_update(other, 'error', 'm3')])
         self.release.set()
@@ -256,11 +236,7 @@ class TestIntake(fixture.EngineTestCase):
         self.fail('condition never met')
 
     def test_a_failed_forward_sends_back_every_later_batch(self):
-        self.setup_gate()
-        first, other, gated = self.two_partitions()
-        intake = self.gated_intake(gated)
-        wait_1 = intake.submit([nova_update(first, 'error', 'm1')])
-        self.assertEqual('m1', self.held.get(timeout=30))
+        intake, wait_1, first, other, gated = self.hold_m1()
         # Queued behind m1 in its partition: never sent once m1 fails,
         # although its own forward would succeed.
         wait_2 = intake.submit([nova_update(first, 'active', 'm2')])
